@@ -1,0 +1,3 @@
+"""crisisd: crisis media-management alerting daemon."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,75 @@
+"""The one error tree of crisisd.
+
+::
+
+    CrisisError
+    ├── ConfigError            daemon config unreadable or invalid
+    │   └── SecretError        a ${ENV} or file: secret could not be resolved
+    ├── ProblemsError          one or more located problems in playbooks/templates
+    ├── TemplateRenderError    a template failed while rendering a real message
+    ├── NotFoundError (LookupError)
+    │   ├── UnknownFactoryError
+    │   └── UnknownIncidentError
+    ├── PermissionDeniedError (PermissionError)
+    ├── InvalidReportError (ValueError)
+    └── StoreError
+
+Every message says what was wrong, where, and what to do about it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from crisisd.problems import Problem
+
+
+class CrisisError(Exception):
+    """Root of every error crisisd raises on purpose."""
+
+
+class ConfigError(CrisisError):
+    """The daemon config could not be loaded."""
+
+
+class SecretError(ConfigError):
+    """A secret reference (``${ENV}`` or ``file:/path``) could not be resolved."""
+
+
+class ProblemsError(CrisisError):
+    """Carries every located problem found in one run, so none is hidden behind the first."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = tuple(problems)
+        lines = "\n".join(p.format() for p in self.problems)
+        super().__init__(f"{len(self.problems)} problem(s):\n{lines}")
+
+
+class TemplateRenderError(CrisisError):
+    """A template failed to render for a real message."""
+
+
+class NotFoundError(CrisisError, LookupError):
+    """Something named by the caller does not exist."""
+
+
+class UnknownFactoryError(NotFoundError):
+    """No playbook is loaded for the factory id."""
+
+
+class UnknownIncidentError(NotFoundError):
+    """No incident with that id is in the store."""
+
+
+class PermissionDeniedError(CrisisError, PermissionError):
+    """The caller may not do this (not an officer of the factory, bad token)."""
+
+
+class InvalidReportError(CrisisError, ValueError):
+    """An incident report or request is malformed."""
+
+
+class StoreError(CrisisError):
+    """The store failed in a way the caller should hear about."""
