@@ -48,7 +48,13 @@ class ProblemsError(CrisisError):
 
 
 class TemplateRenderError(CrisisError):
-    """A template failed to render for a real message."""
+    """A template failed to render; carries the file and line so it can be located."""
+
+    def __init__(self, path: str, line: int, reason: str) -> None:
+        self.path = path
+        self.line = line
+        self.reason = reason
+        super().__init__(f"{path}:{line}: {reason}")
 
 
 class NotFoundError(CrisisError, LookupError):

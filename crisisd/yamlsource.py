@@ -119,14 +119,14 @@ def parse_yaml(text: str, path: Path, problems: list[Problem]) -> Document | Non
     """Parse YAML text already read from ``path``."""
     doc = Document(path=path, data=None)
     before = len(problems)
-    for number, line in enumerate(text.splitlines(), start=1):
-        stripped = line.lstrip(" ")
+    for number, raw in enumerate(text.splitlines(), start=1):
+        stripped = raw.lstrip(" ")
         if stripped.startswith("\t"):
             problems.append(
                 Problem(
                     doc.shown,
                     number,
-                    len(line) - len(stripped) + 1,
+                    len(raw) - len(stripped) + 1,
                     "",
                     "tab used for indentation",
                     "YAML indents with spaces only; replace the tab with spaces",

@@ -1,0 +1,148 @@
+"""Command line: validate, render, approve (and, as the daemon grows, run, trigger, report…)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import click
+
+from crisisd import redaction
+from crisisd.config import Config, default_config, load_config
+from crisisd.errors import CrisisError, ProblemsError
+from crisisd.library import Library, load_library
+
+CONFIG_HELP = "daemon config file (default: ./config.yaml when present, else built-in defaults)"
+
+
+def _config(path: Path | None) -> Config:
+    if path is None:
+        path = Path("config.yaml")
+        if not path.exists():
+            return default_config()
+    return load_config(path)
+
+
+def _library(path: Path | None) -> Library:
+    return load_library(_config(path))
+
+
+def _fail(exc: CrisisError, as_json: bool = False) -> None:
+    if as_json and isinstance(exc, ProblemsError):
+        click.echo(json.dumps({"ok": False, "problems": [p.as_dict() for p in exc.problems]}))
+    elif isinstance(exc, ProblemsError):
+        for p in exc.problems:
+            click.echo(redaction.redact(p.format()), err=True)
+        click.echo(f"{len(exc.problems)} problem(s) found.", err=True)
+    else:
+        click.echo(f"error: {redaction.redact(str(exc))}", err=True)
+    sys.exit(1)
+
+
+@click.group()
+@click.version_option(package_name="crisisd")
+def main() -> None:
+    """crisisd — crisis alerting for factories: playbooks, fan-out, acknowledgements, drills."""
+
+
+@main.command()
+@click.option("--config", "config_path", type=click.Path(path_type=Path), help=CONFIG_HELP)
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object")
+def validate(config_path: Path | None, as_json: bool) -> None:
+    """Check config, contacts, playbooks, templates and approvals; list every problem."""
+    try:
+        lib = _library(config_path)
+    except CrisisError as exc:
+        _fail(exc, as_json)
+        return
+    summary = {
+        "ok": True,
+        "factories": sorted(lib.playbooks),
+        "contacts": len(lib.directory.contacts),
+        "templates": len(lib.templates.refs),
+    }
+    if as_json:
+        click.echo(json.dumps(summary, ensure_ascii=False))
+    else:
+        click.echo(
+            f"ok: {len(lib.playbooks)} playbook(s) ({', '.join(summary['factories'])}), "  # type: ignore[arg-type]
+            f"{summary['contacts']} contacts, {summary['templates']} templates"
+        )
+
+
+@main.command()
+@click.argument("factory")
+@click.argument("incident_type")
+@click.argument("severity")
+@click.option(
+    "--lang", type=click.Choice(["fa", "en"]), help="show every recipient in this language"
+)
+@click.option("--drill", is_flag=True, help="render as a drill (marked; no external audience)")
+@click.option("--channel", help="show only this channel's texts (bale, telegram, sms, email)")
+@click.option("--details", default="", help="incident details as the officer would type them")
+@click.option("--location", default="", help="location inside the factory")
+@click.option("--at", "at", help="incident time, ISO 8601 (default: now)")
+@click.option("--config", "config_path", type=click.Path(path_type=Path), help=CONFIG_HELP)
+def render(
+    factory: str,
+    incident_type: str,
+    severity: str,
+    lang: str | None,
+    drill: bool,
+    channel: str | None,
+    details: str,
+    location: str,
+    at: str | None,
+    config_path: Path | None,
+) -> None:
+    """Print exactly what each audience would receive for an incident, per channel."""
+    from crisisd.preview import describe_plan
+    from crisisd.rendering import preview_open
+
+    try:
+        lib = _library(config_path)
+        opened = (
+            dt.datetime.fromisoformat(at) if at else dt.datetime.now(ZoneInfo(lib.config.timezone))
+        )
+        if opened.tzinfo is None:
+            opened = opened.replace(tzinfo=ZoneInfo(lib.config.timezone))
+        plan = preview_open(
+            lib, factory, incident_type, severity, details, location, drill, opened, lang
+        )
+    except CrisisError as exc:
+        _fail(exc)
+        return
+    except ValueError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    click.echo(describe_plan(lib, plan, channel))
+
+
+@main.command()
+@click.argument("template")
+@click.option("--by", "by", required=True, help="name of the approver (PR directorate)")
+@click.option("--config", "config_path", type=click.Path(path_type=Path), help=CONFIG_HELP)
+def approve(template: str, by: str, config_path: Path | None) -> None:
+    """Record that TEMPLATE (e.g. fa/holding_statement.email.j2) is approved as it is now."""
+    from crisisd.approvals import approve as record
+    from crisisd.templates import TemplateSet
+
+    try:
+        config = _config(config_path)
+    except CrisisError as exc:
+        _fail(exc)
+        return
+    root = config.resolve_path(config.templates)
+    templates = TemplateSet(root)
+    rel = template.removeprefix("templates/")
+    ref = next((r for r in templates.refs.values() if r.rel == rel), None)
+    if ref is None:
+        click.echo(
+            f"error: no template {rel} under {root} (or it has errors: run validate)", err=True
+        )
+        sys.exit(1)
+    entry = record(root, ref, by, dt.date.today())
+    click.echo(f"approved {rel} (sha256 {entry.sha256[:12]}…) by {by}")

@@ -1,0 +1,146 @@
+"""Domain types: plain frozen dataclasses with no I/O."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+
+class Casualties(StrEnum):
+    NONE = "none"
+    UNKNOWN = "unknown"
+    YES = "yes"
+
+
+class IncidentStatus(StrEnum):
+    OPEN = "open"
+    TAKEN_OVER = "taken_over"  # the provincial crisis HQ speaks for it now
+    RESOLVED = "resolved"
+    CANCELLED = "cancelled"
+
+
+class Purpose(StrEnum):
+    """Why a message exists; drives templates and what an ack or cancel touches."""
+
+    ALERT = "alert"
+    DRILL_SINK = "drill_sink"  # what an external audience would have got, shown to the officer
+    UPDATE = "update"
+    ALL_CLEAR = "all_clear"
+    TAKEOVER = "takeover"
+    ESCALATION = "escalation"
+    NOTICE = "notice"  # crisisd telling the officer something (failures, reminders, reports)
+
+
+class MessageStatus(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"  # claimed by a worker under a lease
+    SENT = "sent"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+def channel_kind(channel: str) -> str:
+    """Template kind for a channel name: sms, email, or chat for every messenger."""
+    if channel in ("sms", "email"):
+        return channel
+    return "chat"
+
+
+DETAILS_LIMIT = 1000
+LOCATION_LIMIT = 200
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentReport:
+    """What a trigger hands to the incident service; nothing is rendered or sent yet."""
+
+    factory: str
+    incident_type: str
+    severity: str
+    reporter: str  # directory contact id of the officer
+    details: str = ""
+    location: str = ""
+    casualties: Casualties = Casualties.UNKNOWN
+    drill: bool = False
+    source: str = "cli"  # bot:<messenger>, api:<integration>, cli, scheduler
+    idempotency_key: str | None = None
+    drill_audiences: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentFacts:
+    """What templates and the planner know about an incident at one moment."""
+
+    id: str
+    factory: str
+    incident_type: str
+    severity: str
+    reporter: str
+    opened_at: datetime
+    details: str = ""
+    location: str = ""
+    casualties: Casualties = Casualties.UNKNOWN
+    drill: bool = False
+    status: IncidentStatus = IncidentStatus.OPEN
+    update_number: int = 0
+    update_details: str = ""
+    drill_audiences: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Rendering:
+    """The exact content for one kind of channel (sms, chat, email)."""
+
+    kind: str
+    text: str
+    subject: str | None = None
+    html: str | None = None
+    template: str = ""  # e.g. fa/holding_statement.email.j2
+    sha256: str = ""
+    sms_parts: int = 0
+    truncated: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedMessage:
+    """One message to one recipient for one step, ready for the outbox."""
+
+    key: str  # unique and stable: the outbox's idempotency key
+    incident_id: str
+    purpose: Purpose
+    step: int
+    audience: str
+    recipient: str
+    lang: str
+    channels: tuple[str, ...]  # preference order, only those the recipient is reachable on
+    renderings: dict[str, Rendering]  # by kind
+    priority: int
+    not_before: datetime
+    ack_required: bool = False
+    ack_deadline: datetime | None = None
+    escalate_to: str | None = None
+    external: bool = False
+    drill: bool = False
+    sink_for: str | None = None  # drill sink: the external audience this stands in for
+
+    def rendering_for(self, channel: str) -> Rendering:
+        return self.renderings[channel_kind(channel)]
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedTask:
+    title_fa: str
+    title_en: str
+    due_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """Everything an action implies, written to the store in one transaction."""
+
+    messages: tuple[PlannedMessage, ...] = ()
+    tasks: tuple[PlannedTask, ...] = ()
+    next_update_at: datetime | None = None
+    update_every: timedelta | None = None
+    unreachable: tuple[tuple[str, str], ...] = field(default=())  # (audience, contact)

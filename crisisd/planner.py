@@ -1,0 +1,302 @@
+"""The planner: a pure expansion of an incident into the messages it implies.
+
+No I/O happens here; templates were compiled when the library was loaded. All the
+safety rules live here, where property tests pin them: a drill never plans a
+message to an external audience (the reporting officer gets a marked copy instead,
+the drill sink), every drill message carries the marker, nobody gets the same step
+twice, and delayed steps wait their turn.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from crisisd.domain import (
+    IncidentFacts,
+    Plan,
+    PlannedMessage,
+    PlannedTask,
+    Purpose,
+    Rendering,
+    channel_kind,
+)
+from crisisd.errors import TemplateRenderError
+from crisisd.library import Library
+from crisisd.playbook import Contact, Playbook, Step
+from crisisd.templates import Kind, finalize
+from crisisd.textfit import fit_sms, fit_telegram_html, sms_info
+
+AckLink = Callable[[str], str]  # message key -> signed ack URL
+SINK_NOTE = {
+    "fa": "در حالت واقعی این پیام برای «{aud}» ({n} نفر) فرستاده می‌شد:",
+    "en": "In a real incident this would go to “{aud}” ({n} recipients):",
+}
+
+
+def message_key(incident_id: str, purpose: Purpose, seq: int, step: int, recipient: str) -> str:
+    """Stable unique key of one planned message: the outbox's idempotency key."""
+    return f"{incident_id}/{purpose.value}/{seq}/{step}/{recipient}"
+
+
+def plan_open(lib: Library, facts: IncidentFacts, ack_link: AckLink | None = None) -> Plan:
+    """Every message, task and reminder that opening ``facts`` sets in motion."""
+    pb = lib.playbook(facts.factory)
+    sev = pb.plan_for(facts.incident_type, facts.severity)
+    next_update = facts.opened_at + sev.update_every if sev.update_every else None
+    messages: list[PlannedMessage] = []
+    unreachable: list[tuple[str, str]] = []
+    for index, step in enumerate(sev.steps):
+        audience = pb.audiences[step.audience]
+        if facts.drill and audience.external:
+            messages.extend(_drill_sink(lib, pb, facts, index, step, next_update))
+            continue
+        if (
+            facts.drill
+            and facts.drill_audiences is not None
+            and step.audience not in facts.drill_audiences
+        ):
+            continue
+        for member in dict.fromkeys(audience.members):
+            contact = lib.directory.contacts[member]
+            channels = tuple(c for c in step.channels if contact.reachable_on(c))
+            if not channels:
+                unreachable.append((step.audience, member))
+            messages.append(
+                _message(
+                    lib,
+                    pb,
+                    facts,
+                    Purpose.ALERT,
+                    seq=0,
+                    index=index,
+                    step=step,
+                    member=member,
+                    channels=channels,
+                    next_update=next_update,
+                    ack_link=ack_link,
+                )
+            )
+    tasks = tuple(
+        PlannedTask(t.title.fa, t.title.en, _due(lib, facts.opened_at, t.due)) for t in sev.tasks
+    )
+    return Plan(tuple(messages), tasks, next_update, sev.update_every, tuple(unreachable))
+
+
+def _due(lib: Library, start: datetime, due: Any) -> datetime:
+    if due.working_days is not None:
+        local = start.astimezone(lib.config.zone)
+        return lib.calendar.add_working_days(local, due.working_days)
+    return start + due.delta  # type: ignore[no-any-return]
+
+
+def _message(
+    lib: Library,
+    pb: Playbook,
+    facts: IncidentFacts,
+    purpose: Purpose,
+    *,
+    seq: int,
+    index: int,
+    step: Step,
+    member: str,
+    channels: tuple[str, ...],
+    next_update: datetime | None,
+    ack_link: AckLink | None,
+    template: str | None = None,
+    sink_for: str | None = None,
+    sink_count: int = 0,
+) -> PlannedMessage:
+    audience = pb.audiences[step.audience]
+    contact = lib.directory.contacts[member]
+    ack_required = purpose is Purpose.ALERT and (
+        step.ack if step.ack is not None else audience.ack is not None
+    )
+    key = message_key(facts.id, purpose, seq, index, member)
+    not_before = facts.opened_at + step.after
+    deadline = None
+    if ack_required:
+        within = audience.ack.within if audience.ack else timedelta(minutes=10)
+        deadline = not_before + within
+    extra: dict[str, Any] = {
+        "ack_required": ack_required,
+        "ack_url": ack_link(key) if ack_required and ack_link else None,
+        "next_update": next_update,
+    }
+    renderings = {
+        kind: render_one(
+            lib,
+            pb,
+            facts,
+            template or step.template,
+            kind,
+            contact,
+            step.audience,
+            audience.sms_parts,
+            extra,
+            sink=(sink_for, sink_count) if sink_for else None,
+        )
+        for kind in dict.fromkeys(channel_kind(c) for c in channels)
+    }
+    return PlannedMessage(
+        key=key,
+        incident_id=facts.id,
+        purpose=purpose,
+        step=index,
+        audience=step.audience,
+        recipient=member,
+        lang=contact.lang,
+        channels=channels,
+        renderings=renderings,
+        priority=pb.priority_of(step.audience),
+        not_before=not_before,
+        ack_required=ack_required,
+        ack_deadline=deadline,
+        escalate_to=audience.ack.escalate_to if ack_required and audience.ack else None,
+        external=audience.external and not facts.drill,
+        drill=facts.drill,
+        sink_for=sink_for,
+    )
+
+
+def _drill_sink(
+    lib: Library,
+    pb: Playbook,
+    facts: IncidentFacts,
+    index: int,
+    step: Step,
+    next_update: datetime | None,
+) -> Iterable[PlannedMessage]:
+    """In a drill, an external audience's statement goes to the reporting officer only."""
+    officer = lib.directory.contacts.get(facts.reporter)
+    if officer is None:
+        return []
+    channels = tuple(c for c in step.channels if officer.reachable_on(c))
+    if not channels:  # the officer may not have e.g. email: use any chat they have
+        channels = tuple(officer.chats) or (("sms",) if officer.phone else ())
+    count = len(pb.audiences[step.audience].members)
+    sink_step = step.model_copy(update={"channels": list(channels), "ack": False})
+    return [
+        _message(
+            lib,
+            pb,
+            facts,
+            Purpose.DRILL_SINK,
+            seq=0,
+            index=index,
+            step=sink_step,
+            member=facts.reporter,
+            channels=channels,
+            next_update=next_update,
+            ack_link=None,
+            sink_for=step.audience,
+            sink_count=count,
+        )
+    ]
+
+
+def template_context(
+    lib: Library,
+    pb: Playbook,
+    facts: IncidentFacts,
+    contact: Contact,
+    audience: str,
+    extra: dict[str, Any],
+) -> dict[str, Any]:
+    """What a template sees. Values are plain data; user text is never a template."""
+    lang = contact.lang
+    itype = pb.incidents[facts.incident_type]
+    officer = lib.directory.contacts.get(facts.reporter)
+    aud = pb.audiences[audience]
+    takeover = pb.statements.takeover
+    return {
+        "lang": lang,
+        "drill": facts.drill,
+        "incident": {
+            "id": facts.id,
+            "type": facts.incident_type,
+            "type_name": itype.name.get(lang),
+            "severity": facts.severity,
+            "severity_name": _severity_name(facts.severity, lang),
+            "details": facts.details,
+            "location": facts.location,
+            "casualties": facts.casualties.value,
+            "opened_at": facts.opened_at.astimezone(lib.config.zone),
+            "status": facts.status.value,
+        },
+        "factory": {"id": pb.factory.id, "name": pb.factory.name.get(lang)},
+        "officer": {
+            "name": officer.name.get(lang) if officer else "",
+            "phone": (officer.phone or "") if officer else "",
+            "email": (officer.email or "") if officer else "",
+        },
+        "recipient": {"name": contact.name.get(lang), "lang": lang},
+        "audience": {"id": audience, "name": aud.name.get(lang) if aud.name else audience},
+        "update": {"number": facts.update_number, "details": facts.update_details},
+        "takeover": {
+            "spokesperson": takeover.spokesperson.get(lang),
+            "phone": takeover.phone or "",
+        },
+        "update_every": pb.plan_for(facts.incident_type, facts.severity).update_every,
+        "next_update": extra.get("next_update"),
+        "ack_required": extra.get("ack_required", False),
+        "ack_url": extra.get("ack_url"),
+    }
+
+
+SEVERITY_NAMES = {
+    "minor": {"fa": "جزئی", "en": "minor"},
+    "major": {"fa": "جدی", "en": "major"},
+    "critical": {"fa": "بحرانی", "en": "critical"},
+}
+
+
+def _severity_name(severity: str, lang: str) -> str:
+    return SEVERITY_NAMES.get(severity, {}).get(lang, severity)
+
+
+def render_one(
+    lib: Library,
+    pb: Playbook,
+    facts: IncidentFacts,
+    template: str,
+    kind: str,
+    contact: Contact,
+    audience: str,
+    sms_budget: int,
+    extra: dict[str, Any],
+    sink: tuple[str, int] | None = None,
+) -> Rendering:
+    """Render one template for one person and one channel kind, fitted to its limits."""
+    lang = contact.lang
+    k: Kind = kind  # type: ignore[assignment]
+    ref = lib.templates.find(lang, template, k) or lib.templates.find(pb.factory.lang, template, k)
+    if ref is None:
+        raise TemplateRenderError(f"templates/{lang}/{template}.{kind}.j2", 1, "template not found")
+    context = template_context(lib, pb, facts, contact, audience, extra)
+    preface = ""
+    if sink is not None:
+        aud = pb.audiences[sink[0]]
+        name = aud.name.get(lang) if aud.name else sink[0]
+        preface = SINK_NOTE.get(lang, SINK_NOTE["en"]).format(aud=name, n=sink[1])
+    out = finalize(lib.templates.render(ref, context), k, lang, facts.drill, preface)
+    text, html, truncated = out.text, out.html, False
+    if kind == "sms":
+        fitted = fit_sms(text, sms_budget)
+        truncated = fitted != text
+        text = fitted
+    elif kind == "chat":
+        fitted = fit_telegram_html(text)
+        truncated = fitted != text
+        text = fitted
+    return Rendering(
+        kind=kind,
+        text=text,
+        subject=out.subject,
+        html=html,
+        template=ref.rel,
+        sha256=ref.sha256,
+        sms_parts=sms_info(text).parts if kind == "sms" else 0,
+        truncated=truncated,
+    )

@@ -1,0 +1,279 @@
+"""Sandboxed Jinja2 templates for every message crisisd sends.
+
+Layout: ``templates/<lang>/<name>.<kind>.j2`` where kind is ``sms`` (plain text),
+``chat`` (Telegram/Bale HTML) or ``email`` (blocks ``subject``, ``text`` and
+optionally ``html``). Templates run in a ``SandboxedEnvironment`` with
+``StrictUndefined``; chat text and the email ``html`` block are autoescaped, so
+user-supplied details are escaped for the target format and never evaluated.
+The drill marker, the RLM mark and the HTML page shell are added by crisisd,
+not left to template authors.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import traceback
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+import jinja2
+from jinja2.sandbox import SandboxedEnvironment
+from markupsafe import escape
+
+from crisisd import timefmt
+from crisisd.errors import TemplateRenderError
+from crisisd.problems import Problem, display_path
+
+Kind = Literal["sms", "chat", "email"]
+KINDS: tuple[Kind, ...] = ("sms", "chat", "email")
+RLM = "\u200f"
+_NAME = re.compile(r"^(?P<name>[a-z][a-z0-9_-]*)\.(?P<kind>sms|chat|email)\.j2$")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
+
+DRILL_MARK = {
+    "fa": {"short": "[تمرین]", "line": "⚠️ تمرین — این پیام بخشی از یک مانور است و واقعی نیست."},
+    "en": {"short": "[DRILL]", "line": "⚠️ DRILL — this message is part of an exercise, not real."},
+}
+
+
+def clean_user_text(text: str, limit: int) -> str:
+    """User-supplied text made safe to carry: control and bidi-override chars out, capped."""
+    text = _CONTROL.sub("", text.replace("\r\n", "\n").replace("\r", "\n").replace("\t", " "))
+    text = re.sub(r"\n{3,}", "\n\n", text).strip()
+    return text[:limit]
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateRef:
+    """One template file and the sha256 of its exact bytes (what approvals pin)."""
+
+    lang: str
+    name: str
+    kind: Kind
+    path: Path
+    sha256: str
+
+    @property
+    def rel(self) -> str:
+        return f"{self.lang}/{self.name}.{self.kind}.j2"
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """A message as it will be sent: text for every kind, subject and html for email."""
+
+    text: str
+    subject: str | None = None
+    html: str | None = None
+
+
+def _lang(ctx: jinja2.runtime.Context) -> str:
+    return str(ctx.get("lang", "fa"))
+
+
+@jinja2.pass_context
+def _f_date(ctx: jinja2.runtime.Context, value: datetime | date, with_time: bool = True) -> str:
+    return timefmt.local_date(value, _lang(ctx), with_time=with_time)
+
+
+@jinja2.pass_context
+def _f_clock(ctx: jinja2.runtime.Context, value: datetime) -> str:
+    return timefmt.clock(value, _lang(ctx))
+
+
+@jinja2.pass_context
+def _f_duration(ctx: jinja2.runtime.Context, value: timedelta) -> str:
+    return timefmt.duration_words(value, _lang(ctx))
+
+
+@jinja2.pass_context
+def _f_digits(ctx: jinja2.runtime.Context, value: object) -> str:
+    return timefmt.fa_digits(value) if _lang(ctx) == "fa" else str(value)
+
+
+def _env(root: Path, autoescape: bool) -> SandboxedEnvironment:
+    env = SandboxedEnvironment(
+        loader=jinja2.FileSystemLoader(str(root), encoding="utf-8"),
+        undefined=jinja2.StrictUndefined,
+        autoescape=autoescape,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=False,
+        auto_reload=False,
+    )
+    env.filters.update(
+        jalali=timefmt.jalali,
+        gregorian=timefmt.gregorian,
+        date=_f_date,
+        clock=_f_clock,
+        duration=_f_duration,
+        digits=_f_digits,
+        fa_digits=timefmt.fa_digits,
+    )
+    return env
+
+
+class TemplateSet:
+    """Every template under one folder, compiled once; reports bad files as problems."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.refs: dict[tuple[str, str, Kind], TemplateRef] = {}
+        self.problems: list[Problem] = []
+        self._plain = _env(root, autoescape=False)
+        self._html = _env(root, autoescape=True)
+        self._scan()
+
+    def _scan(self) -> None:
+        if not self.root.is_dir():
+            self.problems.append(
+                Problem(display_path(self.root), 1, 1, "", "template folder not found", "")
+            )
+            return
+        for path in sorted(self.root.glob("*/*.j2")):
+            lang = path.parent.name
+            match = _NAME.match(path.name)
+            shown = display_path(path)
+            if lang not in ("fa", "en") or match is None:
+                self.problems.append(
+                    Problem(
+                        shown,
+                        1,
+                        1,
+                        "",
+                        "template file name not understood",
+                        "use templates/<fa|en>/<name>.<sms|chat|email>.j2",
+                    )
+                )
+                continue
+            kind: Kind = match["kind"]  # type: ignore[assignment]
+            data = path.read_bytes()
+            ref = TemplateRef(lang, match["name"], kind, path, hashlib.sha256(data).hexdigest())
+            if self._compile(ref):
+                self.refs[(lang, ref.name, kind)] = ref
+
+    def _compile(self, ref: TemplateRef) -> bool:
+        shown = display_path(ref.path)
+        try:
+            template = self._env_for(ref.kind).get_template(ref.rel)
+        except jinja2.TemplateSyntaxError as exc:
+            self.problems.append(
+                Problem(shown, exc.lineno or 1, 1, "", f"template syntax error: {exc.message}", "")
+            )
+            return False
+        except UnicodeDecodeError:
+            self.problems.append(Problem(shown, 1, 1, "", "not UTF-8", "save it as UTF-8"))
+            return False
+        if ref.kind == "email":
+            missing = [b for b in ("subject", "text") if b not in template.blocks]
+            if missing:
+                self.problems.append(
+                    Problem(
+                        shown,
+                        1,
+                        1,
+                        "",
+                        f"email template lacks block(s): {', '.join(missing)}",
+                        "define {% block subject %}, {% block text %} and {% block html %}",
+                    )
+                )
+                return False
+        return True
+
+    def _env_for(self, kind: Kind) -> SandboxedEnvironment:
+        return self._plain if kind in ("sms", "email") else self._html
+
+    def find(self, lang: str, name: str, kind: Kind) -> TemplateRef | None:
+        return self.refs.get((lang, name, kind))
+
+    def names(self) -> set[str]:
+        return {name for (_, name, _) in self.refs}
+
+    def render(self, ref: TemplateRef, context: Mapping[str, Any]) -> Rendered:
+        """Render ``ref``; raise TemplateRenderError naming file:line and the cause."""
+        try:
+            if ref.kind == "email":
+                return self._render_email(ref, context)
+            text = self._env_for(ref.kind).get_template(ref.rel).render(context)
+            return Rendered(text=_tidy(text))
+        except (jinja2.TemplateError, TypeError, ValueError, AttributeError) as exc:
+            line = error_line(exc, ref.path)
+            raise TemplateRenderError(display_path(ref.path), line, _describe(exc)) from None
+
+    def _render_email(self, ref: TemplateRef, context: Mapping[str, Any]) -> Rendered:
+        plain = self._plain.get_template(ref.rel)
+        ctx = plain.new_context(dict(context))
+        subject = " ".join("".join(plain.blocks["subject"](ctx)).split())
+        text = _tidy("".join(plain.blocks["text"](ctx)))
+        html: str | None = None
+        if "html" in plain.blocks:
+            rich = self._html.get_template(ref.rel)
+            html = "".join(rich.blocks["html"](rich.new_context(dict(context)))).strip()
+        return Rendered(text=text, subject=subject, html=html)
+
+
+def _tidy(text: str) -> str:
+    lines = [line.rstrip() for line in text.strip().splitlines()]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines))
+
+
+def error_line(exc: BaseException, path: Path) -> int:
+    """The template line an exception came from (Jinja rewrites tracebacks to point there)."""
+    if isinstance(exc, jinja2.TemplateSyntaxError) and exc.lineno:
+        return exc.lineno
+    target = str(path.resolve())
+    line = 1
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if frame.filename and str(Path(frame.filename).resolve()) == target and frame.lineno:
+            line = frame.lineno
+    return line
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, jinja2.UndefinedError):
+        return f"undefined variable: {exc.message}"
+    if isinstance(exc, jinja2.exceptions.SecurityError):
+        return f"not allowed in templates: {exc}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def finalize(rendered: Rendered, kind: Kind, lang: str, drill: bool, preface: str = "") -> Rendered:
+    """Add what crisisd owns: the drill marker, a preface line, RLM, the HTML page shell.
+
+    ``preface`` is plain text (escaped here where the format needs it).
+    """
+    mark = DRILL_MARK.get(lang, DRILL_MARK["en"])
+    text, subject, html = rendered.text, rendered.subject, rendered.html
+    head_text = [mark["line"]] if drill else []
+    head_html = [f"<b>{escape(mark['line'])}</b>"] if drill else []
+    if preface:
+        head_text.append(preface)
+        head_html.append(f"<i>{escape(preface)}</i>")
+    if kind == "sms":
+        lead = " ".join(([mark["short"]] if drill else []) + ([preface] if preface else []))
+        text = f"{lead} {text}" if lead else text
+    elif kind == "chat":
+        text = "\n".join(head_html) + "\n\n" + text if head_html else text
+        if lang == "fa" and not text.startswith(RLM):
+            text = RLM + text
+    else:
+        text = "\n".join(head_text) + "\n\n" + text if head_text else text
+        if drill:
+            subject = f"{mark['short']} {subject or ''}".strip()
+        if html is not None:
+            banner = "".join(
+                '<p style="background:#fff3cd;border:2px solid #f0ad4e;padding:8px;'
+                f'font-weight:bold">{escape(line)}</p>\n'
+                for line in head_text
+            )
+            direction = "rtl" if lang == "fa" else "ltr"
+            html = (
+                f'<!DOCTYPE html>\n<html dir="{direction}" lang="{lang}">\n<head>'
+                f'<meta charset="utf-8"><title>{escape(subject or "")}</title></head>\n'
+                f'<body dir="{direction}">\n{banner}{html}\n</body>\n</html>'
+            )
+    return Rendered(text=text, subject=subject, html=html)
