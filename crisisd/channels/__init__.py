@@ -1,0 +1,1 @@
+"""Delivery channels: one module per kind, one protocol (see base.py)."""

@@ -1,0 +1,91 @@
+"""The Channel protocol: what every delivery channel provides, and how it reports outcomes.
+
+Channels never raise for delivery problems; they classify them::
+
+    SendResult
+    ├── Sent(provider_id)                 the provider accepted the message
+    ├── Retry(after, reason)              transient: try again after `after` seconds
+    └── Failed(reason, scope)             permanent for this message on this channel
+                                          scope "recipient": this address is bad/blocked
+                                          scope "channel": the channel/gateway is down or out
+                                          of credit; fall over to the next channel
+
+Reasons never contain a token, password or API key (they pass through redaction
+too, but channels must not put them there in the first place).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Literal, Protocol, runtime_checkable
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelLimits:
+    """A channel's limits, as data (Apprise-style)."""
+
+    max_length: int  # characters (chat: UTF-16 units after entity parsing; sms: parts*units)
+    rate_per_second: float  # global sending rate
+    per_destination_per_second: float | None = None  # e.g. Telegram's 1 msg/s per chat
+    concurrency: int = 8  # requests in flight at once
+    timeout_seconds: float = 15.0  # one send never takes longer than this
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundMessage:
+    """One message to one address on one channel, already rendered and fitted."""
+
+    key: str  # stable message key (idempotency; Message-ID; localid)
+    channel: str  # configured channel name: bale, telegram, sms, email, console
+    address: str  # chat id, E.164 phone, or email address
+    text: str  # chat: Telegram HTML; sms: plain; email: plain text part
+    lang: str = "fa"
+    subject: str | None = None
+    html: str | None = None
+    recipient_name: str = ""
+    ack_button: bool = False  # chat: add the inline "Acknowledge" button
+    incident_id: str = ""
+    drill: bool = False
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    provider_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Retry:
+    after: float  # seconds
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Failed:
+    reason: str
+    scope: Literal["recipient", "channel"] = "recipient"
+
+
+SendResult = Sent | Retry | Failed
+
+
+@runtime_checkable
+class Channel(Protocol):
+    """A way to reach people. `send` classifies every outcome and never raises for delivery."""
+
+    name: str  # configured name (bale, telegram, sms, email, console)
+    kind: str  # chat | sms | email | console
+    limits: ChannelLimits
+
+    async def send(self, msg: OutboundMessage) -> SendResult: ...
+
+    async def aclose(self) -> None: ...
+
+
+def ack_code(key: str) -> str:
+    """Short code naming a message in an ack button (Telegram callback_data ≤ 64 bytes)."""
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:24]
+
+
+ACK_CALLBACK_PREFIX = "ack:"
