@@ -267,6 +267,7 @@ def render_one(
     sms_budget: int,
     extra: dict[str, Any],
     sink: tuple[str, int] | None = None,
+    note: str = "",
 ) -> Rendering:
     """Render one template for one person and one channel kind, fitted to its limits."""
     lang = contact.lang
@@ -275,7 +276,7 @@ def render_one(
     if ref is None:
         raise TemplateRenderError(f"templates/{lang}/{template}.{kind}.j2", 1, "template not found")
     context = template_context(lib, pb, facts, contact, audience, extra)
-    preface = ""
+    preface = note
     if sink is not None:
         aud = pb.audiences[sink[0]]
         name = aud.name.get(lang) if aud.name else sink[0]
@@ -300,3 +301,57 @@ def render_one(
         sms_parts=sms_info(text).parts if kind == "sms" else 0,
         truncated=truncated,
     )
+
+
+def plan_statement(
+    lib: Library,
+    facts: IncidentFacts,
+    purpose: Purpose,
+    template: str,
+    targets: Iterable[tuple[str, str, tuple[str, ...]]],
+    seq: int,
+    at: datetime,
+    preface: dict[str, str] | None = None,
+) -> Plan:
+    """A statement (update, all-clear, referral, escalation) to (audience, contact, channels).
+
+    Drill rules hold here too: an external audience never receives anything in a drill.
+    """
+    pb = lib.playbook(facts.factory)
+    out: list[PlannedMessage] = []
+    seen: set[str] = set()
+    for audience, member, channels in targets:
+        aud = pb.audiences.get(audience)
+        contact = lib.directory.contacts.get(member)
+        if aud is None or contact is None or member in seen:
+            continue
+        if facts.drill and aud.external:
+            continue
+        seen.add(member)
+        usable = tuple(c for c in channels if contact.reachable_on(c))
+        note = (preface or {}).get(contact.lang, "")
+        extra: dict[str, Any] = {"ack_required": False, "ack_url": None, "next_update": None}
+        renderings = {
+            kind: render_one(
+                lib, pb, facts, template, kind, contact, audience, aud.sms_parts, extra, note=note
+            )
+            for kind in dict.fromkeys(channel_kind(c) for c in usable)
+        }
+        out.append(
+            PlannedMessage(
+                key=message_key(facts.id, purpose, seq, 0, member),
+                incident_id=facts.id,
+                purpose=purpose,
+                step=0,
+                audience=audience,
+                recipient=member,
+                lang=contact.lang,
+                channels=usable,
+                renderings=renderings,
+                priority=pb.priority_of(audience),
+                not_before=at,
+                external=aud.external and not facts.drill,
+                drill=facts.drill,
+            )
+        )
+    return Plan(tuple(out))

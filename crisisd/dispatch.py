@@ -1,0 +1,294 @@
+"""Outbox workers: claim due messages by priority, pace them, send, record outcomes in batches.
+
+One claim loop feeds a bounded queue per channel; each channel has its own workers
+and pacer, so a slow or hung channel fills only its own queue (and the claim loop
+stops taking its messages) while the others go on. Outcomes are written in batches;
+a crash between a send and its record means that message is sent again after its
+lease expires (at-least-once, duplicates bounded by the claims in flight).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import random
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import structlog
+
+from crisisd.channels.base import Channel, Failed, OutboundMessage, Retry, SendResult, Sent
+from crisisd.domain import channel_kind
+from crisisd.ratelimit import Pacer
+from crisisd.redaction import redact
+from crisisd.store import MessageRow, Outcome, Store
+from crisisd.store.outbox import extend_leases
+
+log = structlog.get_logger("crisisd.dispatch")
+
+AddressOf = Callable[[MessageRow, str], str | None]
+OnFinal = Callable[[MessageRow, str], Coroutine[Any, Any, None]]
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Exponential backoff with jitter and a cap; a channel that keeps failing is left."""
+
+    base: float = 2.0
+    cap: float = 300.0
+    max_attempts_per_channel: int = 8
+
+    def delay(self, attempt: int, rng: random.Random) -> float:
+        ceiling = min(self.cap, self.base * (2 ** max(0, attempt - 1)))
+        jitter: float = rng.uniform(0.5, 1.0)
+        return ceiling * jitter
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Dispatcher:
+    """Moves the outbox to the channels until stopped; ``drain`` finishes cleanly."""
+
+    def __init__(
+        self,
+        store: Store,
+        channels: dict[str, Channel],
+        address_of: AddressOf,
+        *,
+        worker_id: str = "w1",
+        batch: int = 200,
+        lease: timedelta = timedelta(seconds=120),
+        idle_poll: float = 0.25,
+        flush_every: float = 0.05,
+        policy: RetryPolicy = RetryPolicy(),
+        on_final_failure: OnFinal | None = None,
+        clock: Callable[[], datetime] = _now,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.store = store
+        self.channels = channels
+        self.address_of = address_of
+        self.worker_id = worker_id
+        self.batch = batch
+        self.lease = lease
+        self.idle_poll = idle_poll
+        self.flush_every = flush_every
+        self.policy = policy
+        self.on_final_failure = on_final_failure
+        self.clock = clock
+        self.rng = rng or random.Random()
+        self._queues: dict[str, asyncio.Queue[MessageRow]] = {}
+        self._pacers = {name: Pacer(ch.limits) for name, ch in channels.items()}
+        self._claimed: dict[int, MessageRow] = {}
+        self._outcomes: list[Outcome] = []
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._tasks: list[asyncio.Task[None]] = []
+        self.sent_count = 0
+
+    def capacity(self, channel: str) -> int:
+        return max(16, self.channels[channel].limits.concurrency * 8)
+
+    def kick(self) -> None:
+        """Something new is in the outbox: look now instead of at the next poll."""
+        self._wake.set()
+
+    async def start(self) -> None:
+        for name, ch in self.channels.items():
+            queue: asyncio.Queue[MessageRow] = asyncio.Queue()
+            self._queues[name] = queue
+            for i in range(ch.limits.concurrency):
+                self._tasks.append(
+                    asyncio.create_task(self._worker(name, queue), name=f"send-{name}-{i}")
+                )
+        self._tasks.append(asyncio.create_task(self._claim_loop(), name="claim"))
+        self._tasks.append(asyncio.create_task(self._flush_loop(), name="flush"))
+        self._tasks.append(asyncio.create_task(self._lease_loop(), name="lease"))
+
+    async def drain(self, grace: float = 20.0) -> None:
+        """Stop claiming, let in-flight sends finish (bounded), record, give back the rest."""
+        self._stopping = True
+        self._wake.set()
+        deadline = asyncio.get_running_loop().time() + grace
+        # Polling is fine here: it runs once, at shutdown, for a few seconds at most.
+        while self._claimed and asyncio.get_running_loop().time() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self._flush()
+        released = await self.store.release(self.worker_id)
+        log.info("dispatch.drained", released=released, sent=self.sent_count)
+
+    # -- claiming ---------------------------------------------------------------------------
+
+    async def _claim_loop(self) -> None:
+        while not self._stopping:
+            busy = [n for n, q in self._queues.items() if q.qsize() >= self.capacity(n)]
+            got: list[MessageRow] = []
+            try:
+                got = await self.store.claim(
+                    self.worker_id, self.clock(), self.batch, self.lease, exclude=busy
+                )
+            except Exception as exc:  # noqa: BLE001 - the store may be briefly unavailable
+                log.warning("dispatch.claim_failed", error=redact(str(exc)))
+                await asyncio.sleep(1.0)
+            for msg in got:
+                if msg.id in self._claimed:
+                    continue
+                self._claimed[msg.id] = msg
+                queue = self._queues.get(msg.channel)
+                if queue is None:
+                    self._finish(
+                        msg, Failed(f"channel '{msg.channel}' is not configured", "channel")
+                    )
+                else:
+                    queue.put_nowait(msg)
+            if len(got) < self.batch:
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.idle_poll)
+
+    async def _lease_loop(self) -> None:
+        period = max(1.0, self.lease.total_seconds() / 3)
+        while True:
+            await asyncio.sleep(period)
+            try:
+                await extend_leases(
+                    self.store.engine,
+                    self.worker_id,
+                    list(self._claimed),
+                    self.clock() + self.lease,
+                )
+            except Exception as exc:  # noqa: BLE001
+                log.warning("dispatch.lease_extend_failed", error=redact(str(exc)))
+
+    # -- sending ----------------------------------------------------------------------------
+
+    async def _worker(self, name: str, queue: asyncio.Queue[MessageRow]) -> None:
+        channel = self.channels[name]
+        pacer = self._pacers[name]
+        loop = asyncio.get_running_loop()
+        while True:
+            msg = await queue.get()
+            address = self.address_of(msg, name)
+            if address is None:
+                self._finish(msg, Failed(f"no {name} address for {msg.recipient}"))
+                continue
+            hold = pacer.dest_delay(address)
+            if hold > 0:  # this destination is busy: come back later, keep the worker free
+                loop.call_later(hold, queue.put_nowait, msg)
+                continue
+            wait = pacer.reserve(address)
+            if wait > 0:
+                await asyncio.sleep(wait)
+            result = await self._send(channel, msg, address)
+            self._finish(msg, result)
+
+    async def _send(self, channel: Channel, msg: MessageRow, address: str) -> SendResult:
+        r = msg.rendering(channel_kind(msg.channel))
+        out = OutboundMessage(
+            key=msg.key,
+            channel=msg.channel,
+            address=address,
+            text=r.text,
+            lang=msg.lang,
+            subject=r.subject,
+            html=r.html,
+            recipient_name=msg.recipient,
+            ack_button=msg.ack_required and channel.kind == "chat",
+            incident_id=msg.incident_id,
+            drill=msg.drill,
+        )
+        budget = channel.limits.timeout_seconds * 2 + 5
+        try:
+            return await asyncio.wait_for(channel.send(out), budget)
+        except TimeoutError:
+            return Retry(5.0, f"{msg.channel}: no answer within {budget:.0f}s")
+        except Exception as exc:  # noqa: BLE001 - a channel broke its contract; classify it
+            log.error(  # noqa: TRY400 - the traceback could carry a secret; the repr is redacted
+                "dispatch.channel_raised", channel=msg.channel, error=redact(repr(exc))
+            )
+            return Retry(10.0, f"{msg.channel}: {type(exc).__name__}")
+
+    def _finish(self, msg: MessageRow, result: SendResult) -> None:
+        now = self.clock()
+        self._claimed.pop(msg.id, None)
+        outcome = functools.partial(Outcome, message_id=msg.id, channel=msg.channel, at=now)
+        bound = log.bind(incident_id=msg.incident_id, channel=msg.channel, message_id=msg.id)
+        if isinstance(result, Sent):
+            r = msg.rendering(channel_kind(msg.channel))
+            self.sent_count += 1
+            self._outcomes.append(
+                outcome(
+                    kind="sent",
+                    provider_id=result.provider_id,
+                    text=r.text,
+                    sha256=r.sha256,
+                    template=r.template,
+                    incident_id=msg.incident_id,
+                    recipient=msg.recipient,
+                )
+            )
+            return
+        reason = redact(result.reason)
+        if isinstance(result, Retry) and msg.attempts < self.policy.max_attempts_per_channel:
+            delay = max(result.after, self.policy.delay(msg.attempts, self.rng))
+            bound.info(
+                "delivery.retrying", reason=reason, after=round(delay, 2), attempt=msg.attempts
+            )
+            self._outcomes.append(
+                outcome(
+                    kind="retry",
+                    reason=reason,
+                    next_at=now + timedelta(seconds=delay),
+                    channel_index=msg.channel_index,
+                )
+            )
+            return
+        nxt = msg.channel_index + 1
+        if nxt < len(msg.channels):
+            bound.warning("delivery.failover", reason=reason, next_channel=msg.channels[nxt])
+            self._outcomes.append(
+                outcome(
+                    kind="failover",
+                    reason=reason,
+                    next_at=now,
+                    channel_index=nxt,
+                    next_channel=msg.channels[nxt],
+                )
+            )
+            return
+        bound.error("delivery.failed", reason=reason, recipient=msg.recipient)
+        self._outcomes.append(
+            outcome(kind="failed", reason=reason, channel_index=msg.channel_index)
+        )
+        if self.on_final_failure is not None:
+            self._tasks.append(asyncio.create_task(self.on_final_failure(msg, reason)))
+
+    # -- recording --------------------------------------------------------------------------
+
+    async def _flush_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.flush_every)
+            await self._flush()
+
+    async def _flush(self) -> None:
+        if not self._outcomes:
+            return
+        batch, self._outcomes = self._outcomes, []
+        try:
+            await self.store.record(batch)
+        except Exception as exc:  # noqa: BLE001 - keep them and try again; leases protect us
+            log.warning("dispatch.record_failed", error=redact(str(exc)), pending=len(batch))
+            self._outcomes = batch + self._outcomes
+            return
+        if any(o.kind in ("retry", "failover") for o in batch):
+            self._wake.set()

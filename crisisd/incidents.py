@@ -1,0 +1,359 @@
+"""The incident service: open, update, resolve, take over, acknowledge, cancel.
+
+Triggers (bot, API, CLI, drill scheduler) only build an IncidentReport and call
+here. Every action plans through the planner and commits through the store in one
+transaction *before* the caller hears "accepted".
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+
+import structlog
+from sqlalchemy.exc import IntegrityError
+
+from crisisd.domain import (
+    DETAILS_LIMIT,
+    LOCATION_LIMIT,
+    Casualties,
+    IncidentFacts,
+    IncidentReport,
+    IncidentStatus,
+    Plan,
+    Purpose,
+)
+from crisisd.errors import InvalidReportError, PermissionDeniedError, UnknownIncidentError
+from crisisd.library import Library
+from crisisd.planner import plan_open, plan_statement
+from crisisd.problems import did_you_mean
+from crisisd.store import AckResult, AuditEntry, IncidentRow, Store
+from crisisd.templates import clean_user_text
+
+log = structlog.get_logger("crisisd.incidents")
+
+# Readable over the phone: no 0/O, 1/I/L, 5/S, 2/Z.
+_LETTERS = "ABCDEFGHJKMNPQRTUVWXY"
+_DIGITS = "346789"
+
+
+def new_incident_id() -> str:
+    """Like ``KMT-479``: short, unique enough with the store's check, easy to say."""
+    letters = "".join(secrets.choice(_LETTERS) for _ in range(3))
+    digits = "".join(secrets.choice(_DIGITS) for _ in range(3))
+    return f"{letters}-{digits}"
+
+
+@dataclass(frozen=True, slots=True)
+class Opened:
+    incident_id: str
+    created: bool  # False: the idempotency key matched an earlier incident
+    messages: int
+    unreachable: tuple[tuple[str, str], ...]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class IncidentService:
+    """Everything a trigger may do to an incident, each as one store transaction."""
+
+    def __init__(
+        self, store: Store, library: Callable[[], Library], clock: Callable[[], datetime] = _now
+    ) -> None:
+        self.store = store
+        self._library = library
+        self.clock = clock
+
+    @property
+    def lib(self) -> Library:
+        return self._library()
+
+    def check_report(self, report: IncidentReport) -> IncidentReport:
+        """Validate a report against the playbooks; clean user text. Raises on bad input."""
+        lib = self.lib
+        pb = lib.playbook(report.factory)
+        if report.incident_type not in pb.incidents:
+            raise InvalidReportError(
+                f"unknown incident type '{report.incident_type}' at {report.factory} — "
+                + did_you_mean(report.incident_type, pb.incidents)
+            )
+        sevs = pb.incidents[report.incident_type].severities
+        if report.severity not in sevs:
+            raise InvalidReportError(
+                f"unknown severity '{report.severity}' for {report.incident_type} — "
+                + did_you_mean(report.severity, sevs)
+            )
+        if report.reporter not in pb.factory.officers:
+            raise PermissionDeniedError(
+                f"'{report.reporter}' is not an officer of {report.factory}; only its officers "
+                "may report incidents there"
+            )
+        if report.drill_audiences is not None:
+            unknown = [a for a in report.drill_audiences if a not in pb.audiences]
+            if unknown:
+                raise InvalidReportError(f"unknown drill audience(s): {', '.join(unknown)}")
+        return replace(
+            report,
+            details=clean_user_text(report.details, DETAILS_LIMIT),
+            location=clean_user_text(report.location, LOCATION_LIMIT),
+        )
+
+    async def open(self, report: IncidentReport) -> Opened:
+        """Open an incident; when this returns, it and all its messages are committed."""
+        report = self.check_report(report)
+        lib = self.lib
+        for _ in range(8):
+            facts = IncidentFacts(
+                id=new_incident_id(),
+                factory=report.factory,
+                incident_type=report.incident_type,
+                severity=report.severity,
+                reporter=report.reporter,
+                opened_at=self.clock(),
+                details=report.details,
+                location=report.location,
+                casualties=report.casualties,
+                drill=report.drill,
+                drill_audiences=report.drill_audiences,
+            )
+            plan = plan_open(lib, facts)
+            entry = AuditEntry(
+                facts.id,
+                facts.opened_at,
+                report.reporter,
+                "incident.opened",
+                report.source,
+                {
+                    "type": report.incident_type,
+                    "severity": report.severity,
+                    "drill": report.drill,
+                    "messages": len(plan.messages),
+                    "details": report.details,
+                },
+            )
+            try:
+                incident_id, created = await self.store.open_incident(
+                    facts, plan, entry, source=report.source, idempotency_key=report.idempotency_key
+                )
+            except IntegrityError:
+                continue  # the random id was taken: draw another
+            log.info(
+                "incident.opened" if created else "incident.duplicate",
+                incident_id=incident_id,
+                factory=report.factory,
+                drill=report.drill,
+                messages=len(plan.messages),
+            )
+            return Opened(
+                incident_id, created, len(plan.messages) if created else 0, plan.unreachable
+            )
+        raise InvalidReportError("could not allocate an incident id; try again")
+
+    async def get(self, incident_id: str) -> IncidentRow:
+        row = await self.store.get_incident(incident_id.strip().upper())
+        if row is None:
+            raise UnknownIncidentError(f"no incident '{incident_id}' — check the id (e.g. KMT-479)")
+        return row
+
+    def facts_of(self, row: IncidentRow) -> IncidentFacts:
+        return IncidentFacts(
+            id=row.id,
+            factory=row.factory,
+            incident_type=row.incident_type,
+            severity=row.severity,
+            reporter=row.reporter,
+            opened_at=row.opened_at,
+            details=row.details,
+            location=row.location,
+            casualties=Casualties(row.casualties),
+            drill=row.drill,
+            status=IncidentStatus(row.status),
+            update_number=row.update_number,
+            update_details=row.update_details,
+            drill_audiences=tuple(row.drill_audiences) if row.drill_audiences else None,
+        )
+
+    def _actor_may(self, row: IncidentRow, actor: str) -> None:
+        if actor in ("crisisd", "scheduler") or actor.startswith("api:"):
+            return
+        if actor not in self.lib.playbook(row.factory).factory.officers:
+            raise PermissionDeniedError(f"'{actor}' is not an officer of {row.factory}")
+
+    async def _open_row(self, incident_id: str, actor: str) -> IncidentRow:
+        row = await self.get(incident_id)
+        self._actor_may(row, actor)
+        if row.status in (IncidentStatus.RESOLVED, IncidentStatus.CANCELLED):
+            raise InvalidReportError(f"incident {row.id} is already {row.status}")
+        return row
+
+    async def update(self, incident_id: str, details: str, actor: str) -> int:
+        """Send the approved update statement; press gets the referral after a takeover."""
+        row = await self._open_row(incident_id, actor)
+        lib, now = self.lib, self.clock()
+        pb = lib.playbook(row.factory)
+        number = row.update_number + 1
+        facts = replace(
+            self.facts_of(row),
+            update_number=number,
+            update_details=clean_user_text(details, DETAILS_LIMIT),
+        )
+        upd = pb.statements.update
+        internal: list[tuple[str, str, tuple[str, ...]]] = []
+        external: list[tuple[str, str, tuple[str, ...]]] = []
+        for aid in upd.audiences:
+            for member in pb.audiences[aid].members:
+                target = (aid, member, tuple(upd.channels))
+                (external if pb.audiences[aid].external else internal).append(target)
+        plan = plan_statement(lib, facts, Purpose.UPDATE, upd.template, internal, number, now)
+        template = upd.template
+        if row.status == IncidentStatus.TAKEN_OVER:
+            template = pb.statements.takeover.template
+        plan = _merge(
+            plan, plan_statement(lib, facts, Purpose.UPDATE, template, external, number, now)
+        )
+        every = timedelta(seconds=row.update_every_s) if row.update_every_s else None
+        changes = {
+            "update_number": number,
+            "update_details": facts.update_details,
+            "next_update_at": now + every if every else None,
+        }
+        entry = AuditEntry(
+            row.id,
+            now,
+            actor,
+            "incident.updated",
+            None,
+            {"number": number, "details": facts.update_details, "messages": len(plan.messages)},
+        )
+        await self.store.add_plan(row.id, plan, [entry], now, changes=changes)
+        return len(plan.messages)
+
+    async def _told(self, row: IncidentRow) -> list[tuple[str, str, tuple[str, ...]]]:
+        """Everyone a message reached, with the channel that reached them first."""
+        told: dict[str, tuple[str, str, tuple[str, ...]]] = {}
+        for m in await self.store.messages_of(row.id):
+            if m.status != "sent" or m.recipient in told or m.sink_for:
+                continue
+            order = [m.sent_channel or m.channel, *(c for c in m.channels if c != m.sent_channel)]
+            told[m.recipient] = (m.audience, m.recipient, tuple(order))
+        return list(told.values())
+
+    async def resolve(self, incident_id: str, actor: str) -> int:
+        """The all-clear to everyone who was told; pending alerts are cancelled."""
+        row = await self._open_row(incident_id, actor)
+        lib, now = self.lib, self.clock()
+        pb = lib.playbook(row.factory)
+        facts = replace(self.facts_of(row), status=IncidentStatus.RESOLVED)
+        plan = plan_statement(
+            lib,
+            facts,
+            Purpose.ALL_CLEAR,
+            pb.statements.all_clear.template,
+            await self._told(row),
+            0,
+            now,
+        )
+        entry = AuditEntry(
+            row.id, now, actor, "incident.resolved", None, {"messages": len(plan.messages)}
+        )
+        await self.store.add_plan(
+            row.id,
+            plan,
+            [entry],
+            now,
+            changes={
+                "status": IncidentStatus.RESOLVED.value,
+                "closed_at": now,
+                "next_update_at": None,
+            },
+            cancel={
+                "purposes": [Purpose.ALERT.value, Purpose.UPDATE.value, Purpose.ESCALATION.value]
+            },
+        )
+        return len(plan.messages)
+
+    async def takeover(self, incident_id: str, actor: str) -> tuple[int, int]:
+        """Provincial crisis HQ took over: pending press messages stop, press gets the referral."""
+        row = await self._open_row(incident_id, actor)
+        lib, now = self.lib, self.clock()
+        pb = lib.playbook(row.factory)
+        external = [a for a, aud in pb.audiences.items() if aud.external]
+        sev = pb.plan_for(row.incident_type, row.severity)
+        targets = [
+            (s.audience, m, tuple(s.channels))
+            for s in sev.steps
+            if s.audience in external
+            for m in pb.audiences[s.audience].members
+        ]
+        facts = replace(self.facts_of(row), status=IncidentStatus.TAKEN_OVER)
+        plan = plan_statement(
+            lib, facts, Purpose.TAKEOVER, pb.statements.takeover.template, targets, 0, now
+        )
+        entry = AuditEntry(
+            row.id, now, actor, "incident.taken_over", None, {"messages": len(plan.messages)}
+        )
+        cancelled = await self.store.add_plan(
+            row.id,
+            plan,
+            [entry],
+            now,
+            changes={"status": IncidentStatus.TAKEN_OVER.value},
+            cancel={"audiences": external, "purposes": [Purpose.ALERT.value, Purpose.UPDATE.value]},
+        )
+        return len(plan.messages), cancelled
+
+    async def cancel(self, incident_id: str, actor: str, reason: str = "") -> int:
+        """Withdraw an incident reported by mistake: nothing pending goes out."""
+        row = await self._open_row(incident_id, actor)
+        now = self.clock()
+        entry = AuditEntry(
+            row.id, now, actor, "incident.cancelled", None, {"reason": clean_user_text(reason, 500)}
+        )
+        return await self.store.add_plan(
+            row.id,
+            Plan(),
+            [entry],
+            now,
+            changes={
+                "status": IncidentStatus.CANCELLED.value,
+                "closed_at": now,
+                "next_update_at": None,
+            },
+            cancel={},
+        )
+
+    async def acknowledge(
+        self, incident_id: str, recipient: str, via: str, message_id: int | None = None
+    ) -> AckResult:
+        row = await self.get(incident_id)
+        result = await self.store.acknowledge(row.id, recipient, via, self.clock(), message_id)
+        log.info(
+            "ack.recorded" if result.new else "ack.repeated",
+            incident_id=row.id,
+            recipient=recipient,
+            via=via,
+        )
+        return result
+
+    async def acknowledge_code(self, code: str, via: str, presser: str | None = None) -> AckResult:
+        """Ack from a button (callback code). ``presser``: only the recipient may press it."""
+        msg = await self.store.message_by_ack_code(code)
+        if msg is None:
+            raise UnknownIncidentError("this acknowledgement button is not known")
+        if presser is not None and presser != msg.recipient:
+            raise PermissionDeniedError("only the person this alert was sent to can acknowledge it")
+        return await self.acknowledge(msg.incident_id, msg.recipient, via, msg.id)
+
+
+def _merge(a: Plan, b: Plan) -> Plan:
+    return Plan(
+        a.messages + b.messages,
+        a.tasks + b.tasks,
+        a.next_update_at,
+        a.update_every,
+        a.unreachable + b.unreachable,
+    )

@@ -1,0 +1,6 @@
+"""Durable state on SQLite (default) or PostgreSQL: same code, chosen by URL."""
+
+from crisisd.store.core import Store
+from crisisd.store.records import AckResult, AuditEntry, IncidentRow, MessageRow, Outcome, TaskRow
+
+__all__ = ["AckResult", "AuditEntry", "IncidentRow", "MessageRow", "Outcome", "Store", "TaskRow"]

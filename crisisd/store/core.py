@@ -1,0 +1,320 @@
+"""The store: incidents, the outbox, attempts, acks, tasks and the audit log, on one engine."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from crisisd.channels.base import ack_code
+from crisisd.domain import IncidentFacts, MessageStatus, Plan, PlannedMessage
+from crisisd.store import migrate
+from crisisd.store.engine import create_engine
+from crisisd.store.outbox import OutboxMixin
+from crisisd.store.records import AuditEntry, IncidentRow, MessageRow, TaskRow
+from crisisd.store.tables import audit, incidents, messages, settings, tasks
+
+
+class Store(OutboxMixin):
+    """Durable state. Every method is one transaction; nothing is half-written."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine: AsyncEngine = create_engine(url)
+        self.dialect = self.engine.dialect.name
+
+    async def start(self) -> None:
+        """Apply pending migrations (safe on every start)."""
+        await migrate.upgrade(self.engine)
+
+    async def aclose(self) -> None:
+        await self.engine.dispose()
+
+    async def ping(self) -> bool:
+        try:
+            async with self.engine.connect() as conn:
+                await conn.execute(sa.text("SELECT 1"))
+        except (OSError, sa.exc.SQLAlchemyError):
+            return False
+        return True
+
+    # -- settings ---------------------------------------------------------------------------
+
+    async def setting(self, key: str, make: Any = None) -> str:
+        """A persistent setting; created with ``make()`` (or a random secret) the first time."""
+        async with self.engine.begin() as conn:
+            value = await conn.scalar(sa.select(settings.c.value).where(settings.c.key == key))
+            if value is not None:
+                return str(value)
+            value = make() if make else secrets.token_urlsafe(32)
+            await conn.execute(sa.insert(settings).values(key=key, value=value))
+            return str(value)
+
+    # -- incidents --------------------------------------------------------------------------
+
+    async def open_incident(
+        self,
+        facts: IncidentFacts,
+        plan: Plan,
+        entry: AuditEntry,
+        *,
+        source: str,
+        idempotency_key: str | None,
+        drill_window_end: datetime | None = None,
+    ) -> tuple[str, bool]:
+        """Write the incident, its messages, tasks and audit entry in one transaction.
+
+        Returns (incident id, created). With an idempotency key already used, the
+        earlier incident's id is returned and nothing is written.
+        """
+        async with self.engine.begin() as conn:
+            if idempotency_key is not None:
+                existing = await conn.scalar(
+                    sa.select(incidents.c.id).where(incidents.c.idempotency_key == idempotency_key)
+                )
+                if existing is not None:
+                    return str(existing), False
+            try:
+                await conn.execute(
+                    sa.insert(incidents).values(
+                        **_incident_values(facts, plan),
+                        source=source,
+                        idempotency_key=idempotency_key,
+                        updated_at=facts.opened_at,
+                        drill_window_end=drill_window_end,
+                        reported=False,
+                    )
+                )
+            except IntegrityError:
+                await conn.rollback()
+                if idempotency_key is None:
+                    raise
+                existing = await self._by_key(idempotency_key)
+                if existing is None:
+                    raise
+                return existing, False
+            await self._insert_plan(conn, plan, facts.opened_at)
+            await conn.execute(sa.insert(audit).values(**_audit_values(entry)))
+        return facts.id, True
+
+    async def _by_key(self, key: str) -> str | None:
+        async with self.engine.connect() as conn:
+            found = await conn.scalar(
+                sa.select(incidents.c.id).where(incidents.c.idempotency_key == key)
+            )
+        return None if found is None else str(found)
+
+    async def incident_exists(self, incident_id: str) -> bool:
+        async with self.engine.connect() as conn:
+            found = await conn.scalar(
+                sa.select(incidents.c.id).where(incidents.c.id == incident_id)
+            )
+        return found is not None
+
+    async def add_plan(
+        self,
+        incident_id: str,
+        plan: Plan,
+        entries: Sequence[AuditEntry],
+        at: datetime,
+        changes: dict[str, Any] | None = None,
+        cancel: dict[str, Any] | None = None,
+        escalated_ids: Iterable[int] = (),
+    ) -> int:
+        """Add messages to an incident, change its row, cancel pending ones: atomically.
+
+        ``cancel``: {"audiences": [...] | None, "purposes": [...] | None} selects pending
+        messages of the incident to cancel. Returns how many were cancelled.
+        """
+        cancelled = 0
+        async with self.engine.begin() as conn:
+            if cancel is not None:
+                cond = [
+                    messages.c.incident_id == incident_id,
+                    messages.c.status == MessageStatus.PENDING.value,
+                ]
+                if cancel.get("audiences") is not None:
+                    cond.append(messages.c.audience.in_(cancel["audiences"]))
+                if cancel.get("purposes") is not None:
+                    cond.append(messages.c.purpose.in_(cancel["purposes"]))
+                result = await conn.execute(
+                    sa.update(messages)
+                    .where(*cond)
+                    .values(status=MessageStatus.CANCELLED.value, last_error="cancelled")
+                )
+                cancelled = result.rowcount
+            ids = list(escalated_ids)
+            if ids:
+                await conn.execute(
+                    sa.update(messages).where(messages.c.id.in_(ids)).values(escalated=True)
+                )
+            if changes:
+                await conn.execute(
+                    sa.update(incidents)
+                    .where(incidents.c.id == incident_id)
+                    .values(**changes, updated_at=at)
+                )
+            await self._insert_plan(conn, plan, at)
+            for entry in entries:
+                await conn.execute(sa.insert(audit).values(**_audit_values(entry)))
+        return cancelled
+
+    async def _insert_plan(self, conn: AsyncConnection, plan: Plan, at: datetime) -> None:
+        rows = [_message_values(m, at) for m in plan.messages]
+        existing: set[str] = set()
+        if rows:
+            keys = [r["key"] for r in rows]
+            for chunk in _chunks(keys, 500):
+                found = await conn.execute(
+                    sa.select(messages.c.key).where(messages.c.key.in_(chunk))
+                )
+                existing.update(k for (k,) in found)
+            rows = [r for r in rows if r["key"] not in existing]  # planning twice adds nothing
+        for chunk in _chunks(rows, 500):
+            await conn.execute(sa.insert(messages), chunk)
+        if plan.tasks:
+            inc = plan.messages[0].incident_id if plan.messages else None
+            if inc is not None:
+                await conn.execute(
+                    sa.insert(tasks),
+                    [
+                        {
+                            "incident_id": inc,
+                            "title_fa": t.title_fa,
+                            "title_en": t.title_en,
+                            "due_at": t.due_at,
+                        }
+                        for t in plan.tasks
+                    ],
+                )
+
+    async def get_incident(self, incident_id: str) -> IncidentRow | None:
+        async with self.engine.connect() as conn:
+            row = (
+                await conn.execute(sa.select(incidents).where(incidents.c.id == incident_id))
+            ).first()
+        return IncidentRow.from_row(row) if row else None
+
+    async def list_incidents(
+        self, statuses: Sequence[str] | None = None, factory: str | None = None, limit: int = 100
+    ) -> list[IncidentRow]:
+        query = sa.select(incidents).order_by(incidents.c.opened_at.desc()).limit(limit)
+        if statuses is not None:
+            query = query.where(incidents.c.status.in_(list(statuses)))
+        if factory is not None:
+            query = query.where(incidents.c.factory == factory)
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [IncidentRow.from_row(r) for r in rows]
+
+    async def messages_of(self, incident_id: str) -> list[MessageRow]:
+        async with self.engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    sa.select(messages)
+                    .where(messages.c.incident_id == incident_id)
+                    .order_by(messages.c.priority, messages.c.id)
+                )
+            ).all()
+        return [MessageRow.from_row(r) for r in rows]
+
+    async def tasks_of(
+        self, incident_id: str | None = None, open_only: bool = True
+    ) -> list[TaskRow]:
+        query = sa.select(tasks).order_by(tasks.c.due_at)
+        if incident_id is not None:
+            query = query.where(tasks.c.incident_id == incident_id)
+        if open_only:
+            query = query.where(tasks.c.done_at.is_(None))
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [TaskRow(**r._mapping) for r in rows]
+
+    async def add_audit(self, entry: AuditEntry) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(sa.insert(audit).values(**_audit_values(entry)))
+
+    async def audit_of(self, incident_id: str) -> list[AuditEntry]:
+        async with self.engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    sa.select(audit).where(audit.c.incident_id == incident_id).order_by(audit.c.id)
+                )
+            ).all()
+        return [
+            AuditEntry(r.incident_id, r.at, r.actor, r.action, r.channel, r.detail) for r in rows
+        ]
+
+
+def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _incident_values(facts: IncidentFacts, plan: Plan) -> dict[str, Any]:
+    return {
+        "id": facts.id,
+        "factory": facts.factory,
+        "incident_type": facts.incident_type,
+        "severity": facts.severity,
+        "status": facts.status.value,
+        "drill": facts.drill,
+        "reporter": facts.reporter,
+        "details": facts.details,
+        "location": facts.location,
+        "casualties": facts.casualties.value,
+        "opened_at": facts.opened_at,
+        "update_number": facts.update_number,
+        "update_details": facts.update_details,
+        "update_every_s": int(plan.update_every.total_seconds()) if plan.update_every else None,
+        "next_update_at": plan.next_update_at,
+        "drill_audiences": list(facts.drill_audiences) if facts.drill_audiences else None,
+    }
+
+
+def _message_values(m: PlannedMessage, at: datetime) -> dict[str, Any]:
+    return {
+        "key": m.key,
+        "incident_id": m.incident_id,
+        "purpose": m.purpose.value,
+        "step": m.step,
+        "audience": m.audience,
+        "recipient": m.recipient,
+        "lang": m.lang,
+        "channels": list(m.channels),
+        "channel_index": 0,
+        "channel": m.channels[0] if m.channels else "",
+        "renderings": {k: asdict(r) for k, r in m.renderings.items()},
+        "priority": m.priority,
+        "planned_at": at,
+        "not_before": m.not_before,
+        # A recipient with no reachable channel is a failure the officer must see at once.
+        "status": (MessageStatus.PENDING if m.channels else MessageStatus.FAILED).value,
+        "attempts": 0,
+        "ack_required": m.ack_required,
+        "ack_deadline": m.ack_deadline,
+        "ack_code": ack_code(m.key),
+        "escalate_to": m.escalate_to,
+        "escalated": False,
+        "external": m.external,
+        "drill": m.drill,
+        "sink_for": m.sink_for,
+        "last_error": None if m.channels else "reachable on none of the step's channels",
+    }
+
+
+def _audit_values(entry: AuditEntry) -> dict[str, Any]:
+    return {
+        "incident_id": entry.incident_id,
+        "at": entry.at,
+        "actor": entry.actor,
+        "action": entry.action,
+        "channel": entry.channel,
+        "detail": entry.detail or {},
+    }

@@ -1,0 +1,1 @@
+"""Alembic migrations of the crisisd store (applied on start and by `crisisd db upgrade`)."""

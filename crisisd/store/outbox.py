@@ -1,0 +1,274 @@
+"""Outbox operations: claim due messages under a lease, record outcomes in batches, acks.
+
+Claims use ``FOR UPDATE SKIP LOCKED`` on PostgreSQL (several daemons can share one
+outbox) and run inside ``BEGIN IMMEDIATE`` on SQLite (see engine.py): the same
+statement serves both, SQLite simply ignores the locking clause.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from crisisd.domain import MessageStatus
+from crisisd.store.records import AckResult, MessageRow, Outcome
+from crisisd.store.tables import acks, attempts, audit, messages
+
+PENDING = MessageStatus.PENDING.value
+SENDING = MessageStatus.SENDING.value
+
+
+class OutboxMixin:
+    engine: AsyncEngine
+
+    async def claim(
+        self, worker: str, now: datetime, limit: int, lease: timedelta, exclude: Sequence[str] = ()
+    ) -> list[MessageRow]:
+        """Take up to ``limit`` due messages, highest priority first, leased to ``worker``.
+
+        A lease that expired (its worker died) makes the message claimable again.
+        ``exclude``: channels that are busy (a hung channel must not hog the queue).
+        """
+        due = sa.or_(
+            sa.and_(messages.c.status == PENDING, messages.c.not_before <= now),
+            sa.and_(messages.c.status == SENDING, messages.c.lease_until < now),
+        )
+        pick = sa.select(messages.c.id).where(due)
+        if exclude:
+            # A channel whose workers are all busy (slow, hung) gets no more claims for now;
+            # its messages stay in the outbox and other channels go on.
+            pick = pick.where(messages.c.channel.not_in(list(exclude)))
+        pick = (
+            pick.order_by(messages.c.priority, messages.c.not_before, messages.c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        stmt = (
+            sa.update(messages)
+            .where(messages.c.id.in_(pick.scalar_subquery()))
+            .values(
+                status=SENDING,
+                lease_until=now + lease,
+                worker=worker,
+                attempts=messages.c.attempts + 1,
+            )
+            .returning(*messages.c)
+        )
+        async with self.engine.begin() as conn:
+            rows = (await conn.execute(stmt)).all()
+        claimed = [MessageRow.from_row(r) for r in rows]
+        claimed.sort(key=lambda m: (m.priority, m.not_before, m.id))
+        return claimed
+
+    async def record(self, outcomes: Sequence[Outcome]) -> None:
+        """Write a batch of outcomes (messages, attempts, audit) in one transaction."""
+        if not outcomes:
+            return
+        updates: list[dict[str, Any]] = []
+        tries: list[dict[str, Any]] = []
+        trail: list[dict[str, Any]] = []
+        for o in outcomes:
+            updates.append(_update_params(o))
+            tries.append(
+                {
+                    "message_id": o.message_id,
+                    "channel": o.channel,
+                    "at": o.at,
+                    "outcome": o.kind,
+                    "provider_id": o.provider_id,
+                    "reason": o.reason,
+                }
+            )
+            if o.kind == "sent":
+                trail.append(
+                    {
+                        "incident_id": o.incident_id,
+                        "at": o.at,
+                        "actor": "crisisd",
+                        "action": "message.sent",
+                        "channel": o.channel,
+                        "detail": {
+                            "message_id": o.message_id,
+                            "recipient": o.recipient,
+                            "provider_id": o.provider_id,
+                            "template": o.template,
+                            "sha256": o.sha256,
+                            "text": o.text,
+                        },
+                    }
+                )
+        stmt = (
+            sa.update(messages)
+            .where(messages.c.id == sa.bindparam("b_id"))
+            .where(messages.c.status == SENDING)
+            .values(
+                status=sa.bindparam("b_status"),
+                not_before=sa.bindparam("b_not_before"),
+                channel_index=sa.bindparam("b_channel_index"),
+                channel=sa.bindparam("b_channel"),
+                sent_at=sa.bindparam("b_sent_at"),
+                sent_channel=sa.bindparam("b_sent_channel"),
+                provider_id=sa.bindparam("b_provider_id"),
+                last_error=sa.bindparam("b_last_error"),
+                lease_until=None,
+                worker=None,
+            )
+        )
+        async with self.engine.begin() as conn:
+            await conn.execute(stmt, updates)
+            await conn.execute(sa.insert(attempts), tries)
+            if trail:
+                await conn.execute(sa.insert(audit), trail)
+
+    async def release(self, worker: str) -> int:
+        """Give back every claim of ``worker`` (on shutdown), untouched."""
+        async with self.engine.begin() as conn:
+            result = await conn.execute(
+                sa.update(messages)
+                .where(messages.c.worker == worker, messages.c.status == SENDING)
+                .values(
+                    status=PENDING, lease_until=None, worker=None, attempts=messages.c.attempts - 1
+                )
+            )
+        return result.rowcount
+
+    async def queue_depth(self) -> dict[str, int]:
+        async with self.engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    sa.select(messages.c.status, sa.func.count()).group_by(messages.c.status)
+                )
+            ).all()
+        return {str(status): int(n) for status, n in rows}
+
+    async def next_due(self) -> datetime | None:
+        """When the next pending message becomes due (for the dispatcher's sleep)."""
+        async with self.engine.connect() as conn:
+            value: datetime | None = await conn.scalar(
+                sa.select(sa.func.min(messages.c.not_before)).where(messages.c.status == PENDING)
+            )
+        return value
+
+    # -- acknowledgements -----------------------------------------------------------------
+
+    async def message_by_ack_code(self, code: str) -> MessageRow | None:
+        async with self.engine.connect() as conn:
+            row = (
+                await conn.execute(sa.select(messages).where(messages.c.ack_code == code))
+            ).first()
+        return MessageRow.from_row(row) if row else None
+
+    async def message_by_key(self, key: str) -> MessageRow | None:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(sa.select(messages).where(messages.c.key == key))).first()
+        return MessageRow.from_row(row) if row else None
+
+    async def acknowledge(
+        self,
+        incident_id: str,
+        recipient: str,
+        via: str,
+        at: datetime,
+        message_id: int | None = None,
+    ) -> AckResult:
+        """Record that ``recipient`` acknowledged; pressing again changes nothing."""
+        async with self.engine.begin() as conn:
+            first = await conn.execute(
+                sa.select(acks.c.at).where(
+                    acks.c.incident_id == incident_id, acks.c.recipient == recipient
+                )
+            )
+            earlier = first.scalar()
+            if earlier is not None:
+                return AckResult(False, incident_id, recipient, earlier)
+            await conn.execute(
+                sa.insert(acks).values(
+                    incident_id=incident_id,
+                    recipient=recipient,
+                    at=at,
+                    via=via,
+                    message_id=message_id,
+                )
+            )
+            await conn.execute(
+                sa.update(messages)
+                .where(
+                    messages.c.incident_id == incident_id,
+                    messages.c.recipient == recipient,
+                    messages.c.acked_at.is_(None),
+                )
+                .values(acked_at=at, acked_via=via)
+            )
+            await conn.execute(
+                sa.insert(audit).values(
+                    incident_id=incident_id,
+                    at=at,
+                    actor=recipient,
+                    action="ack",
+                    channel=via,
+                    detail={"message_id": message_id},
+                )
+            )
+        return AckResult(True, incident_id, recipient, at)
+
+    async def overdue_acks(self, now: datetime, limit: int = 500) -> list[MessageRow]:
+        """Sent alerts whose ack deadline passed with no ack and no escalation yet."""
+        async with self.engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    sa.select(messages)
+                    .where(
+                        messages.c.ack_required.is_(True),
+                        messages.c.acked_at.is_(None),
+                        messages.c.escalated.is_(False),
+                        messages.c.ack_deadline < now,
+                        messages.c.status.in_(["sent", "failed"]),
+                    )
+                    .order_by(messages.c.ack_deadline)
+                    .limit(limit)
+                )
+            ).all()
+        return [MessageRow.from_row(r) for r in rows]
+
+
+def _update_params(o: Outcome) -> dict[str, Any]:
+    status = {
+        "sent": MessageStatus.SENT,
+        "retry": MessageStatus.PENDING,
+        "failover": MessageStatus.PENDING,
+        "failed": MessageStatus.FAILED,
+    }[o.kind].value
+    return {
+        "b_id": o.message_id,
+        "b_status": status,
+        "b_not_before": o.next_at or o.at,
+        "b_channel_index": o.channel_index if o.channel_index is not None else 0,
+        "b_channel": o.next_channel or o.channel,
+        "b_sent_at": o.at if o.kind == "sent" else None,
+        "b_sent_channel": o.channel if o.kind == "sent" else None,
+        "b_provider_id": o.provider_id,
+        "b_last_error": o.reason,
+    }
+
+
+async def extend_leases(
+    engine: AsyncEngine, worker: str, ids: Sequence[int], until: datetime
+) -> None:
+    """Keep claims that are still queued in memory from expiring under a live worker."""
+    if not ids:
+        return
+    async with engine.begin() as conn:
+        for start in range(0, len(ids), 500):
+            await conn.execute(
+                sa.update(messages)
+                .where(
+                    messages.c.id.in_(list(ids[start : start + 500])),
+                    messages.c.worker == worker,
+                    messages.c.status == SENDING,
+                )
+                .values(lease_until=until)
+            )

@@ -1,0 +1,156 @@
+"""SQLAlchemy Core tables: the same definitions serve SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+
+
+class UTCDateTime(sa.TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC datetimes out; stored as naive UTC on every backend."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; use aware datetimes")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, str):  # pragma: no cover - SQLite returns datetimes via SA
+            value = datetime.fromisoformat(value)
+        return value.replace(tzinfo=UTC)  # type: ignore[no-any-return]
+
+
+metadata = sa.MetaData()
+
+incidents = sa.Table(
+    "incidents",
+    metadata,
+    sa.Column("id", sa.String(16), primary_key=True),
+    sa.Column("factory", sa.String(64), nullable=False, index=True),
+    sa.Column("incident_type", sa.String(64), nullable=False),
+    sa.Column("severity", sa.String(64), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False, index=True),
+    sa.Column("drill", sa.Boolean, nullable=False, default=False),
+    sa.Column("reporter", sa.String(128), nullable=False),
+    sa.Column("source", sa.String(64), nullable=False),
+    sa.Column("details", sa.Text, nullable=False, default=""),
+    sa.Column("location", sa.Text, nullable=False, default=""),
+    sa.Column("casualties", sa.String(16), nullable=False),
+    sa.Column("opened_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("closed_at", UTCDateTime),
+    sa.Column("update_number", sa.Integer, nullable=False, default=0),
+    sa.Column("update_details", sa.Text, nullable=False, default=""),
+    sa.Column("update_every_s", sa.Integer),
+    sa.Column("next_update_at", UTCDateTime),
+    sa.Column("idempotency_key", sa.String(200), unique=True),
+    sa.Column("drill_audiences", sa.JSON),
+    sa.Column("drill_window_end", UTCDateTime),
+    sa.Column("reported", sa.Boolean, nullable=False, default=False),
+)
+
+messages = sa.Table(
+    "messages",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("key", sa.String(300), nullable=False, unique=True),
+    sa.Column("incident_id", sa.String(16), sa.ForeignKey("incidents.id"), nullable=False),
+    sa.Column("purpose", sa.String(16), nullable=False),
+    sa.Column("step", sa.Integer, nullable=False),
+    sa.Column("audience", sa.String(64), nullable=False),
+    sa.Column("recipient", sa.String(128), nullable=False),
+    sa.Column("lang", sa.String(8), nullable=False),
+    sa.Column("channels", sa.JSON, nullable=False),
+    sa.Column("channel_index", sa.Integer, nullable=False, default=0),
+    sa.Column("channel", sa.String(64), nullable=False),  # channels[channel_index], for claims
+    sa.Column("renderings", sa.JSON, nullable=False),
+    sa.Column("priority", sa.Integer, nullable=False),
+    sa.Column("planned_at", UTCDateTime, nullable=False),
+    sa.Column("not_before", UTCDateTime, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("lease_until", UTCDateTime),
+    sa.Column("worker", sa.String(64)),
+    sa.Column("ack_required", sa.Boolean, nullable=False, default=False),
+    sa.Column("ack_deadline", UTCDateTime),
+    sa.Column("ack_code", sa.String(32), nullable=False, index=True),
+    sa.Column("acked_at", UTCDateTime),
+    sa.Column("acked_via", sa.String(64)),
+    sa.Column("escalate_to", sa.String(64)),
+    sa.Column("escalated", sa.Boolean, nullable=False, default=False),
+    sa.Column("external", sa.Boolean, nullable=False, default=False),
+    sa.Column("drill", sa.Boolean, nullable=False, default=False),
+    sa.Column("sink_for", sa.String(64)),
+    sa.Column("sent_at", UTCDateTime),
+    sa.Column("sent_channel", sa.String(64)),
+    sa.Column("provider_id", sa.String(200)),
+    sa.Column("last_error", sa.Text),
+    sa.Index("ix_messages_due", "status", "priority", "not_before"),
+    sa.Index("ix_messages_incident", "incident_id", "recipient"),
+    sa.Index("ix_messages_ack", "ack_required", "acked_at", "escalated", "ack_deadline"),
+)
+
+attempts = sa.Table(
+    "attempts",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("message_id", sa.Integer, sa.ForeignKey("messages.id"), nullable=False, index=True),
+    sa.Column("channel", sa.String(64), nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("outcome", sa.String(16), nullable=False),
+    sa.Column("provider_id", sa.String(200)),
+    sa.Column("reason", sa.Text),
+)
+
+acks = sa.Table(
+    "acks",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("incident_id", sa.String(16), sa.ForeignKey("incidents.id"), nullable=False),
+    sa.Column("recipient", sa.String(128), nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("via", sa.String(64), nullable=False),
+    sa.Column("message_id", sa.Integer, sa.ForeignKey("messages.id")),
+    sa.UniqueConstraint("incident_id", "recipient", name="uq_acks_incident_recipient"),
+)
+
+tasks = sa.Table(
+    "tasks",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("incident_id", sa.String(16), sa.ForeignKey("incidents.id"), nullable=False),
+    sa.Column("title_fa", sa.Text, nullable=False),
+    sa.Column("title_en", sa.Text, nullable=False),
+    sa.Column("due_at", UTCDateTime, nullable=False),
+    sa.Column("done_at", UTCDateTime),
+    sa.Column("reminded_at", UTCDateTime),
+)
+
+audit = sa.Table(
+    "audit",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("incident_id", sa.String(16), index=True),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("actor", sa.String(128), nullable=False),
+    sa.Column("action", sa.String(64), nullable=False),
+    sa.Column("channel", sa.String(64)),
+    sa.Column("detail", sa.JSON, nullable=False),
+)
+
+settings = sa.Table(
+    "settings",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
