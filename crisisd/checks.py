@@ -32,13 +32,10 @@ def check_library(lib: Library) -> list[Problem]:
     messengers = set(lib.config.messenger_names())
     for cid, contact in lib.directory.contacts.items():
         for chat in contact.chats:
-            if chat not in messengers:
+            if chat not in messengers and lib.directory_doc is not None:
                 problems.append(
-                    Problem(
-                        "playbooks/directory.yaml",
-                        1,
-                        1,
-                        f"contacts.{cid}.chats.{chat}",
+                    lib.directory_doc.problem(
+                        ("contacts", cid, "chats", chat),
                         f"'{chat}' is not a configured messenger",
                         did_you_mean(chat, messengers),
                     )

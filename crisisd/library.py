@@ -14,7 +14,7 @@ from crisisd.approvals import Approvals, load_approvals
 from crisisd.config import Config
 from crisisd.errors import ProblemsError, UnknownFactoryError
 from crisisd.modelcheck import check_model
-from crisisd.playbook import Directory, Playbook
+from crisisd.playbook import Contact, Directory, Playbook
 from crisisd.problems import Problem, did_you_mean, display_path
 from crisisd.templates import TemplateSet
 from crisisd.workweek import WorkCalendar, parse_holiday
@@ -32,6 +32,7 @@ class Library:
     approvals: Approvals
     calendar: WorkCalendar
     documents: dict[str, Document]  # factory id -> its playbook document (for locations)
+    directory_doc: Document | None = None
 
     def playbook(self, factory: str) -> Playbook:
         try:
@@ -48,7 +49,7 @@ def load_library(config: Config) -> Library:
     problems: list[Problem] = []
     root = config.resolve_path(config.playbooks)
     troot = config.resolve_path(config.templates)
-    directory = _load_directory(root, problems)
+    directory, directory_doc = _load_directory(root, problems)
     playbooks, documents = _load_playbooks(root, problems)
     templates = TemplateSet(troot)
     problems.extend(templates.problems)
@@ -56,7 +57,9 @@ def load_library(config: Config) -> Library:
     calendar = _calendar(config, problems)
     if directory is None:
         raise ProblemsError(problems)
-    library = Library(config, directory, playbooks, templates, approvals, calendar, documents)
+    library = Library(
+        config, directory, playbooks, templates, approvals, calendar, documents, directory_doc
+    )
     problems.extend(check_library(library))
     if problems:
         raise ProblemsError(problems)
@@ -74,7 +77,9 @@ def _calendar(config: Config, problems: list[Problem]) -> WorkCalendar:
     return WorkCalendar(config.calendar.thursday_working, frozenset(holidays))
 
 
-def _load_directory(root: Path, problems: list[Problem]) -> Directory | None:
+def _load_directory(
+    root: Path, problems: list[Problem]
+) -> tuple[Directory | None, Document | None]:
     path = root / DIRECTORY_FILE
     if not path.exists():
         problems.append(
@@ -87,13 +92,30 @@ def _load_directory(root: Path, problems: list[Problem]) -> Directory | None:
                 f"create {DIRECTORY_FILE} with a 'contacts:' mapping",
             )
         )
-        return None
+        return None, None
     doc = load_yaml(path, problems)
     if doc is None:
-        return None
-    directory, found = check_model(Directory, doc)
+        return None, None
+    # Contacts are checked one by one, so one bad entry does not hide the playbooks' problems.
+    raw = doc.data.get("contacts") if isinstance(doc.data, dict) else None
+    if not isinstance(raw, dict):
+        directory, found = check_model(Directory, doc)
+        problems.extend(found)
+        return directory, doc
+    good: dict[str, Contact] = {}
+    for cid, value in raw.items():
+        contact, found = check_model(Contact, doc, value, ("contacts", cid))
+        problems.extend(found)
+        if contact is not None:
+            good[cid] = contact
+    rest = {k: v for k, v in doc.data.items() if k != "contacts"}
+    _, found = check_model(Directory, doc, {**rest, "contacts": {}})
     problems.extend(found)
-    return directory
+    try:
+        return Directory(contacts=good), doc
+    except ValueError as exc:  # a contact id that breaks the id rule
+        problems.append(doc.problem(("contacts",), str(exc).splitlines()[0]))
+        return None, doc
 
 
 def _load_playbooks(

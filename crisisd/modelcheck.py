@@ -22,12 +22,17 @@ _TYPE_WORDS = {
 }
 
 
-def check_model(model: type[M], doc: Document, data: Any = None) -> tuple[M | None, list[Problem]]:
-    """Validate ``data`` (default: the whole document) and locate every error in the file."""
+def check_model(
+    model: type[M], doc: Document, data: Any = None, prefix: Loc = ()
+) -> tuple[M | None, list[Problem]]:
+    """Validate ``data`` (default: the whole document) and locate every error in the file.
+
+    ``prefix`` is where ``data`` sits in the document when it is only a part of it.
+    """
     try:
         return model.model_validate(doc.data if data is None else data), []
     except ValidationError as exc:
-        return None, [_problem(model, doc, err) for err in exc.errors(include_url=False)]
+        return None, [_problem(model, doc, err, prefix) for err in exc.errors(include_url=False)]
 
 
 def _fields_at(model: type[BaseModel], loc: Loc) -> list[str]:
@@ -38,12 +43,7 @@ def _fields_at(model: type[BaseModel], loc: Loc) -> list[str]:
             continue
         fields = getattr(current, "model_fields", None)
         if fields is None or part not in fields:
-            # A dict[str, Model] level: the key is free, the value is the model.
-            args = getattr(current, "__args__", ())
-            current = args[-1] if args else None
-            fields = getattr(current, "model_fields", None)
-            if fields is None or part not in fields:
-                continue
+            continue  # a dict key (free) above a model that _unwrap already found
         current = _unwrap(fields[part].annotation)
     return list(getattr(current, "model_fields", {}))
 
@@ -60,13 +60,14 @@ def _unwrap(annotation: Any) -> Any:
     return annotation
 
 
-def _problem(model: type[BaseModel], doc: Document, err: Any) -> Problem:
-    loc: Loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p))
+def _problem(model: type[BaseModel], doc: Document, err: Any, prefix: Loc = ()) -> Problem:
+    inner: Loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p))
+    if err["type"] == "extra_forbidden":
+        allowed = _fields_at(model, inner[:-1])
+        key = str(inner[-1])
+        return doc.problem((*prefix, *inner), f"unknown key '{key}'", did_you_mean(key, allowed))
+    loc: Loc = (*prefix, *inner)
     kind = err["type"]
-    if kind == "extra_forbidden":
-        key = str(loc[-1])
-        allowed = _fields_at(model, loc[:-1])
-        return doc.problem(loc, f"unknown key '{key}'", did_you_mean(key, allowed))
     if kind == "missing":
         return doc.problem(loc[:-1], f"'{loc[-1]}' is required", f"add '{loc[-1]}:' here")
     if kind in _TYPE_WORDS:
