@@ -42,7 +42,7 @@ class RetryPolicy:
     max_attempts_per_channel: int = 8
 
     def delay(self, attempt: int, rng: random.Random) -> float:
-        ceiling = min(self.cap, self.base * (2 ** max(0, attempt - 1)))
+        ceiling = min(self.cap, self.base * (2.0 ** max(0, attempt - 1)))
         jitter: float = rng.uniform(0.5, 1.0)
         return ceiling * jitter
 
