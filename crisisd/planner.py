@@ -14,6 +14,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from crisisd.domain import (
+    DETAILS_LIMIT,
+    LOCATION_LIMIT,
     IncidentFacts,
     Plan,
     PlannedMessage,
@@ -25,7 +27,7 @@ from crisisd.domain import (
 from crisisd.errors import TemplateRenderError
 from crisisd.library import Library
 from crisisd.playbook import Contact, Playbook, Step
-from crisisd.templates import Kind, finalize
+from crisisd.templates import Kind, clean_user_text, finalize
 from crisisd.textfit import fit_sms, fit_telegram_html, sms_info
 
 AckLink = Callable[[str], str]  # message key -> signed ack URL
@@ -219,8 +221,9 @@ def template_context(
             "type_name": itype.name.get(lang),
             "severity": facts.severity,
             "severity_name": _severity_name(facts.severity, lang),
-            "details": facts.details,
-            "location": facts.location,
+            # Cleaned again here: the planner never trusts its caller with user text.
+            "details": clean_user_text(facts.details, DETAILS_LIMIT),
+            "location": clean_user_text(facts.location, LOCATION_LIMIT),
             "casualties": facts.casualties.value,
             "opened_at": facts.opened_at.astimezone(lib.config.zone),
             "status": facts.status.value,
@@ -233,7 +236,10 @@ def template_context(
         },
         "recipient": {"name": contact.name.get(lang), "lang": lang},
         "audience": {"id": audience, "name": aud.name.get(lang) if aud.name else audience},
-        "update": {"number": facts.update_number, "details": facts.update_details},
+        "update": {
+            "number": facts.update_number,
+            "details": clean_user_text(facts.update_details, DETAILS_LIMIT),
+        },
         "takeover": {
             "spokesperson": takeover.spokesperson.get(lang),
             "phone": takeover.phone or "",
