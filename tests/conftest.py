@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from crisisd.library import Library, load_library
 from crisisd.store import Store
@@ -32,7 +33,7 @@ def pg_url() -> str:
 
 
 async def _reset_pg(url: str) -> None:
-    engine = sa.ext.asyncio.create_async_engine(url)
+    engine = create_async_engine(url)
     async with engine.begin() as conn:
         for table in ("audit", "acks", "attempts", "tasks", "messages", "incidents", "settings"):
             await conn.execute(sa.text(f"DROP TABLE IF EXISTS {table} CASCADE"))

@@ -40,7 +40,7 @@ async def main(tree: Path, url: str, out: Path, count: int) -> None:
 
     d = Dispatcher(
         store,
-        dict(channels),  # type: ignore[arg-type]
+        dict(channels),
         address,
         lease=timedelta(seconds=2),
         batch=50,

@@ -11,9 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from crisisd.cli import main
+from crisisd.config import load_config
 from crisisd.domain import IncidentFacts
 from crisisd.library import Library, load_library
-from crisisd.config import load_config
 from crisisd.planner import plan_open
 
 ROOT = Path(__file__).parent.parent

@@ -33,7 +33,9 @@ def report(**kw: object) -> IncidentReport:
     return IncidentReport(**base)  # type: ignore[arg-type]
 
 
-async def test_open_commits_incident_messages_tasks_and_audit(store: Store, library: Library) -> None:
+async def test_open_commits_incident_messages_tasks_and_audit(
+    store: Store, library: Library
+) -> None:
     svc = IncidentService(store, lambda: library, Clock())
     opened = await svc.open(report())
     assert opened.created
@@ -100,8 +102,16 @@ async def test_record_outcomes_and_audit_text(store: Store, library: Library) ->
     await store.record(
         [
             Outcome(
-                msg.id, "sent", "bale", T0, provider_id="1002:7", text=r.text, sha256=r.sha256,
-                template=r.template, incident_id=msg.incident_id, recipient=msg.recipient,
+                msg.id,
+                "sent",
+                "bale",
+                T0,
+                provider_id="1002:7",
+                text=r.text,
+                sha256=r.sha256,
+                template=r.template,
+                incident_id=msg.incident_id,
+                recipient=msg.recipient,
             )
         ]
     )

@@ -218,7 +218,7 @@ def _problems(root: Path) -> list[Problem]:
 
 
 def make_tree_config(root: Path):  # type: ignore[no-untyped-def]
-    from crisisd.config import Config  # noqa: PLC0415
+    from crisisd.config import Config
 
     return Config(playbooks=root / "playbooks", templates=root / "templates")
 

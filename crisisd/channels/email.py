@@ -1,0 +1,313 @@
+"""Email over SMTP (aiosmtplib): one message per recipient, a small pool of kept-open connections.
+
+Every message goes to exactly one address (``OutboundMessage.address``): press and
+authorities never see who else was told, so there is no To list, Cc or Bcc.
+The Message-ID is derived from the message key, so a resend after a crash or a
+retry carries the same id and the recipient's mail system can drop the duplicate.
+
+Outcomes (see :mod:`crisisd.channels.base`)::
+
+    accepted (250 after DATA)             Sent(queue id from the reply, else Message-ID)
+    4xx at any stage                      Retry(30 s)
+    5xx on RCPT                           Failed(recipient)
+    5xx on MAIL FROM or DATA              Failed(recipient)
+    530/534/535/538 (auth), 5xx greeting  Failed(channel)
+    refused, timeout, disconnected        Retry(5 s); the connection leaves the pool
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import re
+import ssl
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.policy import SMTP as SMTP_POLICY
+from email.utils import format_datetime
+from typing import Literal
+
+import aiosmtplib
+import structlog
+
+from crisisd import redaction
+from crisisd.channels.base import ChannelLimits, Failed, OutboundMessage, Retry, SendResult, Sent
+from crisisd.config import EmailFrom, Smtp
+
+_log = structlog.get_logger(__name__)
+
+DEFAULT_RATE_PER_SECOND = 20.0
+"""Most relays throttle well above this; it keeps a 200-recipient fan-out polite."""
+RETRY_TEMPORARY = 30.0  # a 4xx reply: greylisting, rate limit, full queue
+RETRY_CONNECTION = 5.0  # the server is unreachable or the link broke
+NOOP_AFTER_IDLE = 30.0  # seconds idle before a pooled connection is checked with NOOP
+_AUTH_CODES = frozenset({530, 534, 535, 538})
+_QUEUE_ID = re.compile(r"queued as ([A-Za-z0-9._-]+)", re.IGNORECASE)
+# Headers the channel sets itself; a playbook's extra headers may not replace them.
+_RESERVED = frozenset(
+    {
+        "to",
+        "cc",
+        "bcc",
+        "from",
+        "sender",
+        "subject",
+        "date",
+        "message-id",
+        "mime-version",
+        "content-type",
+        "content-transfer-encoding",
+        "auto-submitted",
+    }
+)
+_HEADER_NAME = re.compile(r"^[!-9;-~]+$")  # RFC 5322 field name: printable ASCII, no colon
+# 7bit: Persian parts are base64-encoded, so the message is valid on servers without 8BITMIME.
+_POLICY = SMTP_POLICY.clone(cte_type="7bit")
+
+
+def message_id(key: str, sender_address: str) -> str:
+    """``<sha256(key)[:32]@crisisd.domain>``: the same message key always gives the same id."""
+    digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
+    domain = sender_address.rpartition("@")[2] or "localhost"
+    return f"<{digest}@crisisd.{domain}>"
+
+
+def build_message(msg: OutboundMessage, sender: EmailFrom) -> EmailMessage:
+    """The email for one recipient; raises ValueError on a malformed address."""
+    to = _single_address(msg.address, msg.recipient_name)
+    mail = EmailMessage(policy=_POLICY)
+    mail["From"] = Address(display_name=sender.name, addr_spec=sender.address)
+    mail["To"] = to
+    mail["Subject"] = msg.subject or ""
+    mail["Date"] = format_datetime(datetime.now(UTC))
+    mail["Message-ID"] = message_id(msg.key, sender.address)
+    mail["Auto-Submitted"] = "auto-generated"
+    if msg.incident_id:
+        mail["X-Crisisd-Incident"] = msg.incident_id
+    if msg.drill:
+        mail["X-Crisisd-Drill"] = "yes"
+    for name, value in msg.headers.items():
+        if _allowed_header(name, value):
+            mail[name] = value
+        else:
+            _log.warning("email.header_dropped", header=name, key=msg.key)
+    mail.set_content(msg.text, subtype="plain", charset="utf-8")
+    if msg.html:
+        mail.add_alternative(msg.html, subtype="html", charset="utf-8")
+    mail["Content-Language"] = msg.lang  # after set_content, which clears Content-* headers
+    return mail
+
+
+def _single_address(address: str, name: str) -> Address:
+    address = address.strip()
+    if not address or any(c in address for c in ",;<>\r\n\t ") or address.count("@") != 1:
+        raise ValueError(f"not a single email address: {address!r}")
+    return Address(display_name=name, addr_spec=address)
+
+
+def _allowed_header(name: str, value: str) -> bool:
+    return (
+        name.lower() not in _RESERVED
+        and not name.lower().startswith("resent-")
+        and _HEADER_NAME.match(name) is not None
+        and "\r" not in value
+        and "\n" not in value
+    )
+
+
+class EmailChannel:
+    """Sends each message to one address through a pool of persistent SMTP connections.
+
+    ``host``/``port`` override the configured server (the sandbox); ``tls_context``
+    replaces the default verifying context (a private CA, or the sandbox's certificate).
+    """
+
+    kind = "email"
+
+    def __init__(
+        self,
+        smtp: Smtp,
+        *,
+        host: str | None = None,
+        port: int | None = None,
+        name: str = "email",
+        tls_context: ssl.SSLContext | None = None,
+    ) -> None:
+        self.name = name
+        self._smtp = smtp
+        self._host = host if host is not None else smtp.host
+        self._port = port if port is not None else smtp.port
+        self._tls_context = tls_context  # None: system CAs, certificates verified
+        # Connect (+STARTTLS +AUTH), MAIL, RCPT and DATA each get smtp.timeout_seconds;
+        # the whole send is bounded too, so a slow-drip server cannot hold a worker.
+        self._deadline = smtp.timeout_seconds * 3
+        self.limits = ChannelLimits(
+            max_length=100_000,
+            rate_per_second=DEFAULT_RATE_PER_SECOND,
+            concurrency=smtp.pool_size,
+            timeout_seconds=self._deadline + 1.0,
+        )
+        self._slots = asyncio.Semaphore(smtp.pool_size)
+        self._idle: list[tuple[aiosmtplib.SMTP, float]] = []
+        self._closed = False
+        self.connections_opened = 0  # for health reports and tests
+
+    async def send(self, msg: OutboundMessage) -> SendResult:
+        """Deliver ``msg`` to its one address; classify every outcome, never raise."""
+        log = _log.bind(channel=self.name, incident_id=msg.incident_id, key=msg.key)
+        if self._closed:
+            return Retry(RETRY_CONNECTION, "email channel is shutting down")
+        try:
+            mail = build_message(msg, self._smtp.sender)
+        except ValueError as exc:
+            invalid = Failed(self._clean(f"cannot build the email: {exc}"))
+            log.warning("email.invalid", reason=invalid.reason)
+            return invalid
+        result: SendResult
+        async with self._slots:  # waiting for a free connection is not part of the deadline
+            try:
+                async with asyncio.timeout(self._deadline):
+                    result = await self._transact(mail, msg.address)
+            except Exception as exc:  # noqa: BLE001 — send() classifies every failure, never raises
+                result = self._classify(exc)
+        if isinstance(result, Sent):
+            log.info("email.sent", provider_id=result.provider_id)
+        elif isinstance(result, Retry):
+            log.warning("email.retrying", reason=result.reason, after=result.after)
+        else:
+            log.warning("email.failed", reason=result.reason, scope=result.scope)
+        return result
+
+    async def aclose(self) -> None:
+        """QUIT every pooled connection; connections in use are closed when returned."""
+        self._closed = True
+        idle, self._idle = self._idle, []
+        for conn, _since in idle:
+            try:
+                await conn.quit(timeout=min(self._smtp.timeout_seconds, 5.0))
+            except (aiosmtplib.SMTPException, OSError):
+                pass  # it is going away either way
+            finally:
+                conn.close()
+
+    async def _transact(self, mail: EmailMessage, address: str) -> SendResult:
+        """One mail transaction on a pooled connection (the caller holds a slot)."""
+        conn = await self._checkout()
+        reusable = False
+        try:
+            _errors, reply = await conn.send_message(
+                mail, sender=self._smtp.sender.address, recipients=[address]
+            )
+            reusable = True
+        except (aiosmtplib.SMTPResponseException, aiosmtplib.SMTPRecipientsRefused):
+            reusable = True  # a refusal is a reply; aiosmtplib has sent RSET
+            raise
+        finally:
+            self._checkin(conn, reusable)
+        found = _QUEUE_ID.search(reply)
+        return Sent(found.group(1) if found else str(mail["Message-ID"]))
+
+    async def _checkout(self) -> aiosmtplib.SMTP:
+        """A connected SMTP client: an idle pooled one (NOOP-checked if idle long) or a new one."""
+        while self._idle:
+            conn, since = self._idle.pop()
+            if not conn.is_connected:
+                continue  # the server hung up while it was idle
+            if time.monotonic() - since < NOOP_AFTER_IDLE:
+                return conn
+            try:
+                await conn.noop()
+                return conn
+            except (aiosmtplib.SMTPException, OSError):
+                conn.close()
+        return await self._connect()
+
+    async def _connect(self) -> aiosmtplib.SMTP:
+        smtp = self._smtp
+        password = smtp.password.get_secret_value() if smtp.password else None
+        conn = aiosmtplib.SMTP(
+            hostname=self._host,
+            port=self._port,
+            username=smtp.username,
+            password=password if smtp.username else None,
+            timeout=smtp.timeout_seconds,
+            use_tls=smtp.tls == "tls",
+            start_tls=smtp.tls == "starttls",
+            tls_context=self._tls_context,
+        )
+        await conn.connect()
+        self.connections_opened += 1
+        return conn
+
+    def _checkin(self, conn: aiosmtplib.SMTP, reusable: bool) -> None:
+        if reusable and conn.is_connected and not self._closed:
+            self._idle.append((conn, time.monotonic()))
+        else:
+            conn.close()
+
+    def _classify(self, exc: BaseException) -> SendResult:
+        return classify(exc, self._clean)
+
+    def _clean(self, text: str) -> str:
+        """Reasons pass here: the SMTP password is masked even if a server echoed it."""
+        secret = self._smtp.password.get_secret_value() if self._smtp.password else ""
+        if secret:
+            text = text.replace(secret, redaction.MASK)
+        return redaction.redact(text)
+
+
+def _reply(code: int, message: str) -> str:
+    first = message.strip().splitlines()[0] if message.strip() else ""
+    return f"{code} {first[:200]}".strip()
+
+
+def classify(exc: BaseException, tidy: Callable[[str], str] = redaction.redact) -> SendResult:
+    """Map an aiosmtplib/OS exception to Retry/Failed (see the module docstring).
+
+    ``tidy`` cleans every reason (masks secrets) before it leaves the channel.
+    """
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
+        refused = exc.recipients[0] if exc.recipients else None
+        code = refused.code if refused else 550
+        text = _reply(code, refused.message if refused else "recipient refused")
+        if 400 <= code < 500:
+            return Retry(RETRY_TEMPORARY, tidy(f"recipient deferred: {text}"))
+        return Failed(tidy(f"recipient refused: {text}"), "recipient")
+    if isinstance(exc, aiosmtplib.SMTPResponseException):
+        return _classify_reply(exc, tidy)
+    if isinstance(exc, aiosmtplib.SMTPNotSupported):
+        # aiosmtplib's wording for a non-ASCII address on a server without SMTPUTF8:
+        # that address cannot be reached this way, the channel itself is fine.
+        scope: Literal["recipient", "channel"] = (
+            "recipient" if "non-ASCII" in exc.message else "channel"
+        )
+        return Failed(tidy(f"server does not support what is needed: {exc.message}"), scope)
+    if isinstance(exc, TimeoutError):  # includes SMTPTimeoutError and the send deadline
+        return Retry(RETRY_CONNECTION, "SMTP server did not answer in time")
+    if isinstance(exc, OSError):  # refused, reset, TLS, SMTPServerDisconnected/ConnectError
+        detail = exc.message if isinstance(exc, aiosmtplib.SMTPException) else type(exc).__name__
+        return Retry(RETRY_CONNECTION, tidy(f"SMTP connection problem: {detail}"))
+    if isinstance(exc, aiosmtplib.SMTPException):
+        return Failed(tidy(f"SMTP error: {exc.message}"), "channel")
+    if isinstance(exc, ValueError):
+        return Failed(tidy(f"address cannot be sent: {exc}"), "recipient")
+    return Retry(RETRY_CONNECTION, f"unexpected {type(exc).__name__} while sending email")
+
+
+def _classify_reply(exc: aiosmtplib.SMTPResponseException, fix: Callable[[str], str]) -> SendResult:
+    text = _reply(exc.code, exc.message)
+    if exc.code in _AUTH_CODES or isinstance(exc, aiosmtplib.SMTPAuthenticationError):
+        if 400 <= exc.code < 500:
+            return Retry(RETRY_TEMPORARY, fix(f"SMTP login deferred: {text}"))
+        return Failed(fix(f"SMTP login refused — check smtp.username/password: {text}"), "channel")
+    if 400 <= exc.code < 500:
+        return Retry(RETRY_TEMPORARY, fix(f"SMTP server deferred: {text}"))
+    if isinstance(exc, aiosmtplib.SMTPHeloError | aiosmtplib.SMTPConnectResponseError):
+        return Failed(fix(f"SMTP server refused the session: {text}"), "channel")
+    if exc.code < 0:  # malformed reply: the link is suspect, not the message
+        return Retry(RETRY_CONNECTION, fix(f"SMTP server sent a malformed reply: {text}"))
+    stage = "sender" if isinstance(exc, aiosmtplib.SMTPSenderRefused) else "message"
+    return Failed(fix(f"SMTP server refused the {stage}: {text}"), "recipient")

@@ -1,0 +1,182 @@
+"""The SMS channel: Iranian HTTP gateways tried in configured order, with failover.
+
+One module per provider (``kavenegar``, ``ghasedak``, ``smsir``, ``generic``), one
+shared seam (``gateway``), an explicit registry below. :class:`SmsChannel` decides
+which gateway gets each message:
+
+- **Sent** from a gateway: done.
+- **Failed(scope="recipient")** (bad number, bad text): returned at once. A number one
+  gateway calls invalid is invalid everywhere, and the dispatcher falls over to the
+  recipient's next channel.
+- **Failed(scope="channel")** (bad key, no credit, bad line): the gateway is *down*:
+  skipped for its ``cooldown_seconds``; the next gateway is tried immediately.
+- **Retry** (timeout, dropped connection, 5xx, rate limit): the gateway is *busy*
+  until its ``after`` passes; the next gateway is tried immediately. Three Retries in
+  a row mark it down for its cool-down, so a dead gateway does not cost a timeout
+  per message.
+
+When no gateway sent: if any was merely busy, ``Retry`` after the soonest one frees
+up; if every gateway is down, ``Failed(scope="channel")`` naming each gateway and why.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import aiohttp
+import structlog
+
+from crisisd.channels.base import (
+    ChannelLimits,
+    Failed,
+    OutboundMessage,
+    Retry,
+    SendResult,
+    Sent,
+)
+from crisisd.channels.sms.gateway import Gateway, HttpGateway, localid_for, wait_closed
+from crisisd.channels.sms.generic import GenericHttpGateway
+from crisisd.channels.sms.ghasedak import GhasedakGateway
+from crisisd.channels.sms.kavenegar import KavenegarGateway
+from crisisd.channels.sms.smsir import SmsIrGateway
+from crisisd.config import SmsGateway
+from crisisd.phones import mask_phone
+
+__all__ = ["GATEWAYS", "Gateway", "SmsChannel", "build_gateway"]
+
+GATEWAYS: dict[str, type[HttpGateway]] = {
+    "kavenegar": KavenegarGateway,
+    "ghasedak": GhasedakGateway,
+    "smsir": SmsIrGateway,
+    "generic_http": GenericHttpGateway,
+}
+"""Provider name (``SmsGateway.provider``) -> gateway class."""
+
+MAX_SMS_PARTS = 5  # longest alert we send as one concatenated SMS
+UCS2_UNITS_PER_PART = 67  # Persian text is UCS-2; 67 UTF-16 units per concatenated part
+RETRY_STRIKES = 3  # consecutive Retries after which a gateway counts as down
+
+_log = structlog.get_logger("crisisd.channels.sms")
+
+
+def build_gateway(
+    cfg: SmsGateway,
+    base_url: str | None,
+    session: aiohttp.ClientSession | None,
+    *,
+    timeout: float = 15.0,
+) -> Gateway:
+    """The gateway for ``cfg``; ``base_url`` overrides the provider's public endpoint."""
+    return GATEWAYS[cfg.provider](cfg, base_url, session, timeout=timeout)
+
+
+@dataclass(slots=True)
+class _Health:
+    down_until: float = 0.0
+    down_reason: str = ""
+    busy_until: float = 0.0
+    busy_reason: str = ""
+    strikes: int = 0
+
+
+class SmsChannel:
+    """The ``sms`` channel: failover across the configured gateways (see module docstring)."""
+
+    name = "sms"
+    kind = "sms"
+
+    def __init__(
+        self,
+        gateways: list[SmsGateway],
+        *,
+        base_urls: dict[str, str] | None = None,
+        timeout: float = 15.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        base_urls = base_urls or {}
+        self._gateways = [
+            build_gateway(g, base_urls.get(g.name), None, timeout=timeout) for g in gateways
+        ]
+        self._health = {g.name: _Health() for g in self._gateways}
+        self._clock = clock
+        rates = [g.rate_per_second for g in gateways]
+        self.limits = ChannelLimits(
+            max_length=MAX_SMS_PARTS * UCS2_UNITS_PER_PART,
+            rate_per_second=max(rates, default=1.0),
+            concurrency=8,
+            # a send may walk every gateway, each bounded by the timeout
+            timeout_seconds=timeout * max(1, len(gateways)),
+        )
+
+    @property
+    def gateways(self) -> list[Gateway]:
+        return list(self._gateways)
+
+    def health(self) -> dict[str, str]:
+        """Each gateway's state for /healthz: "up", "busy: …" or "down: …"."""
+        now = self._clock()
+        out: dict[str, str] = {}
+        for gw in self._gateways:
+            h = self._health[gw.name]
+            if h.down_until > now:
+                out[gw.name] = f"down for {h.down_until - now:.0f}s: {h.down_reason}"
+            elif h.busy_until > now:
+                out[gw.name] = f"busy for {h.busy_until - now:.0f}s: {h.busy_reason}"
+            else:
+                out[gw.name] = "up"
+        return out
+
+    async def send(self, msg: OutboundMessage) -> SendResult:
+        if not self._gateways:
+            return Failed("no SMS gateways configured (sms.gateways in config.yaml)", "channel")
+        log = _log.bind(channel=self.name, incident_id=msg.incident_id, to=mask_phone(msg.address))
+        localid = localid_for(msg.key)
+        notes: list[str] = []
+        waits: list[float] = []
+        for gw in self._gateways:
+            h = self._health[gw.name]
+            now = self._clock()
+            if h.down_until > now:
+                notes.append(h.down_reason)
+                continue
+            if h.busy_until > now:
+                notes.append(h.busy_reason)
+                waits.append(h.busy_until - now)
+                continue
+            result = await gw.send(msg.address, msg.text, localid)
+            if isinstance(result, Sent):
+                h.strikes, h.busy_until = 0, 0.0
+                if notes:
+                    log.info("sms.failover", gateway=gw.name, passed_over="; ".join(notes))
+                return result
+            if isinstance(result, Failed):
+                if result.scope == "recipient":
+                    return result
+                self._mark_down(gw, h, result.reason, log)
+                notes.append(result.reason)
+                continue
+            h.strikes += 1
+            if h.strikes >= RETRY_STRIKES:
+                self._mark_down(gw, h, f"{result.reason} ({h.strikes} failures in a row)", log)
+                notes.append(h.down_reason)
+                continue
+            h.busy_until, h.busy_reason = self._clock() + result.after, result.reason
+            waits.append(result.after)
+            notes.append(result.reason)
+        if waits:
+            return Retry(min(waits), "; ".join(notes))
+        return Failed("all SMS gateways are down: " + "; ".join(notes), "channel")
+
+    def _mark_down(
+        self, gw: Gateway, h: _Health, reason: str, log: structlog.typing.FilteringBoundLogger
+    ) -> None:
+        h.down_until = self._clock() + gw.cooldown_seconds
+        h.down_reason, h.strikes, h.busy_until = reason, 0, 0.0
+        log.warning(
+            "sms.gateway_down", gateway=gw.name, reason=reason, cooldown=gw.cooldown_seconds
+        )
+
+    async def aclose(self) -> None:
+        await wait_closed(self._gateways)

@@ -1,0 +1,258 @@
+"""One SMS gateway: the seam every provider module implements, and what they share.
+
+A gateway sends one text to one phone and classifies the outcome as a
+:data:`~crisisd.channels.base.SendResult`; it never raises for delivery problems::
+
+    network error, timeout, dropped connection, unreadable answer  -> Retry (short)
+    HTTP 429 / provider "too many calls", 5xx                       -> Retry (Retry-After)
+    bad key (401/403), inactive account, no credit (402), bad line  -> Failed(scope="channel")
+    bad receptor, empty or bad message                              -> Failed(scope="recipient")
+
+Provider modules only build the request and read the provider's envelope; the
+session, the rate limit, the timeout, exception translation and secret scrubbing
+live in :class:`HttpGateway` so they are the same for all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import re
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import Any, Protocol
+from urllib.parse import quote
+
+import aiohttp
+from aiolimiter import AsyncLimiter
+from yarl import URL
+
+from crisisd import redaction
+from crisisd.channels.base import Failed, Retry, SendResult, Sent
+from crisisd.config import SmsGateway
+
+NETWORK_RETRY_AFTER = 5.0  # seconds; a refused or dropped connection is usually brief
+SERVER_ERROR_RETRY_AFTER = 10.0  # 5xx without Retry-After
+RATE_LIMIT_RETRY_AFTER = 30.0  # 429 / "too many calls" without Retry-After
+MAX_RETRY_AFTER = 3600.0  # a Retry-After beyond an hour is not believed
+_MASK = "***"
+_IR_MOBILE = re.compile(r"^\+98(9\d{9})$")
+
+
+class Gateway(Protocol):
+    """What the SMS channel needs from one configured gateway."""
+
+    name: str  # configured name, e.g. "kavenegar-main"
+    provider: str  # kavenegar | ghasedak | smsir | generic_http
+    cooldown_seconds: float
+
+    async def send(self, phone_e164: str, text: str, localid: str) -> SendResult: ...
+
+    async def aclose(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A gateway's whole HTTP answer, read within the timeout."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        """The body as JSON, or ``None`` when it is not JSON at all."""
+        try:
+            return json.loads(self.body.decode("utf-8", errors="replace"))
+        except ValueError:
+            return None
+
+    def json_object(self) -> dict[str, Any] | None:
+        data = self.json()
+        return data if isinstance(data, dict) else None
+
+
+class HttpGateway:
+    """Base of every HTTP gateway: one session, one rate limiter, one timeout, no leaks.
+
+    ``session`` is used as given (and not closed here) when passed; otherwise the
+    gateway opens its own on first use, inside the running loop, and closes it in
+    :meth:`aclose`.
+    """
+
+    provider = "?"
+    default_base_url = ""
+
+    def __init__(
+        self,
+        cfg: SmsGateway,
+        base_url: str | None = None,
+        session: aiohttp.ClientSession | None = None,
+        *,
+        timeout: float = 15.0,
+    ) -> None:
+        self.cfg = cfg
+        self.name = cfg.name
+        self.cooldown_seconds = cfg.cooldown_seconds
+        self.base_url = (base_url or cfg.base_url or self.default_base_url).rstrip("/")
+        self.timeout = timeout
+        self._session = session
+        self._owns_session = session is None
+        self._limiter = _limiter(cfg.rate_per_second)
+
+    # -- what subclasses implement -------------------------------------------------
+
+    async def _send(self, phone_e164: str, text: str, localid: str) -> SendResult:
+        raise NotImplementedError
+
+    def _secrets(self) -> list[str]:
+        """Every value that must never appear in a reason or a log line."""
+        secrets = [v.get_secret_value() for v in self.cfg.headers.values()]
+        if self.cfg.api_key is not None:
+            key = self.cfg.api_key.get_secret_value()
+            quoted = quote(key, safe="")
+            # and as yarl re-normalises it inside a URL (e.g. "%3D" back to "=")
+            secrets += [key, quoted, URL("http://h/" + quoted).raw_path[1:]]
+        return [s for s in secrets if s]
+
+    # -- shared machinery ----------------------------------------------------------
+
+    async def send(self, phone_e164: str, text: str, localid: str) -> SendResult:
+        """Send one SMS; every outcome comes back classified, with secrets scrubbed."""
+        async with self._limiter:
+            try:
+                result = await self._send(phone_e164, text, localid)
+            except TimeoutError:  # also aiohttp.ServerTimeoutError
+                result = Retry(
+                    NETWORK_RETRY_AFTER, f"{self.name}: no answer within {self.timeout:g}s"
+                )
+            except (aiohttp.ClientError, OSError) as exc:
+                result = Retry(NETWORK_RETRY_AFTER, f"{self.name}: {describe_error(exc)}")
+        if isinstance(result, Retry):
+            return Retry(result.after, self.scrub(result.reason))
+        if isinstance(result, Failed):
+            return Failed(self.scrub(result.reason), result.scope)
+        return result
+
+    def scrub(self, text: str) -> str:
+        """``text`` with this gateway's key, header values and every registered secret masked."""
+        for secret in sorted(self._secrets(), key=len, reverse=True):
+            text = text.replace(secret, _MASK)
+        return redaction.redact(text)
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None or (self._owns_session and self._session.closed):
+            self._session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=self.timeout),
+                headers={"Accept": "application/json"},
+            )
+            self._owns_session = True
+        return self._session
+
+    async def request(self, method: str, url: str | URL, **kwargs: Any) -> Reply:
+        """One HTTP exchange, body read in full, bounded by the gateway's timeout."""
+        timeout = aiohttp.ClientTimeout(total=self.timeout)
+        async with self.session.request(method, url, timeout=timeout, **kwargs) as resp:
+            body = await resp.read()
+            return Reply(resp.status, dict(resp.headers), body)
+
+    def api_key(self) -> str | None:
+        return self.cfg.api_key.get_secret_value() if self.cfg.api_key is not None else None
+
+    def no_key(self) -> Failed:
+        return Failed(f"{self.name}: no api_key configured for this gateway", "channel")
+
+    def unreadable(self, reply: Reply) -> Retry:
+        """A 2xx answer we cannot read (truncated, HTML, wrong shape): try again soon."""
+        return Retry(NETWORK_RETRY_AFTER, f"{self.name}: unreadable answer (HTTP {reply.status})")
+
+    def by_http_status(self, reply: Reply, detail: str = "") -> SendResult:
+        """Classify an answer that carries no provider envelope, by its HTTP status alone."""
+        status = reply.status
+        what = f"{self.name}: HTTP {status}" + (f" {detail}" if detail else "")
+        if status == 429:
+            return Retry(
+                retry_after(reply.headers, RATE_LIMIT_RETRY_AFTER), f"{what} (rate limited)"
+            )
+        if status >= 500:
+            return Retry(retry_after(reply.headers, SERVER_ERROR_RETRY_AFTER), what)
+        if status in (401, 403):
+            return Failed(f"{what} (gateway refused our credentials)", "channel")
+        if status == 402:
+            return Failed(f"{what} (payment required: out of credit)", "channel")
+        if 400 <= status < 500:
+            return Failed(what, "recipient")
+        return self.unreadable(reply)
+
+    async def aclose(self) -> None:
+        if self._owns_session and self._session is not None and not self._session.closed:
+            await self._session.close()
+
+
+def _limiter(rate_per_second: float) -> AsyncLimiter:
+    # AsyncLimiter(max_rate, period): below 1/s, one request per 1/rate seconds.
+    if rate_per_second >= 1:
+        return AsyncLimiter(rate_per_second, 1.0)
+    return AsyncLimiter(1, 1.0 / rate_per_second)
+
+
+def describe_error(exc: BaseException) -> str:
+    """A short, URL-free description of a transport error (the URL may carry a key)."""
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return "connection dropped before an answer"
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return f"cannot connect to {exc.host}:{exc.port} ({exc.os_error.strerror or 'refused'})"
+    if isinstance(exc, aiohttp.ClientResponseError):
+        return f"HTTP error {exc.status} {exc.message}"
+    if isinstance(exc, aiohttp.InvalidURL):
+        return "invalid gateway URL"
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def retry_after(headers: Mapping[str, str], default: float) -> float:
+    """Seconds from a Retry-After header (delta-seconds or HTTP-date), else ``default``."""
+    value = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
+    if value is None:
+        return default
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            seconds = parsedate_to_datetime(value).timestamp() - time.time()
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return default
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER)
+
+
+def national_mobile(phone_e164: str) -> str:
+    """ "+989121234567" -> "09121234567"; anything else is passed on for the provider to judge."""
+    match = _IR_MOBILE.match(phone_e164)
+    return "0" + match.group(1) if match else phone_e164.lstrip("+")
+
+
+def short_mobile(phone_e164: str) -> str:
+    """ "+989121234567" -> "9121234567" (SMS.ir's documented form)."""
+    match = _IR_MOBILE.match(phone_e164)
+    return match.group(1) if match else phone_e164.lstrip("+")
+
+
+def localid_for(key: str) -> str:
+    """A stable numeric id for a message key (< 2**60, fits a signed 64-bit ``long``).
+
+    Providers de-duplicate on it, so a retry after a lost answer is not sent twice.
+    """
+    return str(int(hashlib.sha256(key.encode("utf-8")).hexdigest()[:15], 16))
+
+
+def sent(name: str, provider_id: object) -> Sent:
+    return Sent(f"{name}:{provider_id}")
+
+
+async def wait_closed(gateways: list[Gateway]) -> None:
+    """Close every gateway, even when one of them fails to close."""
+    await asyncio.gather(*(g.aclose() for g in gateways), return_exceptions=True)
