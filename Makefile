@@ -39,7 +39,7 @@ validate: $(STAMP)
 	$(BIN)/crisisd validate --config config.yaml
 
 bench: $(STAMP)
-	$(BIN)/python bench/core.py
+	$(BIN)/python -m bench.core --pg "$${CRISISD_TEST_PG_URL:-}"
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache var

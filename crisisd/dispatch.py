@@ -25,7 +25,6 @@ from crisisd.domain import channel_kind
 from crisisd.ratelimit import Pacer
 from crisisd.redaction import redact
 from crisisd.store import MessageRow, Outcome, Store
-from crisisd.store.outbox import extend_leases
 
 log = structlog.get_logger("crisisd.dispatch")
 
@@ -51,6 +50,13 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+Queued = tuple[int, datetime, int, MessageRow]
+
+
+def _queued(msg: MessageRow) -> Queued:
+    return (msg.priority, msg.not_before, msg.id, msg)
+
+
 class Dispatcher:
     """Moves the outbox to the channels until stopped; ``drain`` finishes cleanly."""
 
@@ -61,7 +67,7 @@ class Dispatcher:
         address_of: AddressOf,
         *,
         worker_id: str = "w1",
-        batch: int = 200,
+        batch: int = 50,
         lease: timedelta = timedelta(seconds=120),
         idle_poll: float = 0.25,
         flush_every: float = 0.05,
@@ -82,11 +88,13 @@ class Dispatcher:
         self.on_final_failure = on_final_failure
         self.clock = clock
         self.rng = rng or random.Random()
-        self._queues: dict[str, asyncio.Queue[MessageRow]] = {}
+        # Per channel, highest priority first: a claimed emergency alert overtakes the backlog.
+        self._queues: dict[str, asyncio.PriorityQueue[Queued]] = {}
         self._pacers = {name: Pacer(ch.limits) for name, ch in channels.items()}
         self._claimed: dict[int, MessageRow] = {}
         self._outcomes: list[Outcome] = []
         self._wake = asyncio.Event()
+        self._kicked = False
         self._stopping = False
         self._tasks: list[asyncio.Task[None]] = []
         self.sent_count = 0
@@ -95,12 +103,13 @@ class Dispatcher:
         return max(16, self.channels[channel].limits.concurrency * 8)
 
     def kick(self) -> None:
-        """Something new is in the outbox: look now instead of at the next poll."""
+        """Something new is in the outbox: look now, ahead of routine bookkeeping."""
+        self._kicked = True
         self._wake.set()
 
     async def start(self) -> None:
         for name, ch in self.channels.items():
-            queue: asyncio.Queue[MessageRow] = asyncio.Queue()
+            queue: asyncio.PriorityQueue[Queued] = asyncio.PriorityQueue()
             self._queues[name] = queue
             for i in range(ch.limits.concurrency):
                 self._tasks.append(
@@ -132,10 +141,13 @@ class Dispatcher:
     async def _claim_loop(self) -> None:
         while not self._stopping:
             busy = [n for n, q in self._queues.items() if q.qsize() >= self.capacity(n)]
+            # Cleared before the claim: a kick that arrives during it is not lost.
+            self._wake.clear()
+            urgent, self._kicked = self._kicked, False
             got: list[MessageRow] = []
             try:
                 got = await self.store.claim(
-                    self.worker_id, self.clock(), self.batch, self.lease, exclude=busy
+                    self.worker_id, self.clock(), self.batch, self.lease, busy, urgent
                 )
             except Exception as exc:  # noqa: BLE001 - the store may be briefly unavailable
                 log.warning("dispatch.claim_failed", error=redact(str(exc)))
@@ -150,9 +162,8 @@ class Dispatcher:
                         msg, Failed(f"channel '{msg.channel}' is not configured", "channel")
                     )
                 else:
-                    queue.put_nowait(msg)
+                    queue.put_nowait(_queued(msg))
             if len(got) < self.batch:
-                self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.idle_poll)
 
@@ -161,8 +172,7 @@ class Dispatcher:
         while True:
             await asyncio.sleep(period)
             try:
-                await extend_leases(
-                    self.store.engine,
+                await self.store.extend_leases(
                     self.worker_id,
                     list(self._claimed),
                     self.clock() + self.lease,
@@ -172,19 +182,22 @@ class Dispatcher:
 
     # -- sending ----------------------------------------------------------------------------
 
-    async def _worker(self, name: str, queue: asyncio.Queue[MessageRow]) -> None:
+    async def _worker(self, name: str, queue: asyncio.PriorityQueue[Queued]) -> None:
         channel = self.channels[name]
         pacer = self._pacers[name]
         loop = asyncio.get_running_loop()
+        low_water = self.capacity(name) // 2
         while True:
-            msg = await queue.get()
+            *_, msg = await queue.get()
+            if queue.qsize() == low_water:
+                self._wake.set()  # room again: the claim loop may take this channel's messages
             address = self.address_of(msg, name)
             if address is None:
                 self._finish(msg, Failed(f"no {name} address for {msg.recipient}"))
                 continue
             hold = pacer.dest_delay(address)
             if hold > 0:  # this destination is busy: come back later, keep the worker free
-                loop.call_later(hold, queue.put_nowait, msg)
+                loop.call_later(hold, queue.put_nowait, _queued(msg))
                 continue
             wait = pacer.reserve(address)
             if wait > 0:
@@ -279,6 +292,10 @@ class Dispatcher:
         while True:
             await asyncio.sleep(self.flush_every)
             await self._flush()
+
+    async def flush(self) -> None:
+        """Record every outcome gathered so far (tests and benchmarks wait on this)."""
+        await self._flush()
 
     async def _flush(self) -> None:
         if not self._outcomes:

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from crisisd.channels.base import ack_code
 from crisisd.domain import IncidentFacts, MessageStatus, Plan, PlannedMessage
 from crisisd.store import migrate
-from crisisd.store.engine import create_engine
+from crisisd.store.engine import WriteGate, create_engine
 from crisisd.store.outbox import OutboxMixin
 from crisisd.store.records import AuditEntry, IncidentRow, MessageRow, TaskRow
 from crisisd.store.tables import audit, incidents, messages, settings, tasks
@@ -28,6 +28,7 @@ class Store(OutboxMixin):
         self.url = url
         self.engine: AsyncEngine = create_engine(url)
         self.dialect = self.engine.dialect.name
+        self._gate = WriteGate() if self.dialect == "sqlite" else None
 
     async def start(self) -> None:
         """Apply pending migrations (safe on every start)."""
@@ -48,7 +49,7 @@ class Store(OutboxMixin):
 
     async def setting(self, key: str, make: Any = None) -> str:
         """A persistent setting; created with ``make()`` (or a random secret) the first time."""
-        async with self.engine.begin() as conn:
+        async with self.write() as conn:
             value = await conn.scalar(sa.select(settings.c.value).where(settings.c.key == key))
             if value is not None:
                 return str(value)
@@ -73,7 +74,7 @@ class Store(OutboxMixin):
         Returns (incident id, created). With an idempotency key already used, the
         earlier incident's id is returned and nothing is written.
         """
-        async with self.engine.begin() as conn:
+        async with self.write() as conn:
             if idempotency_key is not None:
                 existing = await conn.scalar(
                     sa.select(incidents.c.id).where(incidents.c.idempotency_key == idempotency_key)
@@ -133,7 +134,7 @@ class Store(OutboxMixin):
         messages of the incident to cancel. Returns how many were cancelled.
         """
         cancelled = 0
-        async with self.engine.begin() as conn:
+        async with self.write() as conn:
             if cancel is not None:
                 cond = [
                     messages.c.incident_id == incident_id,
@@ -237,7 +238,7 @@ class Store(OutboxMixin):
         return [TaskRow(**r._mapping) for r in rows]
 
     async def add_audit(self, entry: AuditEntry) -> None:
-        async with self.engine.begin() as conn:
+        async with self.write() as conn:
             await conn.execute(sa.insert(audit).values(**_audit_values(entry)))
 
     async def audit_of(self, incident_id: str) -> list[AuditEntry]:

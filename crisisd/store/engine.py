@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import heapq
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from crisisd.errors import ConfigError
 
 BUSY_TIMEOUT_MS = 10_000
+WRITE_OPTION = "crisisd_write"
 
 
 def normalize_url(url: str, base: Path | None = None) -> str:
@@ -63,4 +68,63 @@ def _sqlite_pragmas(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # Writers ask for the lock up front; readers take a deferred snapshot (WAL: no wait).
+        immediate = conn.get_execution_options().get(WRITE_OPTION, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+class WriteGate:
+    """One writer at a time, people first: an incident being opened or acknowledged goes
+    ahead of the dispatcher's routine claims and records that are waiting."""
+
+    def __init__(self) -> None:
+        self._busy = False
+        self._waiting: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._seq = 0
+
+    @contextlib.asynccontextmanager
+    async def hold(self, urgent: bool) -> AsyncIterator[None]:
+        if self._busy or self._waiting:
+            fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._seq += 1
+            heapq.heappush(self._waiting, (0 if urgent else 1, self._seq, fut))
+            try:
+                await fut
+            except asyncio.CancelledError:
+                if fut.done() and not fut.cancelled():
+                    self._release()  # it was handed to us as we were cancelled: pass it on
+                else:
+                    self._waiting = [w for w in self._waiting if w[2] is not fut]
+                    heapq.heapify(self._waiting)
+                raise
+        else:
+            self._busy = True
+        try:
+            yield
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        while self._waiting:
+            *_, fut = heapq.heappop(self._waiting)
+            if not fut.done():
+                fut.set_result(None)  # ownership passes on; _busy stays True
+                return
+        self._busy = False
+
+
+class Transactions:
+    """Write transactions. On SQLite one at a time per process through a :class:`WriteGate`
+    (fair and sleep-free, unlike SQLite's busy handler, which sleeps up to 100 ms a try)."""
+
+    engine: AsyncEngine
+    _gate: WriteGate | None
+
+    @contextlib.asynccontextmanager
+    async def write(self, urgent: bool = True) -> AsyncIterator[AsyncConnection]:
+        """A write transaction; ``urgent=False`` for routine dispatcher bookkeeping."""
+        gate = self._gate.hold(urgent) if self._gate else contextlib.nullcontext()
+        async with gate, self.engine.connect() as conn:
+            conn = await conn.execution_options(**{WRITE_OPTION: True})
+            async with conn.begin():
+                yield conn

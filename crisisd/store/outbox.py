@@ -12,9 +12,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from crisisd.domain import MessageStatus
+from crisisd.store.engine import Transactions
 from crisisd.store.records import AckResult, MessageRow, Outcome
 from crisisd.store.tables import acks, attempts, audit, messages
 
@@ -22,11 +22,29 @@ PENDING = MessageStatus.PENDING.value
 SENDING = MessageStatus.SENDING.value
 
 
-class OutboxMixin:
-    engine: AsyncEngine
+class OutboxMixin(Transactions):
+    async def extend_leases(self, worker: str, ids: Sequence[int], until: datetime) -> None:
+        """Keep claims still queued in memory from expiring under a live worker."""
+        for start in range(0, len(ids), 500):
+            async with self.write(urgent=False) as conn:
+                await conn.execute(
+                    sa.update(messages)
+                    .where(
+                        messages.c.id.in_(list(ids[start : start + 500])),
+                        messages.c.worker == worker,
+                        messages.c.status == SENDING,
+                    )
+                    .values(lease_until=until)
+                )
 
     async def claim(
-        self, worker: str, now: datetime, limit: int, lease: timedelta, exclude: Sequence[str] = ()
+        self,
+        worker: str,
+        now: datetime,
+        limit: int,
+        lease: timedelta,
+        exclude: Sequence[str] = (),
+        urgent: bool = False,
     ) -> list[MessageRow]:
         """Take up to ``limit`` due messages, highest priority first, leased to ``worker``.
 
@@ -58,7 +76,7 @@ class OutboxMixin:
             )
             .returning(*messages.c)
         )
-        async with self.engine.begin() as conn:
+        async with self.write(urgent=urgent) as conn:
             rows = (await conn.execute(stmt)).all()
         claimed = [MessageRow.from_row(r) for r in rows]
         claimed.sort(key=lambda m: (m.priority, m.not_before, m.id))
@@ -118,7 +136,7 @@ class OutboxMixin:
                 worker=None,
             )
         )
-        async with self.engine.begin() as conn:
+        async with self.write(urgent=False) as conn:
             await conn.execute(stmt, updates)
             await conn.execute(sa.insert(attempts), tries)
             if trail:
@@ -126,7 +144,7 @@ class OutboxMixin:
 
     async def release(self, worker: str) -> int:
         """Give back every claim of ``worker`` (on shutdown), untouched."""
-        async with self.engine.begin() as conn:
+        async with self.write() as conn:
             result = await conn.execute(
                 sa.update(messages)
                 .where(messages.c.worker == worker, messages.c.status == SENDING)
@@ -176,7 +194,7 @@ class OutboxMixin:
         message_id: int | None = None,
     ) -> AckResult:
         """Record that ``recipient`` acknowledged; pressing again changes nothing."""
-        async with self.engine.begin() as conn:
+        async with self.write() as conn:
             first = await conn.execute(
                 sa.select(acks.c.at).where(
                     acks.c.incident_id == incident_id, acks.c.recipient == recipient
@@ -253,22 +271,3 @@ def _update_params(o: Outcome) -> dict[str, Any]:
         "b_provider_id": o.provider_id,
         "b_last_error": o.reason,
     }
-
-
-async def extend_leases(
-    engine: AsyncEngine, worker: str, ids: Sequence[int], until: datetime
-) -> None:
-    """Keep claims that are still queued in memory from expiring under a live worker."""
-    if not ids:
-        return
-    async with engine.begin() as conn:
-        for start in range(0, len(ids), 500):
-            await conn.execute(
-                sa.update(messages)
-                .where(
-                    messages.c.id.in_(list(ids[start : start + 500])),
-                    messages.c.worker == worker,
-                    messages.c.status == SENDING,
-                )
-                .values(lease_until=until)
-            )
