@@ -138,7 +138,7 @@ def approve(template: str, by: str, config_path: Path | None) -> None:
     root = config.resolve_path(config.templates)
     templates = TemplateSet(root)
     rel = template.removeprefix("templates/")
-    ref = next((r for r in templates.refs.values() if r.rel == rel), None)
+    ref = templates.by_rel(rel)
     if ref is None:
         click.echo(
             f"error: no template {rel} under {root} (or it has errors: run validate)", err=True

@@ -62,7 +62,7 @@ def describe_plan(lib: Library, plan: Plan, channel: str | None = None) -> str:
 
 def _rendering(lib: Library, msg: PlannedMessage, channel: str) -> str:
     r = msg.rendering_for(channel)
-    ref = _ref(lib, r.template)
+    ref = lib.templates.by_rel(r.template)
     approval = lib.approvals.describe(ref) if ref else "unknown template"
     meta = f"template {r.template} ({approval}), sha256 {r.sha256[:12]}…"
     if r.kind == "sms":
@@ -74,9 +74,3 @@ def _rendering(lib: Library, msg: PlannedMessage, channel: str) -> str:
         lines.append(f"    Subject: {r.subject}")
     lines.extend(f"    | {line}" for line in r.text.splitlines())
     return "\n".join(lines)
-
-
-def _ref(lib: Library, rel: str):  # type: ignore[no-untyped-def]
-    lang, _, rest = rel.partition("/")
-    name, kind, _ = rest.split(".")
-    return lib.templates.find(lang, name, kind)  # type: ignore[arg-type]

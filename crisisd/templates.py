@@ -190,6 +190,10 @@ class TemplateSet:
     def find(self, lang: str, name: str, kind: Kind) -> TemplateRef | None:
         return self.refs.get((lang, name, kind))
 
+    def by_rel(self, rel: str) -> TemplateRef | None:
+        """The template at ``fa/holding_statement.email.j2`` (a path under the folder)."""
+        return next((r for r in self.refs.values() if r.rel == rel), None)
+
     def names(self) -> set[str]:
         return {name for (_, name, _) in self.refs}
 
