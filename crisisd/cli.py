@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import sys
@@ -146,3 +147,34 @@ def approve(template: str, by: str, config_path: Path | None) -> None:
         sys.exit(1)
     entry = record(root, ref, by, dt.date.today())
     click.echo(f"approved {rel} (sha256 {entry.sha256[:12]}…) by {by}")
+
+
+@main.command()
+@click.option("--config", "config_path", type=click.Path(path_type=Path), help=CONFIG_HELP)
+@click.option("--port", default=8790, show_default=True, help="first of consecutive ports")
+@click.option("--host", default="127.0.0.1", show_default=True)
+def sandbox(config_path: Path | None, port: int, host: str) -> None:
+    """Run the fake Bot APIs, SMS gateways, SMTP inbox and inbox page until Ctrl-C."""
+    import asyncio
+
+    from crisisd.sandbox.runner import start_sandbox
+
+    try:
+        lib = _library(config_path)
+    except CrisisError as exc:
+        _fail(exc)
+        return
+
+    async def serve() -> None:
+        sb = await start_sandbox(lib.config, host=host, base_port=port)
+        sb.seed(lib.directory)
+        for what, where in sb.addresses().items():
+            click.echo(f"{what:>18}: {where}")
+        click.echo("Ctrl-C stops the sandbox.")
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await sb.aclose()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve())

@@ -27,9 +27,9 @@ from crisisd.domain import (
 )
 from crisisd.errors import InvalidReportError, PermissionDeniedError, UnknownIncidentError
 from crisisd.library import Library
-from crisisd.planner import plan_open, plan_statement
+from crisisd.planner import plan_notice, plan_open, plan_statement
 from crisisd.problems import did_you_mean
-from crisisd.store import AckResult, AuditEntry, IncidentRow, Store
+from crisisd.store import AckResult, AuditEntry, IncidentRow, MessageRow, Store
 from crisisd.templates import clean_user_text
 
 log = structlog.get_logger("crisisd.incidents")
@@ -357,3 +357,36 @@ def _merge(a: Plan, b: Plan) -> Plan:
         a.update_every,
         a.unreachable + b.unreachable,
     )
+
+
+FAILURE_TEXT = {
+    "fa": "پیام حادثه {id} به {name} ({audience}) از هیچ راهی نرسید: {reason}",
+    "en": "Incident {id}: the message to {name} ({audience}) could not be delivered on any "
+    "channel: {reason}",
+}
+
+
+async def tell_officer_of_failure(service: IncidentService, msg: MessageRow, reason: str) -> None:
+    """A recipient unreachable on every channel: the reporting officer hears of it."""
+    if msg.purpose == Purpose.NOTICE.value:
+        return  # a notice that failed is logged, never noticed again (no loops)
+    row = await service.store.get_incident(msg.incident_id)
+    if row is None:
+        return
+    lib = service.lib
+    person = lib.directory.contacts.get(msg.recipient)
+    texts = {
+        lang: FAILURE_TEXT[lang].format(
+            id=row.id,
+            name=person.name.get(lang) if person else msg.recipient,
+            audience=msg.audience,
+            reason=reason[:200],
+        )
+        for lang in ("fa", "en")
+    }
+    now = service.clock()
+    plan = plan_notice(lib, service.facts_of(row), texts, f"failed-{msg.id}", now)
+    entry = AuditEntry(
+        row.id, now, "crisisd", "delivery.failed", None, {"message_id": msg.id, "reason": reason}
+    )
+    await service.store.add_plan(row.id, plan, [entry], now)

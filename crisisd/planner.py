@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
+from markupsafe import escape
+
 from crisisd.domain import (
     DETAILS_LIMIT,
     LOCATION_LIMIT,
@@ -361,3 +363,47 @@ def plan_statement(
             )
         )
     return Plan(tuple(out))
+
+
+def plan_notice(
+    lib: Library, facts: IncidentFacts, texts: dict[str, str], tag: str, at: datetime
+) -> Plan:
+    """crisisd telling the reporting officer something (a failure, a reminder): not a template.
+
+    ``texts`` by language; plain text, escaped here for chat. ``tag`` makes the key unique.
+    """
+    officer = lib.directory.contacts.get(facts.reporter)
+    if officer is None:
+        return Plan()
+    lang = officer.lang
+    text = texts.get(lang) or texts.get("en") or next(iter(texts.values()))
+    channels = tuple(officer.chats) + tuple(c for c in ("sms", "email") if officer.reachable_on(c))
+    mark = "[crisisd] "
+    renderings: dict[str, Rendering] = {}
+    for kind in dict.fromkeys(channel_kind(c) for c in channels):
+        body = text
+        if kind == "chat":
+            body = ("\u200f" if lang == "fa" else "") + str(escape(text))
+        elif kind == "sms":
+            body = fit_sms(mark + text, 3)
+        renderings[kind] = Rendering(
+            kind=kind,
+            text=body,
+            subject=(mark + text.splitlines()[0])[:150] if kind == "email" else None,
+            sms_parts=sms_info(body).parts if kind == "sms" else 0,
+        )
+    msg = PlannedMessage(
+        key=f"{facts.id}/{Purpose.NOTICE.value}/{tag}/{facts.reporter}",
+        incident_id=facts.id,
+        purpose=Purpose.NOTICE,
+        step=0,
+        audience="officer",
+        recipient=facts.reporter,
+        lang=lang,
+        channels=channels,
+        renderings=renderings,
+        priority=5,
+        not_before=at,
+        drill=facts.drill,
+    )
+    return Plan((msg,))

@@ -101,6 +101,15 @@ class Contact(Model):
             raise ValueError(f"'{value}' is not an email address — write e.g. name@example.com")
         return value
 
+    def address_for(self, channel: str) -> str | None:
+        """Where this person is reached on ``channel``: phone, email or chat id."""
+        if channel == SMS:
+            return self.phone
+        if channel == EMAIL_CHANNEL:
+            return self.email
+        chat = self.chats.get(channel)
+        return None if chat is None else str(chat)
+
     def reachable_on(self, channel: str) -> bool:
         if channel == SMS:
             return self.phone is not None

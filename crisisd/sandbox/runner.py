@@ -1,0 +1,124 @@
+"""All fakes in one place: a fake Bot API per messenger, the SMS gateways, an SMTP inbox
+and the inbox page, on loopback, sharing one :class:`Inbox`.
+
+Used by `crisisd sandbox`, by `crisisd run` when ``sandbox: true``, by tests and benchmarks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+from crisisd.config import Config
+from crisisd.playbook import Directory
+from crisisd.sandbox.botapi import BOTAPI_STATE, create_botapi_app
+from crisisd.sandbox.botapi_state import BotApiState
+from crisisd.sandbox.inbox import Inbox
+from crisisd.sandbox.smsgw import SmsGwServer, start_smsgw
+from crisisd.sandbox.smtpinbox import SmtpInbox, start_smtp_inbox
+from crisisd.sandbox.web import create_inbox_app
+
+SMS_KEYS = {
+    "kavenegar": "sandbox-kavenegar-key",
+    "ghasedak": "sandbox-ghasedak-key",
+    "smsir": "sandbox-smsir-key",
+    "generic": "sandbox-generic-key",
+}
+
+
+def sandbox_token(messenger: str) -> str:
+    """The fake token a messenger uses against its fake Bot API (not a secret)."""
+    return f"{100000 + sum(messenger.encode())}:sandbox-{messenger}-token"
+
+
+@dataclass(slots=True)
+class Sandbox:
+    """Running fakes and where they listen."""
+
+    inbox: Inbox
+    host: str
+    botapi_urls: dict[str, str] = field(default_factory=dict)  # messenger -> base_url (…/bot)
+    botapi: dict[str, BotApiState] = field(default_factory=dict)
+    sms: SmsGwServer | None = None
+    smtp: SmtpInbox | None = None
+    inbox_url: str = ""
+    _runners: list[web.AppRunner] = field(default_factory=list)
+
+    @property
+    def smtp_port(self) -> int:
+        return self.smtp.port if self.smtp else 0
+
+    def seed(self, directory: Directory) -> None:
+        """Make every chat id in the directory a known user of every fake messenger."""
+        for contact in directory.contacts.values():
+            for messenger, chat_id in contact.chats.items():
+                state = self.botapi.get(messenger)
+                if state is not None:
+                    state.add_user(chat_id, contact.name.en, language_code=contact.lang)
+
+    def addresses(self) -> dict[str, str]:
+        out = {"inbox page": self.inbox_url}
+        out.update({f"{name} Bot API": url for name, url in self.botapi_urls.items()})
+        if self.sms:
+            out["SMS gateways"] = self.sms.url
+        if self.smtp:
+            out["SMTP"] = f"smtp://{self.host}:{self.smtp.port}"
+        return out
+
+    async def aclose(self) -> None:
+        for state in self.botapi.values():
+            state.released.set()
+        if self.sms:
+            await self.sms.aclose()
+        if self.smtp:
+            await self.smtp.aclose()
+        for runner in reversed(self._runners):
+            with contextlib.suppress(Exception):
+                await runner.cleanup()
+
+
+async def _serve(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, int]:
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    return runner, int(runner.addresses[0][1])
+
+
+async def start_sandbox(
+    config: Config, *, host: str = "127.0.0.1", base_port: int = 0, enforce_limits: bool = True
+) -> Sandbox:
+    """Start every fake the config needs. ``base_port`` 0: any free ports; else consecutive.
+
+    Ports from ``base_port``: inbox page, SMTP, SMS gateways, then one per messenger.
+    """
+
+    def port(offset: int) -> int:
+        return base_port + offset if base_port else 0
+
+    sb = Sandbox(Inbox(), host)
+    try:
+        runner, p = await _serve(create_inbox_app(sb.inbox), host, port(0))
+        sb._runners.append(runner)
+        sb.inbox_url = f"http://{host}:{p}/"
+        sb.smtp = await start_smtp_inbox(sb.inbox, host, port(1))
+        sb.sms = await start_smsgw(sb.inbox, SMS_KEYS, host, port(2))
+        for i, messenger in enumerate(config.messengers):
+            app = create_botapi_app(
+                messenger.name,
+                sb.inbox,
+                enforce_limits=enforce_limits,
+                per_chat_per_second=messenger.rate.per_chat_per_second,
+                global_per_second=messenger.rate.global_per_second,
+                tokens=[sandbox_token(messenger.name)],
+            )
+            runner, p = await _serve(app, host, port(3 + i))
+            sb._runners.append(runner)
+            sb.botapi[messenger.name] = app[BOTAPI_STATE]
+            sb.botapi_urls[messenger.name] = f"http://{host}:{p}/bot"
+    except BaseException:
+        await sb.aclose()
+        raise
+    return sb
