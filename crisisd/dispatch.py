@@ -22,6 +22,7 @@ import structlog
 
 from crisisd.channels.base import Channel, Failed, OutboundMessage, Retry, SendResult, Sent
 from crisisd.domain import channel_kind
+from crisisd.metrics import Metrics
 from crisisd.ratelimit import Pacer
 from crisisd.redaction import redact
 from crisisd.store import MessageRow, Outcome, Store
@@ -75,6 +76,7 @@ class Dispatcher:
         on_final_failure: OnFinal | None = None,
         clock: Callable[[], datetime] = _now,
         rng: random.Random | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.store = store
         self.channels = channels
@@ -88,6 +90,7 @@ class Dispatcher:
         self.on_final_failure = on_final_failure
         self.clock = clock
         self.rng = rng or random.Random()
+        self.metrics = metrics
         # Per channel, highest priority first: a claimed emergency alert overtakes the backlog.
         self._queues: dict[str, asyncio.PriorityQueue[Queued]] = {}
         self._pacers = {name: Pacer(ch.limits) for name, ch in channels.items()}
@@ -235,6 +238,12 @@ class Dispatcher:
         now = self.clock()
         self._claimed.pop(msg.id, None)
         outcome = functools.partial(Outcome, message_id=msg.id, channel=msg.channel, at=now)
+        if self.metrics is not None:
+            kind = type(result).__name__.lower()
+            self.metrics.sends.labels(msg.channel, kind).inc()
+            if isinstance(result, Sent):
+                wait = max(0.0, (now - msg.not_before).total_seconds())
+                self.metrics.delivery_latency.labels(msg.channel).observe(wait)
         bound = log.bind(incident_id=msg.incident_id, channel=msg.channel, message_id=msg.id)
         if isinstance(result, Sent):
             r = msg.rendering(channel_kind(msg.channel))

@@ -1,0 +1,41 @@
+"""Prometheus metrics of one daemon (its own registry, so tests can run several)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 900)
+
+
+class Metrics:
+    """Counters the daemon's parts update; exposed as text on GET /metrics."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.sends = Counter(
+            "crisisd_sends",
+            "Send attempts by channel and outcome",
+            ["channel", "outcome"],
+            registry=r,
+        )
+        self.delivery_latency = Histogram(
+            "crisisd_delivery_latency_seconds",
+            "From a message being due to it being sent",
+            ["channel"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.queue_depth = Gauge(
+            "crisisd_outbox_messages", "Messages in the outbox by status", ["status"], registry=r
+        )
+        self.incidents = Counter(
+            "crisisd_incidents", "Incidents opened", ["factory", "drill"], registry=r
+        )
+        self.acks = Counter("crisisd_acks", "Acknowledgements recorded", ["via"], registry=r)
+        self.escalations = Counter("crisisd_escalations", "Escalations fired", registry=r)
+        self.drills = Counter("crisisd_drills", "Drills started", ["factory"], registry=r)
+        self.reloads = Counter("crisisd_reloads", "Reloads by result", ["result"], registry=r)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
