@@ -11,7 +11,7 @@ from crisisd.channels.base import Channel
 from crisisd.channels.email import EmailChannel
 from crisisd.channels.sms import SmsChannel
 from crisisd.channels.telegram import TelegramChannel
-from crisisd.config import Config
+from crisisd.config import Config, SmsGateway
 
 if TYPE_CHECKING:
     from crisisd.sandbox.runner import Sandbox
@@ -46,10 +46,7 @@ def build_channels(config: Config, sandbox: Sandbox | None = None) -> dict[str, 
 
             key_of = {"generic_http": "generic"}
             gateways = [
-                g.model_copy(
-                    update={"api_key": SecretStr(SMS_KEYS[key_of.get(g.provider, g.provider)])}
-                )
-                for g in gateways
+                _sandboxed(g, SMS_KEYS[key_of.get(g.provider, g.provider)]) for g in gateways
             ]
             base_urls = {g.name: sandbox.sms.url for g in gateways}
         channels["sms"] = REGISTRY["sms"](gateways, base_urls=base_urls)
@@ -60,3 +57,11 @@ def build_channels(config: Config, sandbox: Sandbox | None = None) -> dict[str, 
     else:
         channels["email"] = REGISTRY["email"](config.smtp)
     return channels
+
+
+def _sandboxed(gateway: SmsGateway, key: str) -> SmsGateway:
+    """A gateway pointed at its fake, with the fake's key where the provider expects it."""
+    update: dict[str, object] = {"api_key": SecretStr(key)}
+    if gateway.provider == "generic_http":  # a generic gateway authenticates by header
+        update["headers"] = {**gateway.headers, "X-Api-Key": SecretStr(key)}
+    return gateway.model_copy(update=update)
