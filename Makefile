@@ -40,6 +40,7 @@ validate: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.core --pg "$${CRISISD_TEST_PG_URL:-}"
+	$(BIN)/python -m bench.fanout
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache var

@@ -170,6 +170,8 @@ def sandbox(config_path: Path | None, port: int, host: str) -> None:
         sb.seed(lib.directory)
         for what, where in sb.addresses().items():
             click.echo(f"{what:>18}: {where}")
+        # one machine-readable line too, for scripts and tests
+        click.echo(json.dumps({"event": "sandbox.ready", **sb.addresses()}))
         click.echo("Ctrl-C stops the sandbox.")
         try:
             await asyncio.Event().wait()
@@ -178,3 +180,6 @@ def sandbox(config_path: Path | None, port: int, host: str) -> None:
 
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve())
+
+
+from crisisd import cli_ops  # noqa: E402, F401 - registers run, trigger, drill, status, report, db

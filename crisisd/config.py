@@ -100,7 +100,7 @@ class Smtp(Model):
 class ApiToken(Model):
     """An integration allowed to call the HTTP API; only the token's sha256 is stored."""
 
-    name: str
+    name: Annotated[str, Field(pattern=NAME_ID, max_length=48)]
     sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 
 
@@ -109,7 +109,8 @@ class Api(Model):
     port: Annotated[int, Field(ge=0, le=65535)] = 8787
     public_url: str | None = None  # base for ack links in email and SMS
     tokens: list[ApiToken] = Field(default_factory=list)
-    ack_secret: SecretStr | None = None  # signs ack links; generated per store when unset
+    # signs ack links; generated once and kept in the store when unset
+    ack_secret: Annotated[SecretStr, Field(min_length=16)] | None = None
     max_body_bytes: Annotated[int, Field(ge=1024)] = 64 * 1024
 
 
@@ -118,6 +119,14 @@ class Calendar(Model):
 
     thursday_working: bool = False
     holidays: list[str] = Field(default_factory=list)  # 2026-03-21 or Jalali 1405-01-01
+
+
+class Schedule(Model):
+    """How often the scheduler looks at the store."""
+
+    sweep_seconds: Annotated[float, Field(gt=0)] = 15.0  # escalations
+    check_seconds: Annotated[float, Field(gt=0)] = 30.0  # reminders, drill reports
+    remind_minutes_before: Annotated[float, Field(ge=0)] = 5.0  # press update due
 
 
 class Config(Model):
@@ -129,6 +138,9 @@ class Config(Model):
     playbooks: Path = Path("playbooks")
     templates: Path = Path("templates")
     sandbox: bool = True
+    sandbox_port: Annotated[int, Field(ge=0, le=65000)] = 8790  # first of consecutive ports
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_json: bool | None = None  # None: JSON lines when not on a terminal
     messengers: list[Messenger] = Field(
         default_factory=lambda: [
             Messenger(name="bale", base_url="https://tapi.bale.ai/bot"),
@@ -139,6 +151,7 @@ class Config(Model):
     smtp: Smtp = Smtp()
     api: Api = Api()
     calendar: Calendar = Calendar()
+    schedule: Schedule = Schedule()
     admins: list[str] = Field(default_factory=list)  # directory contact ids told about reloads
     source: Path | None = Field(default=None, exclude=True)
 

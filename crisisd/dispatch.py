@@ -229,9 +229,7 @@ class Dispatcher:
         except TimeoutError:
             return Retry(5.0, f"{msg.channel}: no answer within {budget:.0f}s")
         except Exception as exc:  # noqa: BLE001 - a channel broke its contract; classify it
-            log.error(  # noqa: TRY400 - the traceback could carry a secret; the repr is redacted
-                "dispatch.channel_raised", channel=msg.channel, error=redact(repr(exc))
-            )
+            log.error("dispatch.channel_raised", channel=msg.channel, error=redact(repr(exc)))
             return Retry(10.0, f"{msg.channel}: {type(exc).__name__}")
 
     def _finish(self, msg: MessageRow, result: SendResult) -> None:

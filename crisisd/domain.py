@@ -66,6 +66,7 @@ class IncidentReport:
     source: str = "cli"  # bot:<messenger>, api:<integration>, cli, scheduler
     idempotency_key: str | None = None
     drill_audiences: tuple[str, ...] | None = None
+    drill_window: timedelta = timedelta(hours=1)  # the drill is scored when it closes
 
 
 @dataclass(frozen=True, slots=True)

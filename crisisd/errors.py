@@ -11,6 +11,7 @@
     │   ├── UnknownFactoryError
     │   └── UnknownIncidentError
     ├── PermissionDeniedError (PermissionError)
+    │   └── AckLinkError (acklinks.py): Malformed…, BadAckSignature…, ExpiredAckLink…
     ├── InvalidReportError (ValueError)
     └── StoreError
 

@@ -67,6 +67,7 @@ class IncidentService:
         self.store = store
         self._library = library
         self.clock = clock
+        self.ack_link: Callable[[str], str] | None = None  # signed links for email and SMS
 
     @property
     def lib(self) -> Library:
@@ -120,7 +121,7 @@ class IncidentService:
                 drill=report.drill,
                 drill_audiences=report.drill_audiences,
             )
-            plan = plan_open(lib, facts)
+            plan = plan_open(lib, facts, self.ack_link)
             entry = AuditEntry(
                 facts.id,
                 facts.opened_at,
@@ -137,7 +138,14 @@ class IncidentService:
             )
             try:
                 incident_id, created = await self.store.open_incident(
-                    facts, plan, entry, source=report.source, idempotency_key=report.idempotency_key
+                    facts,
+                    plan,
+                    entry,
+                    source=report.source,
+                    idempotency_key=report.idempotency_key,
+                    drill_window_end=facts.opened_at + report.drill_window
+                    if report.drill
+                    else None,
                 )
             except IntegrityError:
                 continue  # the random id was taken: draw another

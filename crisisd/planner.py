@@ -9,8 +9,10 @@ twice, and delayed steps wait their turn.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
+from html import unescape
 from typing import Any
 
 from markupsafe import escape
@@ -366,44 +368,66 @@ def plan_statement(
 
 
 def plan_notice(
-    lib: Library, facts: IncidentFacts, texts: dict[str, str], tag: str, at: datetime
+    lib: Library,
+    facts: IncidentFacts,
+    texts: dict[str, str],
+    tag: str,
+    at: datetime,
+    recipients: Iterable[str] | None = None,
+    html: bool = False,
 ) -> Plan:
-    """crisisd telling the reporting officer something (a failure, a reminder): not a template.
+    """crisisd telling people something (a failure, a reminder, a drill score): no template.
 
-    ``texts`` by language; plain text, escaped here for chat. ``tag`` makes the key unique.
+    ``texts`` by language, plain text (escaped here for chat) unless ``html`` says it is
+    already Telegram HTML. Goes to the reporting officer unless ``recipients`` are given.
+    ``tag`` makes the keys unique.
     """
-    officer = lib.directory.contacts.get(facts.reporter)
-    if officer is None:
-        return Plan()
-    lang = officer.lang
-    text = texts.get(lang) or texts.get("en") or next(iter(texts.values()))
-    channels = tuple(officer.chats) + tuple(c for c in ("sms", "email") if officer.reachable_on(c))
-    mark = "[crisisd] "
-    renderings: dict[str, Rendering] = {}
-    for kind in dict.fromkeys(channel_kind(c) for c in channels):
-        body = text
-        if kind == "chat":
-            body = ("\u200f" if lang == "fa" else "") + str(escape(text))
-        elif kind == "sms":
-            body = fit_sms(mark + text, 3)
-        renderings[kind] = Rendering(
-            kind=kind,
-            text=body,
-            subject=(mark + text.splitlines()[0])[:150] if kind == "email" else None,
-            sms_parts=sms_info(body).parts if kind == "sms" else 0,
+    out: list[PlannedMessage] = []
+    for who in dict.fromkeys(recipients if recipients is not None else [facts.reporter]):
+        person = lib.directory.contacts.get(who)
+        if person is None:
+            continue
+        lang = person.lang
+        text = texts.get(lang) or texts.get("en") or next(iter(texts.values()))
+        channels = tuple(person.chats) + tuple(
+            c for c in ("sms", "email") if person.reachable_on(c)
         )
-    msg = PlannedMessage(
-        key=f"{facts.id}/{Purpose.NOTICE.value}/{tag}/{facts.reporter}",
-        incident_id=facts.id,
-        purpose=Purpose.NOTICE,
-        step=0,
-        audience="officer",
-        recipient=facts.reporter,
-        lang=lang,
-        channels=channels,
-        renderings=renderings,
-        priority=5,
-        not_before=at,
-        drill=facts.drill,
-    )
-    return Plan((msg,))
+        renderings: dict[str, Rendering] = {}
+        for kind in dict.fromkeys(channel_kind(c) for c in channels):
+            renderings[kind] = _notice_rendering(kind, lang, text, html)
+        out.append(
+            PlannedMessage(
+                key=f"{facts.id}/{Purpose.NOTICE.value}/{tag}/{who}",
+                incident_id=facts.id,
+                purpose=Purpose.NOTICE,
+                step=0,
+                audience="notice",
+                recipient=who,
+                lang=lang,
+                channels=channels,
+                renderings=renderings,
+                priority=5,
+                not_before=at,
+                drill=facts.drill,
+            )
+        )
+    return Plan(tuple(out))
+
+
+_TAGS = re.compile(r"<[^>]+>")
+
+
+def _notice_rendering(kind: str, lang: str, text: str, html: bool) -> Rendering:
+    mark = "[crisisd] "
+    plain = unescape(_TAGS.sub("", text)) if html else text
+    if kind == "chat":
+        body = text if html else str(escape(text))
+        if lang == "fa" and not body.startswith("\u200f"):
+            body = "\u200f" + body
+        body = fit_telegram_html(body)
+        return Rendering(kind=kind, text=body)
+    if kind == "sms":
+        body = fit_sms(mark + plain, 3)
+        return Rendering(kind=kind, text=body, sms_parts=sms_info(body).parts)
+    subject = (mark + plain.strip().splitlines()[0])[:150] if plain.strip() else mark
+    return Rendering(kind=kind, text=plain, subject=subject)

@@ -205,7 +205,8 @@ class Drill(Model):
 
     cron: str
     scenario: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]*/[a-z][a-z0-9_-]*$")]
-    window: Duration = timedelta(0)
+    window: Duration = timedelta(0)  # the drill starts at a random moment inside it
+    report_after: Duration = timedelta(minutes=30)  # then it is scored and reported
     audiences: list[NameId] | None = None  # None: every internal audience of the scenario
 
     @property

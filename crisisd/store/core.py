@@ -57,6 +57,79 @@ class Store(OutboxMixin):
             await conn.execute(sa.insert(settings).values(key=key, value=value))
             return str(value)
 
+    async def claim_once(self, key: str, value: str = "") -> bool:
+        """True the first time ``key`` is claimed, by any process sharing this store."""
+        try:
+            async with self.write() as conn:
+                await conn.execute(sa.insert(settings).values(key=key, value=value))
+        except IntegrityError:
+            return False
+        return True
+
+    # -- what the scheduler looks for ----------------------------------------------------------
+
+    async def updates_due(self, before: datetime) -> list[IncidentRow]:
+        """Open incidents whose next press update is due before ``before``."""
+        async with self.engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    sa.select(incidents).where(
+                        incidents.c.status.in_(["open", "taken_over"]),
+                        incidents.c.next_update_at.is_not(None),
+                        incidents.c.next_update_at <= before,
+                    )
+                )
+            ).all()
+        return [IncidentRow.from_row(r) for r in rows]
+
+    async def drills_to_report(self, now: datetime) -> list[IncidentRow]:
+        """Drills whose window has closed and whose score has not been sent yet."""
+        async with self.engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    sa.select(incidents).where(
+                        incidents.c.drill.is_(True),
+                        incidents.c.reported.is_(False),
+                        incidents.c.drill_window_end.is_not(None),
+                        incidents.c.drill_window_end <= now,
+                    )
+                )
+            ).all()
+        return [IncidentRow.from_row(r) for r in rows]
+
+    async def mark_reported(self, incident_id: str) -> None:
+        async with self.write() as conn:
+            await conn.execute(
+                sa.update(incidents).where(incidents.c.id == incident_id).values(reported=True)
+            )
+
+    async def tasks_due(self, before: datetime, reminded_before: datetime) -> list[TaskRow]:
+        """Open tasks due before ``before`` not reminded since ``reminded_before``."""
+        async with self.engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    sa.select(tasks).where(
+                        tasks.c.done_at.is_(None),
+                        tasks.c.due_at <= before,
+                        sa.or_(
+                            tasks.c.reminded_at.is_(None), tasks.c.reminded_at < reminded_before
+                        ),
+                    )
+                )
+            ).all()
+        return [TaskRow(**r._mapping) for r in rows]
+
+    async def mark_task(
+        self, task_id: int, *, reminded: datetime | None = None, done: datetime | None = None
+    ) -> None:
+        values: dict[str, Any] = {}
+        if reminded is not None:
+            values["reminded_at"] = reminded
+        if done is not None:
+            values["done_at"] = done
+        async with self.write() as conn:
+            await conn.execute(sa.update(tasks).where(tasks.c.id == task_id).values(**values))
+
     # -- incidents --------------------------------------------------------------------------
 
     async def open_incident(

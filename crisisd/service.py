@@ -1,0 +1,271 @@
+"""The daemon: wires store, channels, dispatcher, scheduler, API (and bots) in one exit stack.
+
+SIGTERM/SIGINT drain (in-flight sends finish or their claims are released); SIGHUP reloads
+config, playbooks and templates and keeps the last good set when anything is wrong.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from crisisd import redaction, sdnotify
+from crisisd.acklinks import AckSigner
+from crisisd.channels.base import Channel, OutboundMessage
+from crisisd.channels.registry import build_channels
+from crisisd.config import Config, load_config
+from crisisd.context import DaemonContext
+from crisisd.dispatch import Dispatcher
+from crisisd.errors import CrisisError, ProblemsError
+from crisisd.incidents import IncidentService, tell_officer_of_failure
+from crisisd.library import Library, load_library
+from crisisd.metrics import Metrics
+from crisisd.redaction import redact
+from crisisd.scheduler import Scheduler
+from crisisd.store import MessageRow, Store
+from crisisd.store.engine import normalize_url
+
+log = structlog.get_logger("crisisd.service")
+
+
+class Daemon:
+    """One running crisisd. ``run`` returns when a stop signal has been handled."""
+
+    def __init__(self, config_path: Path | None, config: Config, library: Library) -> None:
+        self.config_path = config_path
+        self.config = config
+        self._library = library
+        self.stopping = asyncio.Event()
+        self.ready = asyncio.Event()
+        self.metrics = Metrics()
+        self.channels: dict[str, Channel] = {}
+        self.addresses: dict[str, str] = {}
+
+    def library(self) -> Library:
+        return self._library
+
+    async def run(self) -> None:
+        async with contextlib.AsyncExitStack() as stack:
+            await self._start(stack)
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, self.stopping.set)
+            loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(self.reload()))
+            stack.callback(self._remove_signals, loop)
+            sdnotify.notify("READY=1")
+            interval = sdnotify.watchdog_interval()
+            if interval:
+                stack.enter_context(_task(asyncio.create_task(sdnotify.watchdog(interval))))
+            self.ready.set()
+            log.info("daemon.ready", **self.addresses)
+            await self.stopping.wait()
+            sdnotify.notify("STOPPING=1")
+            log.info("daemon.stopping")
+        log.info("daemon.stopped")
+
+    @staticmethod
+    def _remove_signals(loop: asyncio.AbstractEventLoop) -> None:
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            loop.remove_signal_handler(sig)
+
+    async def _start(self, stack: contextlib.AsyncExitStack) -> None:
+        config = self.config
+        base = config.source.parent if config.source else Path.cwd()
+        self.store = Store(normalize_url(config.store_url, base))
+        await self.store.start()
+        stack.push_async_callback(self.store.aclose)
+        sandbox = None
+        if config.sandbox:
+            from crisisd.sandbox.runner import start_sandbox
+
+            sandbox = await start_sandbox(config, base_port=config.sandbox_port)
+            sandbox.seed(self._library.directory)
+            stack.push_async_callback(sandbox.aclose)
+            self.sandbox = sandbox
+            self.addresses.update({k.replace(" ", "_"): v for k, v in sandbox.addresses().items()})
+        self.channels = build_channels(config, sandbox)
+        for channel in self.channels.values():
+            stack.push_async_callback(channel.aclose)
+        self.service = IncidentService(self.store, self.library)
+        secret = (
+            config.api.ack_secret.get_secret_value()
+            if config.api.ack_secret
+            else await self.store.setting("ack_secret")
+        )
+        redaction.register(secret)
+        self.signer = AckSigner(secret.encode())
+        public = config.api.public_url or f"http://{config.api.bind}:{config.api.port}"
+        if config.api.public_url is None and not config.sandbox:
+            log.warning(
+                "api.no_public_url",
+                hint="ack links in email and SMS point at the bind address; set api.public_url",
+            )
+        self.service.ack_link = lambda key: self.signer.url(public, key)
+        self.dispatcher = Dispatcher(
+            self.store,
+            self.channels,
+            self._address,
+            on_final_failure=self._final_failure,
+            metrics=self.metrics,
+            worker_id=f"{os.uname().nodename}:{os.getpid()}",
+        )
+        self.ctx = DaemonContext(
+            store=self.store,
+            service=self.service,
+            metrics=self.metrics,
+            library=self.library,
+            health=self.health,
+            kick=self.dispatcher.kick,
+            ack_url=self.service.ack_link,
+        )
+        await self.dispatcher.start()
+        stack.push_async_callback(self.dispatcher.drain)
+        self.scheduler = Scheduler(self.ctx, drill_reporter=self._drill_report)
+        self.scheduler.start()
+        stack.callback(self.scheduler.shutdown)
+        await self._start_api(stack)
+
+    async def _start_api(self, stack: contextlib.AsyncExitStack) -> None:
+        from crisisd.api import create_api_app, start_api
+
+        api = self.config.api
+        # tokens are read on every request, so a reload can add or revoke one
+        app = create_api_app(
+            self.ctx,
+            tokens=lambda: self._library.config.api.tokens,
+            signer=self.signer,
+            max_body_bytes=api.max_body_bytes,
+        )
+        runner = await start_api(app, api.bind, api.port)
+        stack.push_async_callback(runner.cleanup)
+        host, port = runner.addresses[0][:2]
+        self.addresses["api"] = f"http://{host}:{port}"
+
+    def _address(self, msg: MessageRow, channel: str) -> str | None:
+        contact = self._library.directory.contacts.get(msg.recipient)
+        return None if contact is None else contact.address_for(channel)
+
+    async def _final_failure(self, msg: MessageRow, reason: str) -> None:
+        try:
+            await tell_officer_of_failure(self.service, msg, reason)
+        except CrisisError as exc:
+            log.warning("notice.failed", error=redact(str(exc)))
+        self.dispatcher.kick()
+
+    async def _drill_report(self, row: Any) -> None:
+        from crisisd.drillnotice import send_drill_report
+
+        await send_drill_report(self.ctx, row)
+
+    async def health(self) -> dict[str, Any]:
+        store_ok = await self.store.ping()
+        channels: dict[str, Any] = {}
+        for name, channel in self.channels.items():
+            report = getattr(channel, "health", None)
+            channels[name] = report() if callable(report) else "up"
+        return {"ok": store_ok, "store": "up" if store_ok else "down", "channels": channels}
+
+    async def reload(self) -> bool:
+        """Load config, playbooks and templates again; keep the last good set on any error."""
+        try:
+            config = load_config(self.config_path) if self.config_path else self.config
+            library = load_library(config)
+        except ProblemsError as exc:
+            self.metrics.reloads.labels("rejected").inc()
+            problems = [redact(p.format()) for p in exc.problems]
+            log.error("reload.rejected", problems=problems[:50], count=len(problems))
+            await self._tell_admins(
+                "crisisd: reload rejected, the last good playbooks stay in force:\n"
+                + "\n".join(problems[:10])
+            )
+            return False
+        except CrisisError as exc:
+            self.metrics.reloads.labels("rejected").inc()
+            log.error("reload.rejected", error=redact(str(exc)))
+            return False
+        if config.model_dump(exclude={"playbooks", "templates"}) != self.config.model_dump(
+            exclude={"playbooks", "templates"}
+        ):
+            log.warning(
+                "reload.config_changed",
+                hint="store, channel and API settings apply after a restart",
+            )
+        self._library = library
+        self.scheduler.load_drills(library)
+        if getattr(self, "sandbox", None) is not None:
+            self.sandbox.seed(library.directory)
+        self.metrics.reloads.labels("ok").inc()
+        log.info("reload.ok", factories=sorted(library.playbooks))
+        return True
+
+    async def _tell_admins(self, text: str) -> None:
+        """Best effort, straight through the channels: there is no incident to attach it to."""
+        lib = self._library
+        for who in lib.config.admins:
+            contact = lib.directory.contacts.get(who)
+            if contact is None:
+                continue
+            for name, channel in self.channels.items():
+                address = contact.address_for(name)
+                if address is None:
+                    continue
+                result = await channel.send(
+                    OutboundMessage(
+                        key=f"admin/{who}/{hash(text)}",
+                        channel=name,
+                        address=address,
+                        text=text if channel.kind != "chat" else _escape(text),
+                        subject="crisisd: reload rejected",
+                        lang=contact.lang,
+                    )
+                )
+                log.info("admin.told", admin=who, channel=name, result=type(result).__name__)
+                break
+
+
+def _escape(text: str) -> str:
+    from markupsafe import escape
+
+    return str(escape(text))
+
+
+@contextlib.contextmanager
+def _task(task: asyncio.Task[None]) -> Any:
+    try:
+        yield task
+    finally:
+        task.cancel()
+
+
+def run_daemon(config_path: Path | None) -> int:
+    """Entry point of `crisisd run`: 0 after a clean stop, 1 when it could not start."""
+    from crisisd import logs
+
+    try:
+        config = load_config(config_path) if config_path else Config()
+    except ProblemsError as exc:
+        for p in exc.problems:
+            print(redact(p.format()))
+        return 1
+    logs.configure(config.log_level, config.log_json)
+    try:
+        library = load_library(config)
+    except ProblemsError as exc:
+        log.error("start.refused", problems=[redact(p.format()) for p in exc.problems])
+        return 1
+    daemon = Daemon(config_path, config, library)
+    try:
+        asyncio.run(daemon.run())
+    except CrisisError as exc:
+        log.error("start.failed", error=redact(str(exc)))
+        return 1
+    except OSError as exc:
+        log.error("start.failed", error=redact(str(exc)), hint="is the port already in use?")
+        return 1
+    return 0
