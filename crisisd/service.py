@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +65,8 @@ class Daemon:
                 stack.enter_context(_task(asyncio.create_task(sdnotify.watchdog(interval))))
             self.ready.set()
             log.info("daemon.ready", **self.addresses)
+            if not os.environ.get("NOTIFY_SOCKET"):
+                _banner(self.addresses)
             await self.stopping.wait()
             sdnotify.notify("STOPPING=1")
             log.info("daemon.stopping")
@@ -227,6 +230,16 @@ class Daemon:
                 )
                 log.info("admin.told", admin=who, channel=name, result=type(result).__name__)
                 break
+
+
+def _banner(addresses: dict[str, str]) -> None:
+    """Where to look, for a person who just typed `make run`."""
+    lines = ["", "crisisd is running. Where to look:"]
+    lines += [f"  {name.replace('_', ' '):<18} {url}" for name, url in addresses.items()]
+    if "api" in addresses:
+        lines.append(f"  {'health':<18} {addresses['api']}/healthz")
+    lines += ["Stop with Ctrl-C.", ""]
+    print("\n".join(lines), file=sys.stderr, flush=True)  # a greeting, not a log line
 
 
 def _escape(text: str) -> str:
