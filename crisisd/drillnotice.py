@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from crisisd.context import DaemonContext
 from crisisd.planner import plan_notice
-from crisisd.reports import drill_score, previous_drill, render_drill_text
+from crisisd.reports_drill import drill_score, previous_drill, render_drill_text
 from crisisd.store import AuditEntry, IncidentRow
 
 MANAGEMENT = "management"

@@ -3,7 +3,7 @@
 A score counts the *recipients'* messages: the drill copies of external statements
 sent to the reporting officer, and crisisd's notices to the officer, are left out,
 since they reach the officer, not the people the drill exercises. The statistics
-(time to ack, ack rate, median, nearest-rank p90) are defined in :mod:`crisisd.reports`.
+(time to ack, ack rate, median, nearest-rank p90) are defined in :mod:`crisisd.report_facts`.
 
 - time to first notification: the first recipient message's ``sent_at`` (the
   ``message.sent`` audit time) minus the incident's ``opened_at``;
@@ -16,41 +16,37 @@ since they reach the officer, not the people the drill exercises. The statistics
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from markupsafe import Markup
 
-from crisisd.errors import InvalidReportError, UnknownIncidentError
+from crisisd.errors import InvalidReportError
 from crisisd.library import Library
 from crisisd.playbook import Playbook
 from crisisd.redaction import redact
-from crisisd.reports import (
-    DRILL_BANNER,
+from crisisd.report_facts import (
     AudienceSummary,
-    Cell,
     Name,
-    Pair,
-    Section,
     When,
     acks_of,
     audience_name,
     factory_names,
+    incident_row,
     incident_rows,
-    md_section,
     median,
     nearest_rank,
+    number,
     pct,
     person,
     span,
-    status_of,
     summarize_audiences,
     when,
 )
+from crisisd.report_render import NO_HEAD, Cell, Pair, Section, both, md_document, status_of
 from crisisd.store import MessageRow, Store
 from crisisd.textfit import TELEGRAM_LIMIT, fit_telegram_html
-from crisisd.timefmt import fa_digits, is_persian
+from crisisd.timefmt import is_persian
 
 __all__ = [
     "ChannelTally",
@@ -64,9 +60,7 @@ __all__ = [
 ]
 
 RLM = "\u200f"
-CHAT_UNREACHED_LINES = (
-    10  # more names than this do not help in a chat message; the report lists all
-)
+CHAT_UNREACHED_LINES = 10  # more names do not help in a chat message; the report lists all
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,9 +135,7 @@ class DrillScore:
 
 async def previous_drill(store: Store, factory: str, before_id: str) -> str | None:
     """The latest drill of ``factory`` opened before ``before_id``; cancelled drills don't count."""
-    before = await store.get_incident(before_id.strip().upper())
-    if before is None:
-        raise UnknownIncidentError(f"no incident '{before_id}' — check the id (e.g. KMT-479)")
+    before = await incident_row(store, before_id)
     limit = 100
     while True:
         rows = await store.list_incidents(
@@ -280,10 +272,6 @@ def _w(key: str, lang: str) -> str:
     return _WORDS[key][0 if is_persian(lang) else 1]
 
 
-def _n(value: object, lang: str) -> str:
-    return fa_digits(value) if is_persian(lang) else str(value)
-
-
 def _time_delta(d: timedelta | None, lang: str) -> str:
     if d is None:
         return _w("na", lang)
@@ -297,15 +285,14 @@ def _rate_delta(points: float | None, lang: str) -> str:
         return _w("na", lang)
     if round(points) == 0:
         return _w("same", lang)
-    return (
-        f"{_n(abs(round(points)), lang)} {_w('points_up' if points > 0 else 'points_down', lang)}"
-    )
+    words = _w("points_up" if points > 0 else "points_down", lang)
+    return f"{number(abs(round(points)), lang)} {words}"
 
 
 def _count_delta(n: int, lang: str) -> str:
     if n == 0:
         return _w("same", lang)
-    return f"{_n(abs(n), lang)} {_w('people_more' if n > 0 else 'people_fewer', lang)}"
+    return f"{number(abs(n), lang)} {_w('people_more' if n > 0 else 'people_fewer', lang)}"
 
 
 def _acks(a: AudienceSummary | DrillScore, lang: str) -> str:
@@ -314,14 +301,10 @@ def _acks(a: AudienceSummary | DrillScore, lang: str) -> str:
     acked = a.asked_acked if isinstance(a, AudienceSummary) else a.acked
     if not asked or a.ack_rate is None:
         return _w("no_acks", lang)
-    text = f"{pct(a.ack_rate, lang)} ({_n(acked, lang)} {_w('of', lang)} {_n(asked, lang)})"
+    text = f"{pct(a.ack_rate, lang)} ({number(acked, lang)} {_w('of', lang)} {number(asked, lang)})"
     if a.median_ack is not None and a.p90_ack is not None:
         text += f" · {_w('median', lang)} {span(a.median_ack, lang)} · p90 {span(a.p90_ack, lang)}"
     return text
-
-
-def _when(w: When, lang: str) -> str:
-    return w.fa if is_persian(lang) else w.en
 
 
 def _audiences(u: Unreached, lang: str) -> str:
@@ -338,30 +321,30 @@ def _lines(score: DrillScore, lang: str) -> list[str]:
     """The chat message as plain lines (escaped into HTML by the caller)."""
     lines = [
         f"{score.factory.get(lang)} · {score.scenario.get(lang)} ({score.severity})",
-        _when(score.opened, lang),
+        score.opened.get(lang),
         f"{_w('first', lang)}: {_first(score, lang)}",
         f"{_w('channels', lang)}: "
         + " · ".join(
-            f"{c.channel} {_n(c.delivered, lang)} {_w('delivered', lang)}{_w('comma', lang)} "
-            f"{_n(c.failed, lang)} {_w('failed', lang)}"
+            f"{c.channel} {number(c.delivered, lang)} {_w('delivered', lang)}{_w('comma', lang)} "
+            f"{number(c.failed, lang)} {_w('failed', lang)}"
             for c in score.channels
         ),
         f"{_w('acks', lang)}: {_acks(score, lang)}",
         *(f"• {a.audience.get(lang)}: {_acks(a, lang)}" for a in score.audiences if a.asked),
     ]
     if score.unreachable:
-        lines.append(f"{_w('unreached', lang)} ({_n(len(score.unreachable), lang)}):")
+        lines.append(f"{_w('unreached', lang)} ({number(len(score.unreachable), lang)}):")
         for u in score.unreachable[:CHAT_UNREACHED_LINES]:
             auds = _audiences(u, lang)
             error = (u.last_error or status_of(u.status).en)[:120]
             lines.append(f"• {u.person.get(lang)} ({auds}) — {error}")
         extra = len(score.unreachable) - CHAT_UNREACHED_LINES
         if extra > 0:
-            lines.append(_w("more", lang).format(n=_n(extra, lang)))
+            lines.append(_w("more", lang).format(n=number(extra, lang)))
     d = score.previous
     if d is not None:
         lines += [
-            f"{_w('since', lang)} {d.previous_id} ({_when(d.previous_opened, lang)}):",
+            f"{_w('since', lang)} {d.previous_id} ({d.previous_opened.get(lang)}):",
             f"• {_w('first', lang)}: {_time_delta(d.first_notification, lang)}",
             f"• {_w('ack_rate', lang)}: {_rate_delta(d.ack_rate_points, lang)}",
             f"• {_w('p90', lang)}: {_time_delta(d.p90_ack, lang)}",
@@ -384,32 +367,22 @@ def render_drill_text(score: DrillScore, lang: str) -> str:
 def render_drill_markdown(score: DrillScore) -> str:
     """The score as Markdown, both languages, every never-reached contact listed."""
     title = Pair(*_WORDS["title" if score.drill else "title_real"])
-    out = [f"# {title.fa} {score.incident_id} · {title.en} {score.incident_id}", ""]
-    if score.drill:
-        out += [f"> **{DRILL_BANNER[0]} · {DRILL_BANNER[1]}**", ""]
-    for s in _sections(score):
-        out += md_section(s)
-    return redact("\n".join(out))
-
-
-def _both(words: Callable[[str], str]) -> Pair:
-    """A value worded by a function of the language, in both languages."""
-    return Pair(words("fa"), words("en"))
+    heading = f"{title.fa} {score.incident_id} · {title.en} {score.incident_id}"
+    return md_document(heading, score.drill, _sections(score))
 
 
 def _sections(score: DrillScore) -> list[Section]:
-    head2 = (Pair("", ""), Pair("", ""))
     summary: list[tuple[Cell, ...]] = [
         (Pair("کارخانه", "factory"), score.factory),
         (Pair("سناریو", "scenario"), Pair(score.scenario.fa, score.scenario.en)),
         (Pair("شدت", "severity"), score.severity),
         (Pair("گشایش", "opened"), score.opened),
-        (Pair(*_WORDS["first"]), _both(lambda lang: _first(score, lang))),
-        (Pair(*_WORDS["acks"]), _both(lambda lang: _acks(score, lang))),
+        (Pair(*_WORDS["first"]), both(lambda lang: _first(score, lang))),
+        (Pair(*_WORDS["acks"]), both(lambda lang: _acks(score, lang))),
         (Pair(*_WORDS["unreached"]), str(len(score.unreachable))),
     ]
     out = [
-        Section(Pair("خلاصه", "summary"), head2, tuple(summary)),
+        Section(Pair("خلاصه", "summary"), NO_HEAD, tuple(summary)),
         Section(
             Pair(*_WORDS["channels"]),
             (Pair("کانال", "channel"), Pair(*_WORDS["delivered"]), Pair(*_WORDS["failed"])),
@@ -445,12 +418,12 @@ def _sections(score: DrillScore) -> list[Section]:
 def _delta_section(d: DrillDelta) -> Section:
     return Section(
         Pair(f"{_WORDS['since'][0]} {d.previous_id}", f"since drill {d.previous_id}"),
-        (Pair("", ""), Pair("", "")),
+        NO_HEAD,
         (
             (Pair("تمرین پیشین", "previous drill"), d.previous_opened),
-            (Pair(*_WORDS["first"]), _both(lambda g: _time_delta(d.first_notification, g))),
-            (Pair(*_WORDS["ack_rate"]), _both(lambda g: _rate_delta(d.ack_rate_points, g))),
-            (Pair(*_WORDS["p90"]), _both(lambda g: _time_delta(d.p90_ack, g))),
-            (Pair(*_WORDS["n_unreached"]), _both(lambda g: _count_delta(d.unreachable, g))),
+            (Pair(*_WORDS["first"]), both(lambda g: _time_delta(d.first_notification, g))),
+            (Pair(*_WORDS["ack_rate"]), both(lambda g: _rate_delta(d.ack_rate_points, g))),
+            (Pair(*_WORDS["p90"]), both(lambda g: _time_delta(d.p90_ack, g))),
+            (Pair(*_WORDS["n_unreached"]), both(lambda g: _count_delta(d.unreachable, g))),
         ),
     )

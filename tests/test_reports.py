@@ -15,16 +15,9 @@ from crisisd.errors import UnknownIncidentError
 from crisisd.escalation import sweep
 from crisisd.incidents import IncidentService, tell_officer_of_failure
 from crisisd.library import Library, load_library
-from crisisd.reports import (
-    Name,
-    When,
-    incident_report,
-    md,
-    median,
-    nearest_rank,
-    render_html,
-    render_markdown,
-)
+from crisisd.report_facts import Name, When, median, nearest_rank
+from crisisd.report_render import md
+from crisisd.reports import incident_report, render_html, render_markdown
 from crisisd.reports_drill import (
     DrillScore,
     Unreached,
@@ -477,4 +470,4 @@ def test_drill_api_is_reachable_from_crisisd_reports() -> None:
     for name in ("DrillScore", "drill_score", "previous_drill", "render_drill_text"):
         assert getattr(reports, name) is getattr(reports_drill, name)
     with pytest.raises(AttributeError):
-        _ = reports.no_such_thing
+        _ = reports.no_such_thing  # type: ignore[attr-defined]
