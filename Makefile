@@ -42,5 +42,12 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.core --pg "$${CRISISD_TEST_PG_URL:-}"
 	$(BIN)/python -m bench.fanout
 
+## demo: a scripted incident end to end on the sandbox, with a live view and the report
+demo: $(STAMP)
+	$(BIN)/crisisd demo
+
+sandbox: $(STAMP)
+	$(BIN)/crisisd sandbox
+
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache var

@@ -231,3 +231,13 @@ def db_upgrade(config_path: Path | None) -> None:
 
     asyncio.run(go())
     click.echo("store schema is up to date")
+
+
+@main.command()
+@config_option
+@click.option("--fast", is_flag=True, help="short pauses (CI smoke test)")
+def demo(config_path: Path | None, fast: bool) -> None:
+    """A scripted fire at the sample steel mill, end to end on the sandbox, with its report."""
+    from crisisd.demo import run_demo
+
+    sys.exit(run_demo(config_path, fast=fast))
