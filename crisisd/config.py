@@ -34,65 +34,149 @@ class Model(BaseModel):
 class Rate(Model):
     """Sending limits of one messenger (Telegram's published defaults)."""
 
-    global_per_second: Annotated[float, Field(gt=0)] = 30.0
-    per_chat_per_second: Annotated[float, Field(gt=0)] = 1.0
+    global_per_second: Annotated[float, Field(gt=0)] = Field(
+        30.0, description="Messages per second to all chats together."
+    )
+    per_chat_per_second: Annotated[float, Field(gt=0)] = Field(
+        1.0, description="Messages per second to any one chat."
+    )
 
 
 class Messenger(Model):
     """A Telegram-compatible Bot API (Telegram, Bale, …): one instance of one channel kind."""
 
-    name: Annotated[str, Field(pattern=NAME_ID)]
-    token: SecretStr | None = None
-    base_url: str = "https://api.telegram.org/bot"
-    rate: Rate = Rate()
-    officers_bot: bool = True  # run the officers' bot on this messenger
+    name: Annotated[str, Field(pattern=NAME_ID)] = Field(
+        description="The channel name playbook steps use and the key of directory `chats`, "
+        "e.g. `bale`."
+    )
+    token: SecretStr | None = Field(
+        None,
+        description="Bot token, as a secret reference: `${ENV}`, `file:/path` or `cred:NAME`. "
+        "Needed unless `sandbox: true`.",
+    )
+    base_url: str = Field(
+        "https://api.telegram.org/bot",
+        description="Bot API base URL; for Bale `https://tapi.bale.ai/bot`.",
+    )
+    rate: Rate = Field(Rate(), description="Sending limits on this messenger.")
+    officers_bot: bool = Field(
+        True,  # run the officers' bot on this messenger
+        description="Run the officers' bot (/report, /status, …) on this messenger.",
+    )
 
 
 class GenericSuccess(Model):
     """How a generic HTTP gateway says "accepted": status code and optional JSON field."""
 
-    status: list[int] = Field(default_factory=lambda: [200])
-    json_field: str | None = None  # dotted path, e.g. "result.status"
-    equals: str | int | None = None
-    id_field: str | None = None  # dotted path to the provider's message id
+    status: list[int] = Field(
+        default_factory=lambda: [200], description="HTTP status codes that mean accepted."
+    )
+    json_field: str | None = Field(
+        None,  # dotted path, e.g. "result.status"
+        description="Dotted path to a field of the JSON reply that must equal `equals` (or, "
+        "without `equals`, be truthy), e.g. `result.status`. Unset: the status code decides.",
+    )
+    equals: str | int | None = Field(None, description="The value `json_field` must have.")
+    id_field: str | None = Field(
+        None,  # dotted path to the provider's message id
+        description="Dotted path to the provider's message id in the JSON reply. "
+        "Unset: crisisd's own `localid` is recorded.",
+    )
 
 
 class SmsGateway(Model):
     """One SMS gateway; gateways are tried in the order listed."""
 
-    name: Annotated[str, Field(pattern=NAME_ID)]
-    provider: Literal["kavenegar", "ghasedak", "smsir", "generic_http"]
-    api_key: SecretStr | None = None
-    sender: str | None = None  # line number
-    base_url: str | None = None  # None: the provider's public endpoint
-    rate_per_second: Annotated[float, Field(gt=0)] = 5.0
-    cooldown_seconds: Annotated[float, Field(ge=0)] = 60.0
+    name: Annotated[str, Field(pattern=NAME_ID)] = Field(
+        description="The gateway's name in logs, delivery records and reports."
+    )
+    provider: Literal["kavenegar", "ghasedak", "smsir", "generic_http"] = Field(
+        description="Which wire protocol it speaks; `generic_http` is any HTTP gateway, "
+        "described by `url`, `method`, `headers`, `body` and `success`."
+    )
+    api_key: SecretStr | None = Field(
+        None,
+        description="API key, as a secret reference: `${ENV}`, `file:/path` or `cred:NAME`. "
+        "Needed for the named providers unless `sandbox: true`.",
+    )
+    sender: str | None = Field(
+        None,  # line number
+        description="Sender line number, e.g. `10008663`. Unset: the account's default line.",
+    )
+    base_url: str | None = Field(
+        None,  # None: the provider's public endpoint
+        description="Another endpoint for the provider's API. Unset: its public endpoint.",
+    )
+    rate_per_second: Annotated[float, Field(gt=0)] = Field(
+        5.0, description="Messages per second through this gateway."
+    )
+    cooldown_seconds: Annotated[float, Field(ge=0)] = Field(
+        60.0,
+        description="After the gateway fails (down, out of credit), the next one is used "
+        "for this long.",
+    )
     # generic_http only
-    url: str | None = None
-    method: Literal["GET", "POST"] = "POST"
-    headers: dict[str, SecretStr] = Field(default_factory=dict)
-    body: str | None = None  # Jinja2 text with receptor, message, localid, sender
-    success: GenericSuccess = GenericSuccess()
+    url: str | None = Field(None, description="`generic_http` only: the URL to call.")
+    method: Literal["GET", "POST"] = Field(
+        "POST", description="`generic_http` only: the HTTP method."
+    )
+    headers: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description="`generic_http` only: request headers; values may be secret references.",
+    )
+    body: str | None = Field(
+        None,  # Jinja2 text with receptor, message, localid, sender
+        description="`generic_http` only: the request body, Jinja2 text with `receptor` "
+        "(E.164), `national` (`0912…`), `message`, `localid` and `sender`. Unset: those are "
+        "sent as a form (POST) or as query parameters (GET).",
+    )
+    success: GenericSuccess = Field(
+        GenericSuccess(), description="`generic_http` only: how to tell the message was taken."
+    )
 
 
 class Sms(Model):
-    gateways: list[SmsGateway] = Field(default_factory=list)
+    """SMS gateways."""
+
+    gateways: list[SmsGateway] = Field(
+        default_factory=list,
+        description="Gateways in the order they are tried; a failed one is skipped for its "
+        "cool-down. Empty: no SMS channel.",
+    )
 
 
 class EmailFrom(Model):
-    address: str
-    name: str = "crisisd"
+    """The sender shown on crisisd's email."""
+
+    address: str = Field(description="Sender address.")
+    name: str = Field("crisisd", description="Sender name.")
 
 
 class Smtp(Model):
-    host: str = "127.0.0.1"
-    port: Annotated[int, Field(ge=1, le=65535)] = 25
-    tls: Literal["none", "starttls", "tls"] = "none"
-    username: str | None = None
-    password: SecretStr | None = None
-    sender: EmailFrom = Field(default=EmailFrom(address="crisisd@example.com"), alias="from")
-    pool_size: Annotated[int, Field(ge=1, le=32)] = 4
-    timeout_seconds: Annotated[float, Field(gt=0)] = 30.0
+    """The SMTP server crisisd sends email through."""
+
+    host: str = Field("127.0.0.1", description="SMTP server host name or address.")
+    port: Annotated[int, Field(ge=1, le=65535)] = Field(25, description="SMTP server port.")
+    tls: Literal["none", "starttls", "tls"] = Field(
+        "none",
+        description="`starttls` (usually port 587), `tls` (implicit TLS, usually 465) or `none`.",
+    )
+    username: str | None = Field(None, description="Login name. Unset: no authentication.")
+    password: SecretStr | None = Field(
+        None,
+        description="Password, as a secret reference: `${ENV}`, `file:/path` or `cred:NAME`.",
+    )
+    sender: EmailFrom = Field(
+        default=EmailFrom(address="crisisd@example.com"),
+        alias="from",
+        description="The sender of crisisd's email.",
+    )
+    pool_size: Annotated[int, Field(ge=1, le=32)] = Field(
+        4, description="SMTP connections kept open."
+    )
+    timeout_seconds: Annotated[float, Field(gt=0)] = Field(
+        30.0, description="Give up on a connection or command after this many seconds."
+    )
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -100,60 +184,139 @@ class Smtp(Model):
 class ApiToken(Model):
     """An integration allowed to call the HTTP API; only the token's sha256 is stored."""
 
-    name: Annotated[str, Field(pattern=NAME_ID, max_length=48)]
-    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+    name: Annotated[str, Field(pattern=NAME_ID, max_length=48)] = Field(
+        description="The integration's name, recorded as the actor in the audit trail."
+    )
+    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")] = Field(
+        description="sha256 of the bearer token in lower-case hex "
+        '(`printf %s "$TOKEN" | sha256sum`).'
+    )
 
 
 class Api(Model):
-    bind: str = "127.0.0.1"
-    port: Annotated[int, Field(ge=0, le=65535)] = 8787
-    public_url: str | None = None  # base for ack links in email and SMS
-    tokens: list[ApiToken] = Field(default_factory=list)
+    """The HTTP API: incidents, acknowledgements, /healthz and /metrics."""
+
+    bind: str = Field("127.0.0.1", description="Address to listen on.")
+    port: Annotated[int, Field(ge=0, le=65535)] = Field(
+        8787, description="Port to listen on; `0` picks a free one."
+    )
+    public_url: str | None = Field(
+        None,  # base for ack links in email and SMS
+        description="The address recipients reach this API at, e.g. "
+        "`https://crisisd.example.com`; ack links in SMS and email start with it. "
+        "Unset: the bind address.",
+    )
+    tokens: list[ApiToken] = Field(
+        default_factory=list, description="Integrations allowed to call the API."
+    )
     # signs ack links; generated once and kept in the store when unset
-    ack_secret: Annotated[SecretStr, Field(min_length=16)] | None = None
-    max_body_bytes: Annotated[int, Field(ge=1024)] = 64 * 1024
+    ack_secret: Annotated[SecretStr, Field(min_length=16)] | None = Field(
+        None,
+        description="Key that signs ack links, as a secret reference (16 characters or "
+        "more). Unset: generated once and kept in the store.",
+    )
+    max_body_bytes: Annotated[int, Field(ge=1024)] = Field(
+        64 * 1024, description="Largest request body accepted, in bytes."
+    )
 
 
 class Calendar(Model):
     """The Iranian working week: Saturday–Wednesday, Thursday optional, Friday off."""
 
-    thursday_working: bool = False
-    holidays: list[str] = Field(default_factory=list)  # 2026-03-21 or Jalali 1405-01-01
+    thursday_working: bool = Field(False, description="Whether Thursday counts as a working day.")
+    holidays: list[str] = Field(
+        default_factory=list,  # 2026-03-21 or Jalali 1405-01-01
+        description="Days off besides Fridays, Gregorian (`2026-03-21`) or Jalali "
+        "(`1405-01-01`); they do not count as working days.",
+    )
 
 
 class Schedule(Model):
     """How often the scheduler looks at the store."""
 
-    sweep_seconds: Annotated[float, Field(gt=0)] = 15.0  # escalations
-    check_seconds: Annotated[float, Field(gt=0)] = 30.0  # reminders, drill reports
-    remind_minutes_before: Annotated[float, Field(ge=0)] = 5.0  # press update due
+    sweep_seconds: Annotated[float, Field(gt=0)] = Field(
+        15.0,  # escalations
+        description="Seconds between looks for missed acknowledgement deadlines.",
+    )
+    check_seconds: Annotated[float, Field(gt=0)] = Field(
+        30.0,  # reminders, drill reports
+        description="Seconds between looks for due reminders and drills to score.",
+    )
+    remind_minutes_before: Annotated[float, Field(ge=0)] = Field(
+        5.0,  # press update due
+        description="The officer is reminded this many minutes before an update is due.",
+    )
 
 
 class Config(Model):
     """Everything the daemon needs to know, with defaults that run out of the box."""
 
-    timezone: str = "Asia/Tehran"
-    language: Literal["fa", "en"] = "fa"
-    store_url: str = "sqlite+aiosqlite:///var/crisisd.sqlite3"
-    playbooks: Path = Path("playbooks")
-    templates: Path = Path("templates")
-    sandbox: bool = True
-    sandbox_port: Annotated[int, Field(ge=0, le=65000)] = 8790  # first of consecutive ports
-    log_level: Literal["debug", "info", "warning", "error"] = "info"
-    log_json: bool | None = None  # None: JSON lines when not on a terminal
+    timezone: str = Field(
+        "Asia/Tehran",
+        description="The daemon's clock zone: drills' cron times, working days and the times "
+        "shown to people.",
+    )
+    language: Literal["fa", "en"] = Field(
+        "fa",
+        description="The deployment's main language. Every person is written to in their "
+        "directory `lang`, whatever this says.",
+    )
+    store_url: str = Field(
+        "sqlite+aiosqlite:///var/crisisd.sqlite3",
+        description="Where incidents and messages are kept: a SQLite file, or PostgreSQL "
+        "(`postgresql://user@host/db`) for several instances. A relative SQLite path is "
+        "relative to this file's folder.",
+    )
+    playbooks: Path = Field(
+        Path("playbooks"),
+        description="Folder of the playbooks and `directory.yaml`, relative to this file.",
+    )
+    templates: Path = Field(
+        Path("templates"),
+        description="Folder of the templates and `approvals.yaml`, relative to this file.",
+    )
+    sandbox: bool = Field(
+        True,
+        description="Send everything to the built-in sandbox (fake Bot API, SMS gateways and "
+        "SMTP inbox on 127.0.0.1) instead of real services. Set `false` for real use.",
+    )
+    sandbox_port: Annotated[int, Field(ge=0, le=65000)] = Field(
+        8790,  # first of consecutive ports
+        description="First of the consecutive ports the sandbox listens on.",
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        "info", description="Least important log events written."
+    )
+    log_json: bool | None = Field(
+        None,  # None: JSON lines when not on a terminal
+        description="Write logs as JSON lines. Unset: JSON when not on a terminal "
+        "(e.g. under systemd).",
+    )
     messengers: list[Messenger] = Field(
         default_factory=lambda: [
             Messenger(name="bale", base_url="https://tapi.bale.ai/bot"),
             Messenger(name="telegram"),
-        ]
+        ],
+        description="Telegram-compatible messengers, one entry each; their names are "
+        "channels in playbooks.",
     )
-    sms: Sms = Sms()
-    smtp: Smtp = Smtp()
-    api: Api = Api()
-    calendar: Calendar = Calendar()
-    schedule: Schedule = Schedule()
-    admins: list[str] = Field(default_factory=list)  # directory contact ids told about reloads
-    source: Path | None = Field(default=None, exclude=True)
+    sms: Sms = Field(Sms(), description="SMS gateways.")
+    smtp: Smtp = Field(Smtp(), description="The SMTP server for email.")
+    api: Api = Field(Api(), description="The HTTP API.")
+    calendar: Calendar = Field(
+        Calendar(), description="The working week used for `working days` deadlines."
+    )
+    schedule: Schedule = Field(Schedule(), description="How often the scheduler looks.")
+    admins: list[str] = Field(
+        default_factory=list,  # directory contact ids told about reloads
+        description="Directory contact ids told when a reload is rejected "
+        "(the last good playbooks stay in force).",
+    )
+    source: Path | None = Field(
+        default=None,
+        exclude=True,
+        description="Set by crisisd to the file the config was read from; not written in it.",
+    )
 
     @field_validator("timezone")
     @classmethod

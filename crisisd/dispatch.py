@@ -102,6 +102,11 @@ class Dispatcher:
         self._tasks: list[asyncio.Task[None]] = []
         self.sent_count = 0
 
+    @property
+    def pacers(self) -> dict[str, Pacer]:
+        """Per-channel pacing, shared with the bots so their replies and alerts take turns."""
+        return self._pacers
+
     def capacity(self, channel: str) -> int:
         return max(16, self.channels[channel].limits.concurrency * 8)
 

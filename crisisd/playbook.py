@@ -77,8 +77,12 @@ class Model(BaseModel):
 class Names(Model):
     """A name in both languages; shown to each person in theirs."""
 
-    fa: Annotated[str, Field(min_length=1)]
-    en: Annotated[str, Field(min_length=1)]
+    fa: Annotated[str, Field(min_length=1)] = Field(
+        description="The name in Persian, shown to Persian readers."
+    )
+    en: Annotated[str, Field(min_length=1)] = Field(
+        description="The name in English, shown to English readers."
+    )
 
     def get(self, lang: str) -> str:
         return self.fa if lang == "fa" else self.en
@@ -87,12 +91,25 @@ class Names(Model):
 class Contact(Model):
     """One person (or shared mailbox / newsroom desk) and how to reach them."""
 
-    name: Names
-    lang: Lang = "fa"
-    title: Names | None = None
-    chats: dict[NameId, int] = Field(default_factory=dict)
-    phone: Phone | None = None
-    email: str | None = None
+    name: Names = Field(description="Full name (or desk name) in both languages.")
+    lang: Lang = Field(
+        "fa", description="Language of every message this contact receives: `fa` or `en`."
+    )
+    title: Names | None = Field(
+        None, description="Role or job title, shown to the PR officer in previews and reports."
+    )
+    chats: dict[NameId, int] = Field(
+        default_factory=dict,
+        description="Chat id on each messenger, keyed by the messenger's `name` in config.yaml, "
+        "e.g. `{bale: 1000001101, telegram: 6000001101}`.",
+    )
+    phone: Phone | None = Field(
+        None,
+        description="Mobile number for SMS, written as people write it (`0912 000 1101`; "
+        "Persian digits are fine); stored as E.164 (`+989120001101`). "
+        "A landline cannot receive SMS.",
+    )
+    email: str | None = Field(None, description="Email address, e.g. `name@example.com`.")
 
     @field_validator("email")
     @classmethod
@@ -121,93 +138,194 @@ class Contact(Model):
 class Directory(Model):
     """The shared contacts directory (playbooks/directory.yaml)."""
 
-    contacts: dict[ContactId, Contact]
+    contacts: dict[ContactId, Contact] = Field(
+        description="Every person, shared mailbox and newsroom desk, by contact id "
+        "(lower-case letters, digits, `.`, `_`, `-`; e.g. `officer.rezaei`)."
+    )
 
 
 class AckPolicy(Model):
     """Members must acknowledge within `within`; otherwise escalate."""
 
-    within: Duration
-    escalate_to: NameId | None = None
+    within: Duration = Field(
+        description="How long after an alert is sent its recipient has to acknowledge it "
+        "(button in the messenger, link in SMS or email, or the HTTP API)."
+    )
+    escalate_to: NameId | None = Field(
+        None,
+        description="Audience told who has not acknowledged once `within` has passed; the "
+        "person also gets the alert again on their next channel. Unset: only the re-send.",
+    )
 
 
 class Audience(Model):
     """A group told together: members, whether it is outside the factory, ack rules."""
 
-    name: Names | None = None
-    members: Annotated[list[ContactId], Field(min_length=1)]
-    external: bool = False
-    ack: AckPolicy | None = None
-    sms_parts: Annotated[int, Field(ge=1, le=10)] = 3
-    priority: Annotated[int, Field(ge=0, le=100)] | None = None
+    name: Names | None = Field(
+        None,
+        description="Name shown to the officer in previews and progress, and to templates as "
+        "`audience.name`. Unset: the audience's key.",
+    )
+    members: Annotated[list[ContactId], Field(min_length=1)] = Field(
+        description="Contact ids from the directory."
+    )
+    external: bool = Field(
+        False,
+        description="Outside the factory (press, authorities): every template sent to it must "
+        "be approved, and a drill never reaches it (the reporting officer gets a marked copy).",
+    )
+    ack: AckPolicy | None = Field(
+        None, description="Members must acknowledge their alerts. Unset: no acknowledgement."
+    )
+    sms_parts: Annotated[int, Field(ge=1, le=10)] = Field(
+        3,
+        description="Most SMS parts one message to this audience may take; longer text is "
+        "shortened to fit. A Persian part holds 70 characters alone, 67 when split.",
+    )
+    priority: Annotated[int, Field(ge=0, le=100)] | None = Field(
+        None,
+        description="Send order among audiences, lower first. Unset: the default for its key "
+        "(see *Audience priorities*).",
+    )
 
 
 class Step(Model):
     """Tell one audience with one template, on channels in order of preference."""
 
-    audience: NameId
-    template: NameId
-    channels: Annotated[list[NameId], Field(min_length=1)]
-    after: Duration = timedelta(0)
-    ack: bool | None = None  # None: required when the audience has an ack policy
+    audience: NameId = Field(description="The audience told in this step (a key of `audiences`).")
+    template: NameId = Field(
+        description="Template name: `templates/<lang>/<template>.<sms|chat|email>.j2`, "
+        "in each recipient's language."
+    )
+    channels: Annotated[list[NameId], Field(min_length=1)] = Field(
+        description="Channels in order of preference: a messenger `name` (`bale`, `telegram`), "
+        "`sms` or `email`. Each person gets one message, on the first listed channel they "
+        "are reachable on, and on the next one if that fails for good."
+    )
+    after: Duration = Field(
+        timedelta(0),
+        description="Delay after the report before this step goes out, e.g. `15m`; "
+        "`0` sends it at once.",
+    )
+    ack: bool | None = Field(
+        None,  # None: required when the audience has an ack policy
+        description="Whether this step's alert must be acknowledged. "
+        "Unset: when the audience has an `ack` policy.",
+    )
 
 
 class Task(Model):
     """A follow-up the officer must do by a deadline (e.g. report to Social Security)."""
 
-    title: Names
-    due: DueTime
+    title: Names = Field(description="What has to be done, in both languages.")
+    due: DueTime = Field(
+        description="Deadline counted from the report: a duration (`24h`, `5d`) or working "
+        "days (`3 working days`, `۳ روز کاری`), which end at 23:59:59 of the last one."
+    )
 
 
 class SeverityPlan(Model):
     """What one severity of one incident type sets in motion."""
 
-    steps: Annotated[list[Step], Field(min_length=1)]
-    update_every: Duration | None = None
-    tasks: list[Task] = Field(default_factory=list)
+    steps: Annotated[list[Step], Field(min_length=1)] = Field(
+        description="Who is told what, on which channels, and when."
+    )
+    update_every: Duration | None = Field(
+        None,
+        description="How often the officer owes an update: they are reminded before each one "
+        "is due, and templates get `next_update`. Unset: no update cadence.",
+    )
+    tasks: list[Task] = Field(
+        default_factory=list,
+        description="Follow-up tasks opened with the incident; /tasks lists them and the "
+        "officer is reminded on working days.",
+    )
 
 
 class IncidentType(Model):
-    name: Names
-    severities: Annotated[dict[NameId, SeverityPlan], Field(min_length=1)]
+    """One kind of incident (fire, explosion, …) and what each of its severities sets off."""
+
+    name: Names = Field(
+        description="Shown to the officer in the bot and to templates as `incident.type_name`."
+    )
+    severities: Annotated[dict[NameId, SeverityPlan], Field(min_length=1)] = Field(
+        description="Plans by severity key. `minor`, `major` and `critical` have built-in "
+        "names in both languages (`incident.severity_name`); other keys are shown as written."
+    )
 
 
 class UpdateStatement(Model):
     """The approved template for updates, and who gets them."""
 
-    template: NameId
-    audiences: Annotated[list[NameId], Field(min_length=1)]
-    channels: Annotated[list[NameId], Field(min_length=1)]
+    template: NameId = Field(
+        description="Approved template of the messages /update sends "
+        "(it sees `update.number` and `update.details`)."
+    )
+    audiences: Annotated[list[NameId], Field(min_length=1)] = Field(
+        description="Audiences that receive updates."
+    )
+    channels: Annotated[list[NameId], Field(min_length=1)] = Field(
+        description="Channels in order of preference, as in a step."
+    )
 
 
 class AllClear(Model):
     """The all-clear, sent to everyone who was told about the incident."""
 
-    template: NameId
+    template: NameId = Field(description="Template of the all-clear that /resolve sends.")
 
 
 class Takeover(Model):
     """When the provincial crisis HQ takes over, press statements become this referral."""
 
-    template: NameId
-    spokesperson: Names
-    phone: Phone | None = None
+    template: NameId = Field(
+        description="Template of the referral /takeover sends to the external audiences; "
+        "their pending statements are cancelled."
+    )
+    spokesperson: Names = Field(
+        description="Who speaks for the incident from then on (`takeover.spokesperson`)."
+    )
+    phone: Phone | None = Field(
+        None, description="A phone number the referral may give (`takeover.phone`)."
+    )
 
 
 class Statements(Model):
-    update: UpdateStatement
-    all_clear: AllClear
-    takeover: Takeover
+    """The statements that follow the first alerts: updates, the all-clear, the referral."""
+
+    update: UpdateStatement = Field(description="What /update sends, and to whom.")
+    all_clear: AllClear = Field(description="What /resolve sends.")
+    takeover: Takeover = Field(
+        description="What /takeover sends when the provincial crisis HQ takes over."
+    )
 
 
 class Drill(Model):
     """A scheduled drill: cron (standard 5 fields), scenario type/severity, start window."""
 
-    cron: str
-    scenario: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]*/[a-z][a-z0-9_-]*$")]
-    window: Duration = timedelta(0)  # the drill starts at a random moment inside it
-    report_after: Duration = timedelta(minutes=30)  # then it is scored and reported
-    audiences: list[NameId] | None = None  # None: every internal audience of the scenario
+    cron: str = Field(
+        description="When, as a standard 5-field cron expression in the daemon's time zone: "
+        "`minute hour day-of-month month day-of-week`, e.g. `0 10 * * sat`. Weekdays by name "
+        "or by number as in cron (0 and 7 = Sunday, 6 = Saturday)."
+    )
+    scenario: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]*/[a-z][a-z0-9_-]*$")] = Field(
+        description="`<incident type>/<severity>` to rehearse, e.g. `fire/major`."
+    )
+    window: Duration = Field(
+        timedelta(0),  # the drill starts at a random moment inside it
+        description="The drill starts at a random moment this long after the cron time at "
+        "most; `0` starts it on the dot.",
+    )
+    report_after: Duration = Field(
+        timedelta(minutes=30),  # then it is scored and reported
+        description="How long after it starts the drill is closed and scored; the score goes "
+        "to the officer and to the `management` audience.",
+    )
+    audiences: list[NameId] | None = Field(
+        None,  # None: every internal audience of the scenario
+        description="Audiences to exercise. Unset: every internal audience of the scenario. "
+        "External audiences are never reached in a drill.",
+    )
 
     @property
     def incident_type(self) -> str:
@@ -219,20 +337,33 @@ class Drill(Model):
 
 
 class Factory(Model):
-    id: NameId
-    name: Names
-    lang: Lang = "fa"
-    officers: Annotated[list[ContactId], Field(min_length=1)]
+    """The factory a playbook belongs to, and who may act for it."""
+
+    id: NameId = Field(description="Factory id; the playbook file is named `<id>.yaml`.")
+    name: Names = Field(description="The factory's name in both languages.")
+    lang: Lang = Field(
+        "fa",
+        description="The factory's language: a template missing in a recipient's language "
+        "is taken in this one.",
+    )
+    officers: Annotated[list[ContactId], Field(min_length=1)] = Field(
+        description="Contact ids of the PR officers who may report and act on this "
+        "factory's incidents in the bot, the API and the CLI."
+    )
 
 
 class Playbook(Model):
     """One factory's incident playbook (playbooks/<factory-id>.yaml)."""
 
-    factory: Factory
-    audiences: Annotated[dict[NameId, Audience], Field(min_length=1)]
-    incidents: Annotated[dict[NameId, IncidentType], Field(min_length=1)]
-    statements: Statements
-    drills: list[Drill] = Field(default_factory=list)
+    factory: Factory = Field(description="The factory and its PR officers.")
+    audiences: Annotated[dict[NameId, Audience], Field(min_length=1)] = Field(
+        description="Groups told together, by key, e.g. `emergency_team`, `press`."
+    )
+    incidents: Annotated[dict[NameId, IncidentType], Field(min_length=1)] = Field(
+        description="Incident types by key, e.g. `fire`, each with its severities."
+    )
+    statements: Statements = Field(description="Updates, the all-clear and the referral.")
+    drills: list[Drill] = Field(default_factory=list, description="Scheduled drills.")
 
     def priority_of(self, audience: str) -> int:
         explicit = self.audiences[audience].priority

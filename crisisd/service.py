@@ -28,6 +28,7 @@ from crisisd.incidents import IncidentService, tell_officer_of_failure
 from crisisd.library import Library, load_library
 from crisisd.metrics import Metrics
 from crisisd.redaction import redact
+from crisisd.sandbox.runner import Sandbox, sandbox_token
 from crisisd.scheduler import Scheduler
 from crisisd.store import MessageRow, Store
 from crisisd.store.engine import normalize_url
@@ -133,6 +134,23 @@ class Daemon:
         self.scheduler.start()
         stack.callback(self.scheduler.shutdown)
         await self._start_api(stack)
+        await self._start_bots(stack, sandbox)
+
+    async def _start_bots(self, stack: contextlib.AsyncExitStack, sandbox: Sandbox | None) -> None:
+        """The officers' bot on every messenger that has it (closed before the dispatcher)."""
+        from crisisd.bot import start_bots
+
+        entries = []
+        for m in self.config.messengers:
+            if not m.officers_bot:
+                continue
+            if sandbox is not None:
+                entries.append((m, sandbox.botapi_urls[m.name], sandbox_token(m.name)))
+            elif m.token is not None:
+                entries.append((m, m.base_url, m.token.get_secret_value()))
+        if entries:
+            bots = await start_bots(self.ctx, entries, pacers=self.dispatcher.pacers)
+            stack.push_async_callback(bots.aclose)
 
     async def _start_api(self, stack: contextlib.AsyncExitStack) -> None:
         from crisisd.api import create_api_app, start_api

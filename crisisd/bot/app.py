@@ -1,0 +1,258 @@
+"""One python-telegram-bot Application per messenger, in the daemon's event loop.
+
+Long polling (``getUpdates``) with ``initialize`` / ``start`` / ``start_polling``; never
+``run_polling``, which would own the loop (webhook mode instead: see :mod:`.webhook`).
+Updates of different people run concurrently, one person's in order
+(:class:`~crisisd.bot.pacing.PerUserProcessor`). A messenger that cannot be reached at
+start (Telegram is filtered in Iran; Bale has outages) does not stop the daemon: it is
+tried again in the background until it answers.
+
+Handler order: flood control (group -1), then ack buttons, the conversation, the
+read-only commands, and a catch-all that refuses whoever is not an officer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import structlog
+from telegram import BotCommand, BotCommandScopeDefault, Update
+from telegram.error import InvalidToken, TelegramError
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    JobQueue,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
+from telegram.request import HTTPXRequest
+
+from crisisd import redaction
+from crisisd.bot.access import FloodGate, Gate
+from crisisd.bot.acks import PATTERN as ACK_PATTERN
+from crisisd.bot.acks import AckButton
+from crisisd.bot.actions import ActionFlow
+from crisisd.bot.conversation import Common, build_conversation
+from crisisd.bot.drafts import PREFIX
+from crisisd.bot.follow import FollowUp
+from crisisd.bot.pacing import ChatPacer, PerUserProcessor
+from crisisd.bot.progress import ProgressBoard
+from crisisd.bot.report import ReportFlow
+from crisisd.bot.runtime import BotRuntime, BotSettings, Ctx
+from crisisd.bot.texts import COMMANDS
+from crisisd.bot.webhook import Handler, new_secret, webhook_handler, webhook_path
+from crisisd.config import Messenger
+from crisisd.context import DaemonContext
+from crisisd.ratelimit import Pacer
+from crisisd.redaction import redact
+
+log = structlog.get_logger("crisisd.bot")
+
+ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
+App = Application[Any, Any, Any, Any, Any, Any]
+
+
+@dataclass(slots=True)
+class OfficerBot:
+    """The bot on one messenger: its Application once started, and its background work."""
+
+    messenger: str
+    app: App
+    runtime: BotRuntime
+    progress: ProgressBoard
+    running: bool = False
+    retry: asyncio.Task[None] | None = None
+    webhook_secret: str = field(default_factory=new_secret)
+
+    async def start(self, settings: BotSettings) -> None:
+        """Connect (getMe), register commands, start polling (or set the webhook).
+        Raises when the messenger cannot be reached."""
+        await self.app.initialize()
+        await _set_commands(self.app, self.messenger)
+        await self.app.start()
+        if settings.webhook_url:
+            await self.app.bot.set_webhook(
+                settings.webhook_url.rstrip("/") + webhook_path(self.messenger),
+                allowed_updates=ALLOWED_UPDATES,
+                drop_pending_updates=False,
+                secret_token=self.webhook_secret,
+            )
+            self.running = True
+            log.info("bot.started", messenger=self.messenger, mode="webhook")
+            return
+        assert self.app.updater is not None
+        await self.app.updater.start_polling(
+            poll_interval=0,
+            timeout=timedelta(seconds=settings.poll_timeout),
+            allowed_updates=ALLOWED_UPDATES,
+            drop_pending_updates=False,  # a press or report made while we were down still counts
+            error_callback=self._polling_error,
+        )
+        self.running = True
+        log.info("bot.started", messenger=self.messenger, mode="polling")
+
+    def _polling_error(self, exc: TelegramError) -> None:
+        log.warning("bot.polling_error", messenger=self.messenger, error=redact(str(exc))[:300])
+
+    async def keep_trying(self, settings: BotSettings) -> None:
+        delay = settings.start_retry
+        while not self.running:
+            await asyncio.sleep(delay)
+            try:
+                await self.app.shutdown()  # undo a half-done initialize before trying again
+                await self.start(settings)
+            except (TelegramError, OSError) as exc:
+                log.warning("bot.start_retry", messenger=self.messenger, error=redact(str(exc)))
+                delay = min(delay * 2, 600.0)
+
+    async def aclose(self) -> None:
+        if self.retry is not None:
+            self.retry.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.retry
+        if self.running:
+            assert self.app.updater is not None
+            if self.app.updater.running:  # webhook mode: Telegram keeps what comes meanwhile
+                await self.app.updater.stop()
+            if self.app.running:
+                await self.app.stop()
+        await self.progress.aclose()
+        with contextlib.suppress(TelegramError, OSError, RuntimeError):
+            await self.app.shutdown()
+        self.running = False
+        log.info("bot.stopped", messenger=self.messenger)
+
+
+@dataclass(slots=True)
+class Bots:
+    """Every officers' bot the daemon runs; ``aclose`` stops them all."""
+
+    bots: list[OfficerBot] = field(default_factory=list)
+
+    def __getitem__(self, messenger: str) -> OfficerBot:
+        return next(b for b in self.bots if b.messenger == messenger)
+
+    def webhook_routes(self) -> list[tuple[str, Handler]]:
+        """(path, aiohttp POST handler) per messenger, for the daemon's HTTP server to mount
+        in webhook mode."""
+        return [
+            (webhook_path(b.messenger), webhook_handler(b.app, b.webhook_secret, b.messenger))
+            for b in self.bots
+        ]
+
+    async def aclose(self) -> None:
+        for bot in reversed(self.bots):
+            try:
+                await bot.aclose()
+            except Exception as exc:  # noqa: BLE001 - one bot failing to stop must not keep others up
+                log.warning("bot.stop_failed", messenger=bot.messenger, error=redact(str(exc)))
+        self.bots.clear()
+
+
+async def start_bots(
+    ctx: DaemonContext,
+    messengers: list[tuple[Messenger, str, str]],
+    settings: BotSettings | None = None,
+    pacers: Mapping[str, Pacer] | None = None,
+) -> Bots:
+    """Start the officers' bot on each (messenger, base_url, token); only messengers with
+    ``officers_bot: true`` should be passed. Unreachable ones keep retrying in the background.
+
+    ``pacers``: the dispatcher's per-channel pacers by messenger name, if it shares them;
+    then the bot's replies and the alerts to one chat are spaced together.
+    """
+    settings = settings or BotSettings()
+    bots = Bots()
+    try:
+        for messenger, base_url, token in messengers:
+            pacer = pacers.get(messenger.name) if pacers else None
+            bot = build_bot(ctx, messenger, base_url, token, settings, pacer)
+            bots.bots.append(bot)
+            try:
+                await bot.start(settings)
+            except InvalidToken as exc:
+                log.error("bot.token_rejected", messenger=messenger.name, error=redact(str(exc)))
+            except (TelegramError, OSError) as exc:
+                log.warning("bot.unreachable", messenger=messenger.name, error=redact(str(exc)))
+                bot.retry = asyncio.create_task(bot.keep_trying(settings))
+    except BaseException:
+        await bots.aclose()
+        raise
+    return bots
+
+
+def build_bot(
+    ctx: DaemonContext,
+    messenger: Messenger,
+    base_url: str,
+    token: str,
+    settings: BotSettings,
+    pacer: Pacer | None = None,
+) -> OfficerBot:
+    """The Application for one messenger with every handler registered (nothing started)."""
+    redaction.register(token)
+    poll = settings.poll_timeout
+    app: App = (
+        Application.builder()
+        .token(token)
+        .base_url(base_url)
+        .request(HTTPXRequest(connection_pool_size=16, read_timeout=15.0, connect_timeout=10.0))
+        .get_updates_request(
+            HTTPXRequest(connection_pool_size=1, read_timeout=poll + 10.0, connect_timeout=10.0)
+        )
+        .concurrent_updates(PerUserProcessor(64))
+        .rate_limiter(ChatPacer(messenger.rate, pacer))
+        .job_queue(JobQueue())  # conversation timeouts
+        .build()
+    )
+    rt = BotRuntime(ctx, messenger.name, settings)
+    gate = Gate(rt)
+    progress = ProgressBoard(rt)
+    report = ReportFlow(rt, gate)
+    actions = ActionFlow(rt, gate, report, progress)
+    follow = FollowUp(rt, gate)
+    flood = FloodGate(settings.flood_per_minute, lambda user: gate.person(user).lang)
+    app.add_handler(TypeHandler(Update, flood), group=-1)
+    app.add_handler(CallbackQueryHandler(AckButton(rt, gate), pattern=ACK_PATTERN))
+    app.add_handler(build_conversation(rt, report, actions))
+    app.add_handler(CommandHandler(["status"], follow.status))
+    app.add_handler(CommandHandler(["tasks"], follow.tasks))
+    app.add_handler(CommandHandler(["cancel"], follow.cancel))
+    app.add_handler(CallbackQueryHandler(Common(rt).stale, pattern=f"^{PREFIX}"))
+    # In groups only commands get an answer ("talk to me privately"); other chatter is not ours.
+    app.add_handler(
+        MessageHandler(filters.ChatType.PRIVATE | filters.COMMAND, follow.anything_else)
+    )
+    app.add_error_handler(_on_error)
+    return OfficerBot(messenger.name, app, rt, progress)
+
+
+async def _on_error(update: object, context: Ctx) -> None:
+    """A handler failed: log it without secrets. The officer is not told "nothing changed":
+    the failure may have come after a commit."""
+    err = context.error
+    log.error(
+        "bot.handler_failed",
+        error=type(err).__name__,
+        detail=redact(str(err))[:300],
+        update_id=update.update_id if isinstance(update, Update) else None,
+    )
+
+
+async def _set_commands(app: App, messenger: str) -> None:
+    """The command menu in Persian (language_code fa) and English (everyone else)."""
+    for lang, code in (("fa", "fa"), ("en", None)):
+        commands = [BotCommand(name, text[lang]) for name, text in COMMANDS.items()]
+        try:
+            await app.bot.set_my_commands(
+                commands, scope=BotCommandScopeDefault(), language_code=code
+            )
+        except TelegramError as exc:  # Bale and old servers may not know setMyCommands
+            log.info("bot.commands_not_set", messenger=messenger, error=redact(str(exc))[:200])

@@ -1,0 +1,49 @@
+"""Names of things as an officer reads them: factories, incident types, severities, audiences,
+people and times, from the playbooks, in the reader's language."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from crisisd.bot.texts import norm
+from crisisd.library import Library
+from crisisd.planner import SEVERITY_NAMES
+from crisisd.timefmt import clock, local_date
+
+
+def factory_name(lib: Library, factory: str, lang: str) -> str:
+    pb = lib.playbooks.get(factory)
+    return pb.factory.name.get(norm(lang)) if pb else factory
+
+
+def type_name(lib: Library, factory: str, incident_type: str, lang: str) -> str:
+    pb = lib.playbooks.get(factory)
+    if pb is None or incident_type not in pb.incidents:
+        return incident_type
+    return pb.incidents[incident_type].name.get(norm(lang))
+
+
+def severity_name(severity: str, lang: str) -> str:
+    return SEVERITY_NAMES.get(severity, {}).get(norm(lang), severity)
+
+
+def audience_name(lib: Library, factory: str, audience: str, lang: str) -> str:
+    pb = lib.playbooks.get(factory)
+    aud = pb.audiences.get(audience) if pb else None
+    if aud is not None and aud.name is not None:
+        return aud.name.get(norm(lang))
+    return audience.replace("_", " ")
+
+
+def person_name(lib: Library, contact_id: str, lang: str) -> str:
+    contact = lib.directory.contacts.get(contact_id)
+    return contact.name.get(norm(lang)) if contact else contact_id
+
+
+def when(lib: Library, at: datetime, lang: str) -> str:
+    """A moment in the reader's calendar and the daemon's zone."""
+    return local_date(at, norm(lang), tz=lib.config.zone)
+
+
+def at_clock(lib: Library, at: datetime, lang: str) -> str:
+    return clock(at, norm(lang), tz=lib.config.zone)
