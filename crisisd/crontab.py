@@ -6,17 +6,50 @@ a playbook author writes cron, so numeric weekdays are translated to names here.
 
 from __future__ import annotations
 
-import re
 from datetime import tzinfo
 
 from apscheduler.triggers.cron import CronTrigger
 
-_CRON_DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun")
-_DOW_NUMBER = re.compile(r"(?<![/\d])([0-7])(?!\d)")
+_CRON_DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+_DAY_NUMBER = (
+    {name: i for i, name in enumerate(_CRON_DAYS)} | {"7": 0} | {str(i): i for i in range(7)}
+)
+
+
+def _day(token: str) -> int:
+    token = token.strip().lower()[:3]
+    if token not in _DAY_NUMBER:
+        raise ValueError(f"'{token}' is not a weekday — use 0-7 or sun…sat")
+    return _DAY_NUMBER[token]
 
 
 def _translate_dow(field: str) -> str:
-    return _DOW_NUMBER.sub(lambda m: _CRON_DAYS[int(m.group(1))], field.lower())
+    """Cron weekdays (Sunday = 0 or 7, ranges in cron's order) as an explicit list of names.
+
+    Ranges are expanded because APScheduler 3.x orders the week from Monday: a cron range
+    such as ``sun-wed`` or ``0-3`` would be empty or refused there.
+    """
+    if field in ("*", "?"):
+        return "*"
+    days: list[int] = []
+    for part in field.split(","):
+        spec, _, step_text = part.partition("/")
+        step = int(step_text) if step_text else 1
+        if step < 1:
+            raise ValueError(f"step in '{part}' must be at least 1")
+        if spec == "*":
+            first, last = 0, 6
+        elif "-" in spec:
+            start, end = spec.split("-", 1)
+            first, last = _day(start), _day(end)
+            if end.strip() == "7":
+                last = 7  # 5-7 is Friday to Sunday
+        else:
+            first = last = _day(spec)
+        if last < first:
+            raise ValueError(f"weekday range '{spec}' runs backwards")
+        days.extend(d % 7 for d in range(first, last + 1, step))
+    return ",".join(_CRON_DAYS[d] for d in sorted(set(days)))
 
 
 def parse_cron(expr: str, tz: tzinfo) -> CronTrigger:

@@ -15,7 +15,7 @@ import structlog
 from crisisd.domain import IncidentFacts, Plan, PlannedMessage, Purpose, Rendering
 from crisisd.incidents import IncidentService
 from crisisd.library import Library
-from crisisd.planner import message_key, plan_statement
+from crisisd.planner import message_key, plan_notice, plan_statement
 from crisisd.store import AuditEntry, MessageRow
 from crisisd.timefmt import duration_words
 
@@ -38,7 +38,9 @@ async def sweep(service: IncidentService, limit: int = 200) -> int:
         if row is None or row.status in ("resolved", "cancelled"):
             await service.store.add_plan(msg.incident_id, Plan(), [], now, escalated_ids=[msg.id])
             continue
-        plan = _plan(service.lib, service.facts_of(row), msg, now)
+        facts = service.facts_of(row)
+        plan = _plan(service.lib, facts, msg, now)
+        plan = _with_officer_notice(service.lib, facts, msg, plan, now)
         entry = AuditEntry(
             msg.incident_id,
             now,
@@ -57,6 +59,30 @@ async def sweep(service: IncidentService, limit: int = 200) -> int:
         )
         done += 1
     return done
+
+
+OFFICER_NOTE = {
+    "fa": "تشدید در حادثه {id}: {name} ({audience}) دریافت هشدار را تأیید نکرد؛ {to} خبردار شد.",
+    "en": "Escalation on incident {id}: {name} ({audience}) did not acknowledge; {to} told.",
+}
+
+
+def _with_officer_notice(
+    lib: Library, facts: IncidentFacts, msg: MessageRow, plan: Plan, now: datetime
+) -> Plan:
+    """The reporting officer hears of every escalation, in the same transaction."""
+    person = lib.directory.contacts.get(msg.recipient)
+    texts = {
+        lang: OFFICER_NOTE[lang].format(
+            id=facts.id,
+            name=person.name.get(lang) if person else msg.recipient,
+            audience=msg.audience,
+            to=msg.escalate_to or "—",
+        )
+        for lang in ("fa", "en")
+    }
+    notice = plan_notice(lib, facts, texts, f"escalated-{msg.id}", now)
+    return Plan(plan.messages + notice.messages)
 
 
 def _plan(lib: Library, facts: IncidentFacts, msg: MessageRow, now: datetime) -> Plan:

@@ -176,6 +176,8 @@ async def test_escalation_survives_restart(store: Store, library: Library) -> No
         ("staff.b", ("sms",)),  # the same alert on the next channel
         ("boss.c", ("bale", "email")),  # management told who has not acknowledged
     }
+    notices = [m for m in msgs if m.purpose == "notice"]
+    assert [m.recipient for m in notices] == ["officer.a"]  # the officer hears of it
 
 
 async def test_ack_stops_escalation(store: Store, library: Library) -> None:
