@@ -182,4 +182,5 @@ def sandbox(config_path: Path | None, port: int, host: str) -> None:
         asyncio.run(serve())
 
 
-from crisisd import cli_ops  # noqa: E402, F401 - registers run, trigger, drill, status, report, db
+# Registers run, trigger, drill, status, report, db and chat on `main`.
+from crisisd import cli_chat, cli_ops  # noqa: E402, F401
