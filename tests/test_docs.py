@@ -17,7 +17,7 @@ import yaml
 from pydantic import BaseModel
 
 from crisisd import config as config_module
-from crisisd import docsgen
+from crisisd import docs_sample, docs_templates, docsgen
 from crisisd import playbook as playbook_module
 from crisisd.approvals import ApprovalFile
 from crisisd.config import Config, load_config
@@ -102,9 +102,9 @@ def sample_library(tmp_path: Path) -> Library:
     """The walk-through's directory and playbook, with the real templates and approvals."""
     folder = tmp_path / "playbooks"
     folder.mkdir()
-    (folder / "directory.yaml").write_text(docsgen.SAMPLE_DIRECTORY, encoding="utf-8")
-    factory = yaml.safe_load(docsgen.SAMPLE_PLAYBOOK)["factory"]["id"]
-    (folder / f"{factory}.yaml").write_text(docsgen.SAMPLE_PLAYBOOK, encoding="utf-8")
+    (folder / "directory.yaml").write_text(docs_sample.SAMPLE_DIRECTORY, encoding="utf-8")
+    factory = yaml.safe_load(docs_sample.SAMPLE_PLAYBOOK)["factory"]["id"]
+    (folder / f"{factory}.yaml").write_text(docs_sample.SAMPLE_PLAYBOOK, encoding="utf-8")
     config = tmp_path / "config.yaml"
     settings = {
         "playbooks": str(folder),
@@ -149,26 +149,26 @@ def test_documented_template_variables_are_what_templates_get(sample_library: Li
     contact = lib.directory.contacts[pb.audiences[audience].members[0]]
     extra = {"ack_required": True, "ack_url": "https://x.example/v1/ack/T", "next_update": OPENED}
     produced = _keys(template_context(lib, pb, facts, contact, audience, extra))
-    documented = docsgen.template_variable_names()
+    documented = docs_templates.template_variable_names()
     assert produced == documented, (
         f"template variables not documented: {sorted(produced - documented)}; "
         f"documented but not given to templates: {sorted(documented - produced)} — "
-        f"update docsgen.TEMPLATE_VARIABLES, then {FIX}"
+        f"update docs_templates.TEMPLATE_VARIABLES, then {FIX}"
     )
 
 
 def test_documented_filters_are_the_template_environment_s() -> None:
-    assert set(docsgen.FILTERS) == docsgen.custom_filters()
+    assert set(docs_templates.FILTERS) == docs_templates.custom_filters()
 
 
 def test_secrets_sample_is_a_valid_config() -> None:
-    config = Config.model_validate(yaml.safe_load(docsgen.SAMPLE_SECRETS))
+    config = Config.model_validate(yaml.safe_load(docs_sample.SAMPLE_SECRETS))
     assert config.smtp.sender.address == "crisisd@example.com"  # written as `from:`
     assert config.messenger_names() == ["bale", "telegram"]
 
 
 def test_approvals_sample_matches_the_approvals_model() -> None:
-    approvals = ApprovalFile.model_validate(yaml.safe_load(docsgen.SAMPLE_APPROVALS))
+    approvals = ApprovalFile.model_validate(yaml.safe_load(docs_sample.SAMPLE_APPROVALS))
     assert list(approvals.approvals) == ["fa/holding_statement.email.j2"]
 
 
