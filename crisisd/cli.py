@@ -167,7 +167,7 @@ def sandbox(config_path: Path | None, port: int, host: str) -> None:
 
     async def serve() -> None:
         sb = await start_sandbox(lib.config, host=host, base_port=port)
-        sb.seed(lib.directory)
+        sb.seed(lib.directory, lib.playbooks)
         for what, where in sb.addresses().items():
             click.echo(f"{what:>18}: {where}")
         # one machine-readable line too, for scripts and tests

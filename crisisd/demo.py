@@ -297,7 +297,7 @@ async def _demo(config: Config, lib: Library, view: Display, fast: bool) -> str:
         stack.push_async_callback(store.aclose)
         sandbox = await start_sandbox(config, base_port=0)
         stack.push_async_callback(sandbox.aclose)
-        sandbox.seed(lib.directory)
+        sandbox.seed(lib.directory, lib.playbooks)
         channels = build_channels(config, sandbox)
         for channel in channels.values():
             stack.push_async_callback(channel.aclose)

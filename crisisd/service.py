@@ -89,7 +89,7 @@ class Daemon:
             from crisisd.sandbox.runner import start_sandbox
 
             sandbox = await start_sandbox(config, base_port=config.sandbox_port)
-            sandbox.seed(self._library.directory)
+            sandbox.seed(self._library.directory, self._library.playbooks)
             stack.push_async_callback(sandbox.aclose)
             self.sandbox = sandbox
             self.addresses.update({k.replace(" ", "_"): v for k, v in sandbox.addresses().items()})
@@ -220,7 +220,7 @@ class Daemon:
         self._library = library
         self.scheduler.load_drills(library)
         if getattr(self, "sandbox", None) is not None:
-            self.sandbox.seed(library.directory)
+            self.sandbox.seed(library.directory, library.playbooks)
         self.metrics.reloads.labels("ok").inc()
         log.info("reload.ok", factories=sorted(library.playbooks))
         return True

@@ -7,17 +7,19 @@ Used by `crisisd sandbox`, by `crisisd run` when ``sandbox: true``, by tests and
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from aiohttp import web
 
 from crisisd.config import Config
-from crisisd.playbook import Directory
+from crisisd.playbook import Directory, Playbook
 from crisisd.sandbox.botapi import BOTAPI_STATE, create_botapi_app
 from crisisd.sandbox.botapi_state import BotApiState
 from crisisd.sandbox.inbox import Inbox
 from crisisd.sandbox.smsgw import SmsGwServer, start_smsgw
 from crisisd.sandbox.smtpinbox import SmtpInbox, start_smtp_inbox
+from crisisd.sandbox.trainer import TrainerUser, create_trainer_app, trainer_users
 from crisisd.sandbox.web import create_inbox_app
 
 SMS_KEYS = {
@@ -44,14 +46,18 @@ class Sandbox:
     sms: SmsGwServer | None = None
     smtp: SmtpInbox | None = None
     inbox_url: str = ""
+    trainer_url: str = ""
+    trainer_users: list[TrainerUser] = field(default_factory=list)
     _runners: list[web.AppRunner] = field(default_factory=list)
 
     @property
     def smtp_port(self) -> int:
         return self.smtp.port if self.smtp else 0
 
-    def seed(self, directory: Directory) -> None:
-        """Make every chat id in the directory a known user of every fake messenger."""
+    def seed(self, directory: Directory, playbooks: Mapping[str, Playbook] | None = None) -> None:
+        """Make every chat id in the directory a known user of every fake messenger, and
+        someone the training chat page lets a person play (officers known by ``playbooks``)."""
+        self.trainer_users = trainer_users(directory, playbooks)
         for contact in directory.contacts.values():
             for messenger, chat_id in contact.chats.items():
                 state = self.botapi.get(messenger)
@@ -60,6 +66,8 @@ class Sandbox:
 
     def addresses(self) -> dict[str, str]:
         out = {"inbox page": self.inbox_url}
+        if self.trainer_url:
+            out["training chat"] = self.trainer_url
         out.update({f"{name} Bot API": url for name, url in self.botapi_urls.items()})
         if self.sms:
             out["SMS gateways"] = self.sms.url
@@ -77,6 +85,10 @@ class Sandbox:
         for runner in reversed(self._runners):
             with contextlib.suppress(Exception):
                 await runner.cleanup()
+
+
+async def _to_trainer(_request: web.Request) -> web.StreamResponse:
+    raise web.HTTPFound("/train/")
 
 
 async def _serve(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, int]:
@@ -100,9 +112,16 @@ async def start_sandbox(
 
     sb = Sandbox(Inbox(), host)
     try:
-        runner, p = await _serve(create_inbox_app(sb.inbox), host, port(0))
+        page = create_inbox_app(sb.inbox)
+        trainer = create_trainer_app(
+            sb.botapi, lambda: sb.trainer_users, tz=config.zone, inbox_href="/"
+        )
+        page.add_subapp("/train/", trainer)
+        page.router.add_get("/train", _to_trainer)
+        runner, p = await _serve(page, host, port(0))
         sb._runners.append(runner)
         sb.inbox_url = f"http://{host}:{p}/"
+        sb.trainer_url = f"{sb.inbox_url}train/"
         sb.smtp = await start_smtp_inbox(sb.inbox, host, port(1))
         sb.sms = await start_smsgw(sb.inbox, SMS_KEYS, host, port(2))
         for i, messenger in enumerate(config.messengers):
