@@ -27,8 +27,9 @@ from crisisd.domain import (
 )
 from crisisd.errors import InvalidReportError, PermissionDeniedError, UnknownIncidentError
 from crisisd.library import Library
-from crisisd.planner import plan_notice, plan_open, plan_statement
+from crisisd.planner import plan_notice, plan_open
 from crisisd.problems import did_you_mean
+from crisisd.statements import all_clear_plan, external_audiences, takeover_plan, update_plan
 from crisisd.store import AckResult, AuditEntry, IncidentRow, MessageRow, Store
 from crisisd.templates import clean_user_text
 
@@ -201,70 +202,29 @@ class IncidentService:
     async def update(self, incident_id: str, details: str, actor: str) -> int:
         """Send the approved update statement; press gets the referral after a takeover."""
         row = await self._open_row(incident_id, actor)
-        lib, now = self.lib, self.clock()
-        pb = lib.playbook(row.factory)
-        number = row.update_number + 1
-        facts = replace(
-            self.facts_of(row),
-            update_number=number,
-            update_details=clean_user_text(details, DETAILS_LIMIT),
-        )
-        upd = pb.statements.update
-        internal: list[tuple[str, str, tuple[str, ...]]] = []
-        external: list[tuple[str, str, tuple[str, ...]]] = []
-        for aid in upd.audiences:
-            for member in pb.audiences[aid].members:
-                target = (aid, member, tuple(upd.channels))
-                (external if pb.audiences[aid].external else internal).append(target)
-        plan = plan_statement(lib, facts, Purpose.UPDATE, upd.template, internal, number, now)
-        template = upd.template
-        if row.status == IncidentStatus.TAKEN_OVER:
-            template = pb.statements.takeover.template
-        plan = _merge(
-            plan, plan_statement(lib, facts, Purpose.UPDATE, template, external, number, now)
-        )
+        now = self.clock()
+        plan, after = update_plan(self.lib, self.facts_of(row), details, now)
         every = timedelta(seconds=row.update_every_s) if row.update_every_s else None
         changes = {
-            "update_number": number,
-            "update_details": facts.update_details,
+            "update_number": after.update_number,
+            "update_details": after.update_details,
             "next_update_at": now + every if every else None,
         }
-        entry = AuditEntry(
-            row.id,
-            now,
-            actor,
-            "incident.updated",
-            None,
-            {"number": number, "details": facts.update_details, "messages": len(plan.messages)},
-        )
+        detail = {
+            "number": after.update_number,
+            "details": after.update_details,
+            "messages": len(plan.messages),
+        }
+        entry = AuditEntry(row.id, now, actor, "incident.updated", None, detail)
         await self.store.add_plan(row.id, plan, [entry], now, changes=changes)
         return len(plan.messages)
-
-    async def _told(self, row: IncidentRow) -> list[tuple[str, str, tuple[str, ...]]]:
-        """Everyone a message reached, with the channel that reached them first."""
-        told: dict[str, tuple[str, str, tuple[str, ...]]] = {}
-        for m in await self.store.messages_of(row.id):
-            if m.status != "sent" or m.recipient in told or m.sink_for:
-                continue
-            order = [m.sent_channel or m.channel, *(c for c in m.channels if c != m.sent_channel)]
-            told[m.recipient] = (m.audience, m.recipient, tuple(order))
-        return list(told.values())
 
     async def resolve(self, incident_id: str, actor: str) -> int:
         """The all-clear to everyone who was told; pending alerts are cancelled."""
         row = await self._open_row(incident_id, actor)
         lib, now = self.lib, self.clock()
-        pb = lib.playbook(row.factory)
-        facts = replace(self.facts_of(row), status=IncidentStatus.RESOLVED)
-        plan = plan_statement(
-            lib,
-            facts,
-            Purpose.ALL_CLEAR,
-            pb.statements.all_clear.template,
-            await self._told(row),
-            0,
-            now,
-        )
+        msgs = await self.store.messages_of(row.id)
+        plan = all_clear_plan(lib, self.facts_of(row), msgs, now)
         entry = AuditEntry(
             row.id, now, actor, "incident.resolved", None, {"messages": len(plan.messages)}
         )
@@ -288,19 +248,8 @@ class IncidentService:
         """Provincial crisis HQ took over: pending press messages stop, press gets the referral."""
         row = await self._open_row(incident_id, actor)
         lib, now = self.lib, self.clock()
-        pb = lib.playbook(row.factory)
-        external = [a for a, aud in pb.audiences.items() if aud.external]
-        sev = pb.plan_for(row.incident_type, row.severity)
-        targets = [
-            (s.audience, m, tuple(s.channels))
-            for s in sev.steps
-            if s.audience in external
-            for m in pb.audiences[s.audience].members
-        ]
-        facts = replace(self.facts_of(row), status=IncidentStatus.TAKEN_OVER)
-        plan = plan_statement(
-            lib, facts, Purpose.TAKEOVER, pb.statements.takeover.template, targets, 0, now
-        )
+        external = external_audiences(lib.playbook(row.factory))
+        plan = takeover_plan(lib, self.facts_of(row), now)
         entry = AuditEntry(
             row.id, now, actor, "incident.taken_over", None, {"messages": len(plan.messages)}
         )
