@@ -78,6 +78,10 @@ def run(config_path: Path | None) -> None:
 @click.option("--casualties", type=click.Choice([c.value for c in Casualties]), default="unknown")
 @click.option("--drill", is_flag=True, help="a drill: marked, never reaches press or authorities")
 @click.option("--idempotency-key", help="the same key twice opens one incident")
+@click.option("--api", "api_url", help="send through a running daemon's HTTP API at this URL")
+@click.option(
+    "--token", envvar="CRISISD_API_TOKEN", help="API bearer token (or $CRISISD_API_TOKEN)"
+)
 @config_option
 def trigger(
     factory: str,
@@ -89,9 +93,25 @@ def trigger(
     casualties: str,
     drill: bool,
     idempotency_key: str | None,
+    api_url: str | None,
+    token: str | None,
     config_path: Path | None,
 ) -> None:
-    """Open an incident directly on the store; a running daemon sends it within a second."""
+    """Open an incident, directly on the store (a running daemon sends it within a second)
+    or with --api through a daemon's HTTP API."""
+    if api_url:
+        body = {
+            "factory": factory,
+            "type": incident_type,
+            "severity": severity,
+            "reporter": reporter,
+            "details": details,
+            "location": location,
+            "casualties": casualties,
+            "drill": drill,
+        }
+        _trigger_via_api(api_url, token, body, idempotency_key)
+        return
     report = IncidentReport(
         factory,
         incident_type,
@@ -241,3 +261,32 @@ def demo(config_path: Path | None, fast: bool) -> None:
     from crisisd.demo import run_demo
 
     sys.exit(run_demo(config_path, fast=fast))
+
+
+def _trigger_via_api(
+    api_url: str, token: str | None, body: dict[str, Any], idempotency_key: str | None
+) -> None:
+    import urllib.error
+    import urllib.request
+
+    if not api_url.startswith(("http://", "https://")):
+        raise click.UsageError("--api must be an http:// or https:// URL")
+    if not token:
+        raise click.UsageError("--api needs --token (or $CRISISD_API_TOKEN)")
+    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
+    if idempotency_key:
+        headers["Idempotency-Key"] = idempotency_key
+    url = api_url.rstrip("/") + "/v1/incidents"
+    req = urllib.request.Request(url, json.dumps(body).encode(), headers)  # noqa: S310
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:  # noqa: S310 - scheme checked
+            answer = json.loads(resp.read())
+    except urllib.error.HTTPError as err:
+        detail = json.loads(err.read() or b"{}").get("error", {})
+        click.echo(f"refused ({err.code}): {detail.get('message', err.reason)}", err=True)
+        sys.exit(1)
+    except urllib.error.URLError as err:
+        click.echo(f"cannot reach {api_url}: {err.reason}", err=True)
+        sys.exit(1)
+    state = "accepted" if answer.get("created", True) else "already accepted (same key)"
+    click.echo(f"{state}: incident {answer['id']}, {answer.get('messages', 0)} message(s) queued")

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import signal
+import subprocess
+import sys
 import time
 import urllib.request
 from datetime import datetime, timedelta
@@ -114,6 +117,33 @@ def test_api_trigger_reaches_inboxes_and_reload_keeps_last_good(tmp_path: Path) 
         assert any("mini.yaml:10:" in p for p in rejected["problems"])
         status, body = http("POST", f"{api}/v1/incidents", {**REPORT, "details": "second"})
         assert status == 201, body
+        # the CLI through the API, as an integration would
+        cli = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "crisisd",
+                "trigger",
+                "mini",
+                "fire",
+                "major",
+                "--reporter",
+                "officer.a",
+                "--details",
+                "third",
+                "--api",
+                api,
+                "--config",
+                str(cfg),
+            ],
+            env={**os.environ, "CRISISD_API_TOKEN": API_TOKEN},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert cli.returncode == 0, cli.stderr
+        assert cli.stdout.startswith("accepted: incident ")
     finally:
         assert daemon.stop() == 0, daemon.tail()
     log = daemon.log.read_text(encoding="utf-8")
