@@ -24,6 +24,7 @@ from crisisd.config import Config, load_config
 from crisisd.context import DaemonContext
 from crisisd.dispatch import Dispatcher
 from crisisd.errors import CrisisError, ProblemsError
+from crisisd.gatewaywatch import GatewayWatch
 from crisisd.incidents import IncidentService, tell_officer_of_failure
 from crisisd.library import Library, load_library
 from crisisd.metrics import Metrics
@@ -132,6 +133,10 @@ class Daemon:
         stack.push_async_callback(self.dispatcher.drain)
         self.scheduler = Scheduler(self.ctx, drill_reporter=self._drill_report)
         self.scheduler.start()
+        watch = GatewayWatch(self.ctx, self.channels, self._tell_admins)
+        self.scheduler.aps.add_job(
+            watch.check, "interval", seconds=config.schedule.check_seconds, id="gateways"
+        )
         stack.callback(self.scheduler.shutdown)
         await self._start_api(stack)
         await self._start_bots(stack, sandbox)
@@ -242,7 +247,7 @@ class Daemon:
                         channel=name,
                         address=address,
                         text=text if channel.kind != "chat" else _escape(text),
-                        subject="crisisd: reload rejected",
+                        subject=text.splitlines()[0][:80],
                         lang=contact.lang,
                     )
                 )

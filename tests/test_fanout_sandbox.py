@@ -9,12 +9,16 @@ from pathlib import Path
 
 import pytest
 
+from crisisd.channels.base import OutboundMessage, Sent
 from crisisd.channels.registry import build_channels
 from crisisd.config import Config, Sms, SmsGateway
+from crisisd.context import DaemonContext
 from crisisd.dispatch import Dispatcher, RetryPolicy
 from crisisd.domain import IncidentReport
+from crisisd.gatewaywatch import GatewayWatch
 from crisisd.incidents import IncidentService, tell_officer_of_failure
 from crisisd.library import Library, load_library
+from crisisd.metrics import Metrics
 from crisisd.sandbox.runner import Sandbox, start_sandbox
 from crisisd.store import MessageRow, Store
 from crisisd.store.engine import normalize_url
@@ -134,3 +138,38 @@ async def test_all_gateways_down_is_recorded_and_the_officer_is_told(
     notice = sb.inbox.query(service="bale", to="1001")
     assert notice and "علی بهرامی" in notice[-1].text
     assert "delivery.failed" in [e.action for e in await store.audit_of(incident)]
+
+
+async def test_a_gateway_out_of_credit_is_announced_once(
+    world: tuple[Library, Sandbox, Store],
+) -> None:
+    lib, sb, store = world
+    assert sb.sms is not None
+    sb.sms.state.faults["kavenegar"].update({"mode": "no_credit"})
+    svc = IncidentService(store, lambda: lib)
+    opened = await svc.open(IncidentReport("mini", "fire", "major", "officer.a"))
+    channels = build_channels(lib.config, sb)
+    try:
+        result = await channels["sms"].send(
+            OutboundMessage(key="k1", channel="sms", address="+989121114455", text="آزمایش")
+        )
+        assert isinstance(result, Sent)  # failover hid the outage from the recipient
+        told: list[str] = []
+
+        async def admins(text: str) -> None:
+            told.append(text)
+
+        async def health() -> dict[str, object]:
+            return {"ok": True}
+
+        ctx = DaemonContext(store, svc, Metrics(), lambda: lib, health, lambda: None)
+        watch = GatewayWatch(ctx, channels, admins)
+        assert await watch.check() == ["kavenegar"]
+        assert await watch.check() == []  # announced once per outage
+    finally:
+        for ch in channels.values():
+            await ch.aclose()
+    notices = [m for m in await store.messages_of(opened.incident_id) if m.purpose == "notice"]
+    assert [m.recipient for m in notices] == ["officer.a"]
+    assert "kavenegar" in notices[0].renderings["chat"]["text"]
+    assert told and "kavenegar" in told[0]
