@@ -245,6 +245,17 @@ class Schedule(Model):
     )
 
 
+class Bots(Model):
+    """How the officers' bot hears from Telegram/Bale."""
+
+    mode: Literal["polling", "webhook"] = Field(
+        "polling",
+        description="polling: the daemon asks for updates (works behind NAT); webhook: the "
+        "messenger POSTs them to api.public_url + /telegram-webhook/<messenger> (needs "
+        "api.public_url reachable from the internet, behind your reverse proxy)",
+    )
+
+
 class Config(Model):
     """Everything the daemon needs to know, with defaults that run out of the box."""
 
@@ -302,6 +313,9 @@ class Config(Model):
     api: Api = Field(Api(), description="The HTTP API.")
     calendar: Calendar = Field(
         Calendar(), description="The working week used for `working days` deadlines."
+    )
+    bots: Bots = Field(
+        default_factory=Bots, description="the officers' bot: long polling or webhook"
     )
     schedule: Schedule = Field(Schedule(), description="How often the scheduler looks.")
     admins: list[str] = Field(
@@ -362,6 +376,14 @@ def load_config(path: Path) -> Config:
 def _production_gaps(config: Config, doc: Document) -> list[Problem]:
     """Credentials a real (non-sandbox) deployment cannot do without."""
     gaps: list[Problem] = []
+    if config.bots.mode == "webhook" and not config.api.public_url:
+        gaps.append(
+            doc.problem(
+                ("bots", "mode"),
+                "webhook mode needs api.public_url",
+                "set api.public_url to the HTTPS address your reverse proxy serves",
+            )
+        )
     for i, messenger in enumerate(config.messengers):
         if messenger.token is None:
             gaps.append(

@@ -11,10 +11,12 @@ import contextlib
 import os
 import signal
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import structlog
+from aiohttp import web
 
 from crisisd import redaction, sdnotify
 from crisisd.acklinks import AckSigner
@@ -49,6 +51,7 @@ class Daemon:
         self.metrics = Metrics()
         self.channels: dict[str, Channel] = {}
         self.addresses: dict[str, str] = {}
+        self._webhooks: dict[str, Callable[[web.Request], Awaitable[web.StreamResponse]]] = {}
 
     def library(self) -> Library:
         return self._library
@@ -143,7 +146,7 @@ class Daemon:
 
     async def _start_bots(self, stack: contextlib.AsyncExitStack, sandbox: Sandbox | None) -> None:
         """The officers' bot on every messenger that has it (closed before the dispatcher)."""
-        from crisisd.bot import start_bots
+        from crisisd.bot import BotSettings, start_bots  # PTB is heavy: loaded when needed
 
         entries = []
         for m in self.config.messengers:
@@ -153,9 +156,14 @@ class Daemon:
                 entries.append((m, sandbox.botapi_urls[m.name], sandbox_token(m.name)))
             elif m.token is not None:
                 entries.append((m, m.base_url, m.token.get_secret_value()))
-        if entries:
-            bots = await start_bots(self.ctx, entries, pacers=self.dispatcher.pacers)
-            stack.push_async_callback(bots.aclose)
+        if not entries:
+            return
+        settings = BotSettings()
+        if self.config.bots.mode == "webhook" and not self.config.sandbox:
+            settings = BotSettings(webhook_url=self.config.api.public_url)
+        bots = await start_bots(self.ctx, entries, settings, pacers=self.dispatcher.pacers)
+        stack.push_async_callback(bots.aclose)
+        self._webhooks = dict(bots.webhook_routes())
 
     async def _start_api(self, stack: contextlib.AsyncExitStack) -> None:
         from crisisd.api import create_api_app, start_api
@@ -168,10 +176,18 @@ class Daemon:
             signer=self.signer,
             max_body_bytes=api.max_body_bytes,
         )
+        # webhook mode: Telegram/Bale POST here; the handlers exist once the bots have started
+        app.router.add_post("/telegram-webhook/{messenger}", self._webhook)
         runner = await start_api(app, api.bind, api.port)
         stack.push_async_callback(runner.cleanup)
         host, port = runner.addresses[0][:2]
         self.addresses["api"] = f"http://{host}:{port}"
+
+    async def _webhook(self, request: web.Request) -> web.StreamResponse:
+        handler = self._webhooks.get(request.path)
+        if handler is None:
+            raise web.HTTPNotFound(text="no bot listens here")
+        return await handler(request)
 
     def _address(self, msg: MessageRow, channel: str) -> str | None:
         contact = self._library.directory.contacts.get(msg.recipient)
