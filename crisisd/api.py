@@ -155,7 +155,6 @@ async def open_incident(request: web.Request) -> web.Response:
     )
     opened = await ctx.service.open(report)
     if opened.created:
-        ctx.metrics.incidents.labels(report.factory, str(report.drill).lower()).inc()
         ctx.kick()
     result = IncidentCreated(
         id=opened.incident_id,
@@ -221,8 +220,6 @@ async def ack_link(request: web.Request) -> web.Response:
         result = await state.ctx.service.acknowledge_code(code, via="link")
     except UnknownIncidentError:
         return _page(ack_page("unknown"))
-    if result.new:
-        state.ctx.metrics.acks.labels("link").inc()
     return _page(ack_page("acked" if result.new else "already", result.incident_id, result.at))
 
 

@@ -27,6 +27,7 @@ from crisisd.domain import (
 )
 from crisisd.errors import InvalidReportError, PermissionDeniedError, UnknownIncidentError
 from crisisd.library import Library
+from crisisd.metrics import Metrics
 from crisisd.planner import plan_notice, plan_open
 from crisisd.problems import did_you_mean
 from crisisd.statements import all_clear_plan, external_audiences, takeover_plan, update_plan
@@ -69,6 +70,7 @@ class IncidentService:
         self._library = library
         self.clock = clock
         self.ack_link: Callable[[str], str] | None = None  # signed links for email and SMS
+        self.metrics: Metrics | None = None  # counted here, whatever the front door
 
     @property
     def lib(self) -> Library:
@@ -150,6 +152,8 @@ class IncidentService:
                 )
             except IntegrityError:
                 continue  # the random id was taken: draw another
+            if created and self.metrics is not None:
+                self.metrics.incidents.labels(report.factory, str(report.drill).lower()).inc()
             log.info(
                 "incident.opened" if created else "incident.duplicate",
                 incident_id=incident_id,
@@ -288,6 +292,8 @@ class IncidentService:
     ) -> AckResult:
         row = await self.get(incident_id)
         result = await self.store.acknowledge(row.id, recipient, via, self.clock(), message_id)
+        if result.new and self.metrics is not None:
+            self.metrics.acks.labels(via).inc()
         log.info(
             "ack.recorded" if result.new else "ack.repeated",
             incident_id=row.id,

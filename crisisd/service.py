@@ -101,6 +101,7 @@ class Daemon:
         for channel in self.channels.values():
             stack.push_async_callback(channel.aclose)
         self.service = IncidentService(self.store, self.library)
+        self.service.metrics = self.metrics
         secret = (
             config.api.ack_secret.get_secret_value()
             if config.api.ack_secret

@@ -116,6 +116,7 @@ async def api(tmp_path: Path) -> AsyncIterator[Api]:
         health=health,
         kick=lambda: kicks.append("kick"),
     )
+    service.metrics = ctx.metrics  # as the daemon wires it
     clock = Clock()
     signer = AckSigner(ACK_SECRET, timedelta(hours=48), clock)
     tokens = [
