@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-import random
+import hashlib
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
@@ -51,7 +51,6 @@ class Scheduler:
         ctx: DaemonContext,
         *,
         drill_reporter: DrillReporter | None = None,
-        rng: random.Random | None = None,
     ) -> None:
         self.ctx = ctx
         config = ctx.library().config
@@ -59,7 +58,6 @@ class Scheduler:
         check_every = config.schedule.check_seconds
         self.remind_ahead = timedelta(minutes=config.schedule.remind_minutes_before)
         self.drill_reporter = drill_reporter
-        self.rng = rng or random.Random()
         zone = config.zone
         self.aps = AsyncIOScheduler(
             timezone=zone,
@@ -78,47 +76,60 @@ class Scheduler:
     # -- drills -----------------------------------------------------------------------------
 
     def load_drills(self, lib: Library) -> int:
-        """(Re)schedule every playbook's drills; returns how many are scheduled."""
+        """(Re)schedule every playbook's drills; returns how many are scheduled.
+
+        A drill whose window is open right now (the daemon restarted inside it) gets its
+        start scheduled again: the start time is derived from the slot, so it is the same
+        moment as before, and the drill's idempotency key makes a second start harmless.
+        """
         for job in self.aps.get_jobs():
             if job.id.startswith("drill:"):
                 job.remove()
         count = 0
+        now = datetime.now(lib.config.zone)
         for factory, pb in lib.playbooks.items():
             for index, drill in enumerate(pb.drills):
                 trigger = parse_cron(drill.cron, lib.config.zone)
-                # A misfired drill (daemon down at the time) is still run inside its window.
-                grace = max(60, int(drill.window.total_seconds()))
                 self.aps.add_job(
                     self.drill_slot,
                     trigger,
                     args=[factory, index],
                     id=f"drill:{factory}:{index}",
-                    misfire_grace_time=grace,
+                    misfire_grace_time=max(60, int(drill.window.total_seconds())),
                 )
                 count += 1
+                current = trigger.get_next_fire_time(None, now - drill.window)
+                if drill.window and current is not None and current <= now:
+                    self._schedule_start(factory, index, current, drill.window)
         log.info("scheduler.drills_loaded", drills=count)
         return count
 
     async def drill_slot(self, factory: str, index: int) -> None:
-        """A drill's cron fired: claim the slot once, then start at a random time in the window."""
+        """A drill's cron fired: claim the slot once, then start inside its window."""
         lib = self.ctx.library()
         pb = lib.playbooks.get(factory)
         if pb is None or index >= len(pb.drills):
             return
-        drill = pb.drills[index]
-        now = datetime.now(lib.config.zone)
-        slot = now.replace(second=0, microsecond=0).isoformat()
-        if not await self.ctx.store.claim_once(f"drill-slot:{factory}:{index}:{slot}", slot):
-            log.info("drill.slot_taken", factory=factory, slot=slot)
+        slot = datetime.now(lib.config.zone).replace(second=0, microsecond=0)
+        key = f"drill-slot:{factory}:{index}:{slot.isoformat()}"
+        if not await self.ctx.store.claim_once(key, slot.isoformat()):
+            log.info("drill.slot_taken", factory=factory, slot=slot.isoformat())
             return
-        delay = self.rng.uniform(0, drill.window.total_seconds())
-        start = now + timedelta(seconds=delay)
+        self._schedule_start(factory, index, slot, pb.drills[index].window)
+
+    def _schedule_start(self, factory: str, index: int, slot: datetime, window: timedelta) -> None:
+        """Start at a moment inside the window that depends only on the slot (random-looking,
+        unannounced, but the same after a restart)."""
+        digest = hashlib.sha256(f"{factory}:{index}:{slot.isoformat()}".encode()).digest()
+        offset = int.from_bytes(digest[:8], "big") / 2**64 * window.total_seconds()
+        start = max(slot + timedelta(seconds=offset), datetime.now(slot.tzinfo))
         self.aps.add_job(
             self.start_drill,
             DateTrigger(run_date=start),
-            args=[factory, index, slot],
-            id=f"drill-start:{factory}:{index}:{slot}",
-            misfire_grace_time=int(drill.window.total_seconds()) + 60,
+            args=[factory, index, slot.isoformat()],
+            id=f"drill-start:{factory}:{index}:{slot.isoformat()}",
+            replace_existing=True,
+            misfire_grace_time=int(window.total_seconds()) + 60,
         )
         log.info("drill.scheduled", factory=factory, start=start.isoformat())
 
@@ -139,6 +150,9 @@ class Scheduler:
             drill_window=drill.report_after,
         )
         opened = await self.ctx.service.open(report)
+        if not opened.created:  # started before a restart, or by another instance
+            log.info("drill.already_started", factory=factory, incident_id=opened.incident_id)
+            return opened.incident_id
         self.ctx.metrics.drills.labels(factory).inc()
         self.ctx.kick()
         log.info("drill.started", factory=factory, incident_id=opened.incident_id)
