@@ -72,7 +72,8 @@ class OfficerBot:
     webhook_secret: str = field(default_factory=new_secret)
 
     async def start(self, settings: BotSettings) -> None:
-        """Connect (getMe), register commands, start polling (or set the webhook).
+        """Connect (getMe), register commands, start polling (or set the webhook), then
+        follow again the progress messages a previous run left followed.
         Raises when the messenger cannot be reached."""
         await self.app.initialize()
         await _set_commands(self.app, self.messenger)
@@ -84,19 +85,20 @@ class OfficerBot:
                 drop_pending_updates=False,
                 secret_token=self.webhook_secret,
             )
-            self.running = True
-            log.info("bot.started", messenger=self.messenger, mode="webhook")
-            return
-        assert self.app.updater is not None
-        await self.app.updater.start_polling(
-            poll_interval=0,
-            timeout=timedelta(seconds=settings.poll_timeout),
-            allowed_updates=ALLOWED_UPDATES,
-            drop_pending_updates=False,  # a press or report made while we were down still counts
-            error_callback=self._polling_error,
-        )
+            mode = "webhook"
+        else:
+            assert self.app.updater is not None
+            await self.app.updater.start_polling(
+                poll_interval=0,
+                timeout=timedelta(seconds=settings.poll_timeout),
+                allowed_updates=ALLOWED_UPDATES,
+                drop_pending_updates=False,  # a press or report made while down still counts
+                error_callback=self._polling_error,
+            )
+            mode = "polling"
         self.running = True
-        log.info("bot.started", messenger=self.messenger, mode="polling")
+        log.info("bot.started", messenger=self.messenger, mode=mode)
+        await self.progress.resume(self.app.bot)  # never raises
 
     def _polling_error(self, exc: TelegramError) -> None:
         log.warning("bot.polling_error", messenger=self.messenger, error=redact(str(exc))[:300])

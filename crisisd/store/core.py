@@ -66,6 +66,37 @@ class Store(OutboxMixin):
             return False
         return True
 
+    async def put_setting(self, key: str, value: str) -> None:
+        """Set ``key`` to ``value``, whether it was set before or not."""
+        try:
+            await self._put_setting(key, value)
+        except IntegrityError:  # another writer inserted it meanwhile: now there is a row
+            await self._put_setting(key, value)
+
+    async def _put_setting(self, key: str, value: str) -> None:
+        async with self.write() as conn:
+            changed = await conn.execute(
+                sa.update(settings).where(settings.c.key == key).values(value=value)
+            )
+            if changed.rowcount == 0:
+                await conn.execute(sa.insert(settings).values(key=key, value=value))
+
+    async def settings_with_prefix(self, prefix: str) -> dict[str, str]:
+        """Every setting whose key starts with ``prefix`` (case-sensitive), by key."""
+        query = sa.select(settings.c.key, settings.c.value).where(
+            settings.c.key.startswith(prefix, autoescape=True)
+        )
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        # SQLite's LIKE ignores ASCII case: the exact test is made here.
+        return {str(k): str(v) for k, v in rows if str(k).startswith(prefix)}
+
+    async def delete_setting(self, key: str) -> bool:
+        """Forget ``key``; False when it was not set."""
+        async with self.write() as conn:
+            result = await conn.execute(sa.delete(settings).where(settings.c.key == key))
+        return bool(result.rowcount)
+
     # -- what the scheduler looks for ----------------------------------------------------------
 
     async def updates_due(self, before: datetime) -> list[IncidentRow]:
