@@ -116,6 +116,11 @@ class Dispatcher:
         self._wake.set()
 
     async def start(self) -> None:
+        # Claims this worker id still holds come from a previous run that was killed: they
+        # go back to the queue now instead of waiting for their lease to expire.
+        recovered = await self.store.release(self.worker_id)
+        if recovered:
+            log.warning("dispatch.recovered_claims", worker=self.worker_id, messages=recovered)
         for name, ch in self.channels.items():
             queue: asyncio.PriorityQueue[Queued] = asyncio.PriorityQueue()
             self._queues[name] = queue

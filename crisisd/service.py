@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import os
 import signal
 import sys
@@ -122,7 +123,7 @@ class Daemon:
             self._address,
             on_final_failure=self._final_failure,
             metrics=self.metrics,
-            worker_id=f"{os.uname().nodename}:{os.getpid()}",
+            worker_id=_worker_id(self.config_path),
         )
         self.ctx = DaemonContext(
             store=self.store,
@@ -270,6 +271,14 @@ class Daemon:
                 )
                 log.info("admin.told", admin=who, channel=name, result=type(result).__name__)
                 break
+
+
+def _worker_id(config_path: Path | None) -> str:
+    """Stable across restarts of this daemon (host + config file), distinct between daemons
+    sharing a PostgreSQL store: a killed run's claims are taken back at the next start."""
+    where = str(config_path.resolve()) if config_path else "defaults"
+    digest = hashlib.sha256(where.encode()).hexdigest()[:8]
+    return f"{os.uname().nodename}:{digest}"
 
 
 def _banner(addresses: dict[str, str]) -> None:
