@@ -98,6 +98,9 @@ class Dispatcher:
         self._outcomes: list[Outcome] = []
         self._wake = asyncio.Event()
         self._kicked = False
+        self._flush_stop = asyncio.Event()
+        self._notices: set[asyncio.Task[None]] = set()
+        self._flusher: asyncio.Task[None] | None = None
         self._stopping = False
         self._tasks: list[asyncio.Task[None]] = []
         self.sent_count = 0
@@ -129,7 +132,8 @@ class Dispatcher:
                     asyncio.create_task(self._worker(name, queue), name=f"send-{name}-{i}")
                 )
         self._tasks.append(asyncio.create_task(self._claim_loop(), name="claim"))
-        self._tasks.append(asyncio.create_task(self._flush_loop(), name="flush"))
+        self._flusher = asyncio.create_task(self._flush_loop(), name="flush")
+        self._tasks.append(self._flusher)
         self._tasks.append(asyncio.create_task(self._lease_loop(), name="lease"))
 
     async def drain(self, grace: float = 20.0) -> None:
@@ -140,12 +144,22 @@ class Dispatcher:
         # Polling is fine here: it runs once, at shutdown, for a few seconds at most.
         while self._claimed and asyncio.get_running_loop().time() < deadline:  # noqa: ASYNC110
             await asyncio.sleep(0.05)
+        flusher = self._flusher
         for task in self._tasks:
-            task.cancel()
+            if task is not flusher:
+                task.cancel()
         for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            if task is not flusher:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        # The flush loop is never cancelled in the middle of a write: it ends by itself, and
+        # everything sent is recorded before the remaining claims are given back.
+        self._flush_stop.set()
+        if flusher is not None:
+            await flusher
         await self._flush()
+        if self._notices:  # officers' failure notices are written, not dropped
+            await asyncio.wait(self._notices, timeout=5)
         released = await self.store.release(self.worker_id)
         log.info("dispatch.drained", released=released, sent=self.sent_count)
 
@@ -301,13 +315,16 @@ class Dispatcher:
             outcome(kind="failed", reason=reason, channel_index=msg.channel_index)
         )
         if self.on_final_failure is not None:
-            self._tasks.append(asyncio.create_task(self.on_final_failure(msg, reason)))
+            task = asyncio.create_task(self.on_final_failure(msg, reason))
+            self._notices.add(task)
+            task.add_done_callback(self._notices.discard)
 
     # -- recording --------------------------------------------------------------------------
 
     async def _flush_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.flush_every)
+        while not self._flush_stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._flush_stop.wait(), self.flush_every)
             await self._flush()
 
     async def flush(self) -> None:
@@ -319,7 +336,7 @@ class Dispatcher:
             return
         batch, self._outcomes = self._outcomes, []
         try:
-            await self.store.record(batch)
+            await self.store.record(batch, self.worker_id)
         except Exception as exc:  # noqa: BLE001 - keep them and try again; leases protect us
             log.warning("dispatch.record_failed", error=redact(str(exc)), pending=len(batch))
             self._outcomes = batch + self._outcomes

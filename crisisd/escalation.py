@@ -15,7 +15,7 @@ import structlog
 from crisisd.domain import IncidentFacts, Plan, PlannedMessage, Purpose, Rendering
 from crisisd.incidents import IncidentService
 from crisisd.library import Library
-from crisisd.planner import message_key, plan_notice, plan_statement
+from crisisd.planner import plan_notice, plan_statement
 from crisisd.store import AuditEntry, MessageRow
 from crisisd.timefmt import duration_words
 
@@ -49,7 +49,11 @@ async def sweep(service: IncidentService, limit: int = 200) -> int:
             None,
             {"message_id": msg.id, "recipient": msg.recipient, "to": msg.escalate_to},
         )
-        await service.store.add_plan(msg.incident_id, plan, [entry], now, escalated_ids=[msg.id])
+        written = await service.store.add_plan(
+            msg.incident_id, plan, [entry], now, escalated_ids=[msg.id]
+        )
+        if written < 0:
+            continue  # acknowledged while the escalation was being planned
         log.warning(
             "escalation.fired",
             incident_id=msg.incident_id,
@@ -92,9 +96,9 @@ def _plan(lib: Library, facts: IncidentFacts, msg: MessageRow, now: datetime) ->
     if rest:  # the same alert again, on the person's next channel
         messages.append(
             PlannedMessage(
-                key=message_key(
-                    msg.incident_id, Purpose.ESCALATION, msg.id, msg.step, msg.recipient
-                ),
+                # "resend" keeps this key apart from the escalation-audience message, which
+                # the same person may also get (if they are in both audiences)
+                key=f"{msg.incident_id}/{Purpose.ESCALATION.value}/{msg.id}/resend/{msg.recipient}",
                 incident_id=msg.incident_id,
                 purpose=Purpose.ESCALATION,
                 step=msg.step,
@@ -134,5 +138,7 @@ def _tell_escalation_audience(
         )
         for lang in ("fa", "en")
     }
+    if facts.drill and facts.drill_audiences is not None and target not in facts.drill_audiences:
+        return Plan()  # the drill does not involve that audience
     targets = [(target, m, channels) for m in aud.members]
     return plan_statement(lib, facts, Purpose.ESCALATION, template, targets, msg.id, now, preface)

@@ -41,6 +41,14 @@ SINK_NOTE = {
 }
 
 
+DRILL_PRIORITY_PENALTY = 100  # drill traffic waits behind any real incident's messages
+
+
+def priority_of(pb: Playbook, audience: str, drill: bool) -> int:
+    """Lower goes first; a drill's messages come after every real incident's."""
+    return pb.priority_of(audience) + (DRILL_PRIORITY_PENALTY if drill else 0)
+
+
 def message_key(incident_id: str, purpose: Purpose, seq: int, step: int, recipient: str) -> str:
     """Stable unique key of one planned message: the outbox's idempotency key."""
     return f"{incident_id}/{purpose.value}/{seq}/{step}/{recipient}"
@@ -155,7 +163,7 @@ def _message(
         lang=contact.lang,
         channels=channels,
         renderings=renderings,
-        priority=pb.priority_of(step.audience),
+        priority=priority_of(pb, step.audience, facts.drill),
         not_before=not_before,
         ack_required=ack_required,
         ack_deadline=deadline,
@@ -358,7 +366,7 @@ def plan_statement(
                 lang=contact.lang,
                 channels=usable,
                 renderings=renderings,
-                priority=pb.priority_of(audience),
+                priority=priority_of(pb, audience, facts.drill),
                 not_before=at,
                 external=aud.external and not facts.drill,
                 drill=facts.drill,

@@ -83,7 +83,9 @@ class Scheduler:
         moment as before, and the drill's idempotency key makes a second start harmless.
         """
         for job in self.aps.get_jobs():
-            if job.id.startswith("drill:"):
+            # pending starts too: a reload may have removed or reordered the drills; the
+            # current ones are scheduled again below (same moment, same idempotency key)
+            if job.id.startswith(("drill:", "drill-start:")):
                 job.remove()
         count = 0
         now = datetime.now(lib.config.zone)
@@ -110,12 +112,19 @@ class Scheduler:
         pb = lib.playbooks.get(factory)
         if pb is None or index >= len(pb.drills):
             return
-        slot = datetime.now(lib.config.zone).replace(second=0, microsecond=0)
+        drill = pb.drills[index]
+        now = datetime.now(lib.config.zone)
+        # the slot is the fire time this run belongs to, even when it fires late
+        fired = parse_cron(drill.cron, lib.config.zone).get_next_fire_time(
+            None, now - max(drill.window, timedelta(minutes=1))
+        )
+        slot = min(fired, now) if fired is not None else now
+        slot = slot.replace(second=0, microsecond=0)
         key = f"drill-slot:{factory}:{index}:{slot.isoformat()}"
         if not await self.ctx.store.claim_once(key, slot.isoformat()):
             log.info("drill.slot_taken", factory=factory, slot=slot.isoformat())
             return
-        self._schedule_start(factory, index, slot, pb.drills[index].window)
+        self._schedule_start(factory, index, slot, drill.window)
 
     def _schedule_start(self, factory: str, index: int, slot: datetime, window: timedelta) -> None:
         """Start at a moment inside the window that depends only on the slot (random-looking,

@@ -38,6 +38,8 @@ def update_plan(
     internal: Targets = []
     external: Targets = []
     for aid in upd.audiences:
+        if facts.drill and facts.drill_audiences is not None and aid not in facts.drill_audiences:
+            continue  # a drill limited to some audiences updates only those
         for member in pb.audiences[aid].members:
             target = (aid, member, tuple(upd.channels))
             (external if pb.audiences[aid].external else internal).append(target)

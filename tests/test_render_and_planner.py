@@ -14,7 +14,7 @@ from crisisd.cli import main
 from crisisd.config import load_config
 from crisisd.domain import IncidentFacts
 from crisisd.library import Library, load_library
-from crisisd.planner import plan_open
+from crisisd.planner import DRILL_PRIORITY_PENALTY, plan_open
 
 ROOT = Path(__file__).parent.parent
 OPENED = datetime(2026, 11, 28, 10, 30, tzinfo=ZoneInfo("Asia/Tehran"))  # شنبه ۷ آذر ۱۴۰۵
@@ -144,7 +144,9 @@ def test_planner_safety_rules(
         assert (msg.step, msg.recipient) not in seen, "same step twice for one person"
         seen.add((msg.step, msg.recipient))
         assert msg.not_before == opened + steps[msg.step].after
-        assert msg.priority == pb.priority_of(msg.audience)
+        assert msg.priority == pb.priority_of(msg.audience) + (
+            DRILL_PRIORITY_PENALTY if drill else 0
+        )
         assert msg.not_before.tzinfo is not None and msg.not_before.astimezone(UTC)
 
 

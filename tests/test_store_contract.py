@@ -155,3 +155,62 @@ async def test_takeover_cancels_pending_press(store: Store, library: Library) ->
     assert {m.status for m in press if m.purpose == "alert"} == {"cancelled"}
     assert [m.purpose for m in press if m.status == "pending"] == ["takeover"]
     assert sent == 1
+
+
+async def test_cancel_while_claimed_stays_cancelled(store: Store, library: Library) -> None:
+    svc = IncidentService(store, lambda: library, Clock())
+    opened = await svc.open(report())
+    claimed = await store.claim("w1", T0, 10, timedelta(minutes=5))
+    await svc.cancel(opened.incident_id, "officer.a", "reported by mistake")
+    # the worker's send comes back "try again later": it must not revive the message
+    await store.record(
+        [Outcome(m.id, "retry", m.channel, T0, reason="502", next_at=T0) for m in claimed], "w1"
+    )
+    msgs = await store.messages_of(opened.incident_id)
+    assert {m.status for m in msgs} == {"cancelled"}
+    assert await store.claim("w2", T0 + timedelta(hours=1), 10, timedelta(minutes=5)) == []
+
+
+async def test_failover_starts_the_next_channel_with_a_fresh_budget(
+    store: Store, library: Library
+) -> None:
+    svc = IncidentService(store, lambda: library, Clock())
+    opened = await svc.open(report())
+    (msg,) = [
+        m for m in await store.claim("w1", T0, 10, timedelta(minutes=5)) if m.recipient == "staff.b"
+    ]
+    await store.record(
+        [
+            Outcome(
+                msg.id,
+                "failover",
+                "bale",
+                T0,
+                reason="blocked",
+                next_at=T0,
+                channel_index=1,
+                next_channel="sms",
+            )
+        ],
+        "w1",
+    )
+    (again,) = [m for m in await store.messages_of(opened.incident_id) if m.id == msg.id]
+    assert (again.status, again.channel, again.attempts) == ("pending", "sms", 0)
+
+
+async def test_simultaneous_acks_record_one(store: Store, library: Library) -> None:
+    svc = IncidentService(store, lambda: library, Clock())
+    opened = await svc.open(report())
+    results = await asyncio.gather(
+        *(store.acknowledge(opened.incident_id, "staff.b", "bale", T0) for _ in range(4))
+    )
+    assert sum(r.new for r in results) == 1
+    assert len({r.at for r in results}) == 1
+
+
+async def test_a_long_setting_key_fits(store: Store) -> None:
+    key = (
+        "drill-slot:" + "a-very-long-factory-name-of-a-provincial-plant" * 2 + ":0:2026-11-28T10:00"
+    )
+    assert await store.claim_once(key, "x")
+    assert not await store.claim_once(key, "x")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict
@@ -49,6 +50,7 @@ class Store(OutboxMixin):
 
     async def setting(self, key: str, make: Any = None) -> str:
         """A persistent setting; created with ``make()`` (or a random secret) the first time."""
+        key = setting_key(key)
         async with self.write() as conn:
             value = await conn.scalar(sa.select(settings.c.value).where(settings.c.key == key))
             if value is not None:
@@ -59,6 +61,7 @@ class Store(OutboxMixin):
 
     async def claim_once(self, key: str, value: str = "") -> bool:
         """True the first time ``key`` is claimed, by any process sharing this store."""
+        key = setting_key(key)
         try:
             async with self.write() as conn:
                 await conn.execute(sa.insert(settings).values(key=key, value=value))
@@ -68,6 +71,7 @@ class Store(OutboxMixin):
 
     async def put_setting(self, key: str, value: str) -> None:
         """Set ``key`` to ``value``, whether it was set before or not."""
+        key = setting_key(key)
         try:
             await self._put_setting(key, value)
         except IntegrityError:  # another writer inserted it meanwhile: now there is a row
@@ -93,6 +97,7 @@ class Store(OutboxMixin):
 
     async def delete_setting(self, key: str) -> bool:
         """Forget ``key``; False when it was not set."""
+        key = setting_key(key)
         async with self.write() as conn:
             result = await conn.execute(sa.delete(settings).where(settings.c.key == key))
         return bool(result.rowcount)
@@ -236,13 +241,36 @@ class Store(OutboxMixin):
 
         ``cancel``: {"audiences": [...] | None, "purposes": [...] | None} selects pending
         messages of the incident to cancel. Returns how many were cancelled.
+        ``escalated_ids``: alerts this plan escalates; when one of them was acknowledged or
+        escalated meanwhile, nothing is written and -1 is returned.
         """
+        try:
+            return await self._add_plan(
+                incident_id, plan, entries, at, changes, cancel, escalated_ids
+            )
+        except _Superseded:
+            return -1
+
+    async def _add_plan(
+        self,
+        incident_id: str,
+        plan: Plan,
+        entries: Sequence[AuditEntry],
+        at: datetime,
+        changes: dict[str, Any] | None,
+        cancel: dict[str, Any] | None,
+        escalated_ids: Iterable[int],
+    ) -> int:
         cancelled = 0
         async with self.write() as conn:
             if cancel is not None:
+                # Claimed ones too: a worker's later "retry" must not bring them back
+                # (record() only updates messages still in "sending").
                 cond = [
                     messages.c.incident_id == incident_id,
-                    messages.c.status == MessageStatus.PENDING.value,
+                    messages.c.status.in_(
+                        [MessageStatus.PENDING.value, MessageStatus.SENDING.value]
+                    ),
                 ]
                 if cancel.get("audiences") is not None:
                     cond.append(messages.c.audience.in_(cancel["audiences"]))
@@ -256,9 +284,18 @@ class Store(OutboxMixin):
                 cancelled = result.rowcount
             ids = list(escalated_ids)
             if ids:
-                await conn.execute(
-                    sa.update(messages).where(messages.c.id.in_(ids)).values(escalated=True)
+                marked = await conn.execute(
+                    sa.update(messages)
+                    .where(
+                        messages.c.id.in_(ids),
+                        messages.c.escalated.is_(False),
+                        messages.c.acked_at.is_(None),
+                    )
+                    .values(escalated=True)
                 )
+                if marked.rowcount != len(ids):
+                    raise _Superseded  # acknowledged (or escalated) since the sweep looked
+
             if changes:
                 await conn.execute(
                     sa.update(incidents)
@@ -271,7 +308,9 @@ class Store(OutboxMixin):
         return cancelled
 
     async def _insert_plan(self, conn: AsyncConnection, plan: Plan, at: datetime) -> None:
-        rows = [_message_values(m, at) for m in plan.messages]
+        # one row per key: a plan may name the same message twice (e.g. a person who is in
+        # both the alerted and the escalation audience)
+        rows = list({m.key: _message_values(m, at) for m in reversed(plan.messages)}.values())[::-1]
         existing: set[str] = set()
         if rows:
             keys = [r["key"] for r in rows]
@@ -355,6 +394,21 @@ class Store(OutboxMixin):
         return [
             AuditEntry(r.incident_id, r.at, r.actor, r.action, r.channel, r.detail) for r in rows
         ]
+
+
+KEY_LIMIT = 64  # settings.key column
+
+
+def setting_key(key: str) -> str:
+    """Keys longer than the column keep a readable head and a hash of the whole."""
+    if len(key) <= KEY_LIMIT:
+        return key
+    digest = hashlib.sha256(key.encode()).hexdigest()[:24]
+    return f"{key[: KEY_LIMIT - 25]}~{digest}"
+
+
+class _Superseded(Exception):
+    """Rolls an add_plan back: what it was based on has changed."""
 
 
 def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:

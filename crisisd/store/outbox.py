@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 
 from crisisd.domain import MessageStatus
 from crisisd.store.engine import Transactions
@@ -82,8 +83,13 @@ class OutboxMixin(Transactions):
         claimed.sort(key=lambda m: (m.priority, m.not_before, m.id))
         return claimed
 
-    async def record(self, outcomes: Sequence[Outcome]) -> None:
-        """Write a batch of outcomes (messages, attempts, audit) in one transaction."""
+    async def record(self, outcomes: Sequence[Outcome], worker: str | None = None) -> None:
+        """Write a batch of outcomes (messages, attempts, audit) in one transaction.
+
+        With ``worker``, a message whose claim has passed to another worker (lease lost) is
+        left to that worker. A message cancelled while in flight stays cancelled unless it
+        was in fact sent.
+        """
         if not outcomes:
             return
         updates: list[dict[str, Any]] = []
@@ -122,7 +128,15 @@ class OutboxMixin(Transactions):
         stmt = (
             sa.update(messages)
             .where(messages.c.id == sa.bindparam("b_id"))
-            .where(messages.c.status == SENDING)
+            .where(
+                sa.or_(
+                    messages.c.status == SENDING,
+                    sa.and_(
+                        messages.c.status == MessageStatus.CANCELLED.value,
+                        sa.bindparam("b_status") == MessageStatus.SENT.value,
+                    ),
+                )
+            )
             .values(
                 status=sa.bindparam("b_status"),
                 not_before=sa.bindparam("b_not_before"),
@@ -136,8 +150,15 @@ class OutboxMixin(Transactions):
                 worker=None,
             )
         )
+        if worker is not None:
+            stmt = stmt.where(sa.or_(messages.c.worker == worker, messages.c.worker.is_(None)))
+        failovers = [o.message_id for o in outcomes if o.kind == "failover"]
         async with self.write(urgent=False) as conn:
             await conn.execute(stmt, updates)
+            if failovers:  # a new channel starts with a fresh retry budget
+                await conn.execute(
+                    sa.update(messages).where(messages.c.id.in_(failovers)).values(attempts=0)
+                )
             await conn.execute(sa.insert(attempts), tries)
             if trail:
                 await conn.execute(sa.insert(audit), trail)
@@ -203,15 +224,24 @@ class OutboxMixin(Transactions):
             earlier = first.scalar()
             if earlier is not None:
                 return AckResult(False, incident_id, recipient, earlier)
-            await conn.execute(
-                sa.insert(acks).values(
-                    incident_id=incident_id,
-                    recipient=recipient,
-                    at=at,
-                    via=via,
-                    message_id=message_id,
+            try:
+                async with conn.begin_nested():
+                    await conn.execute(
+                        sa.insert(acks).values(
+                            incident_id=incident_id,
+                            recipient=recipient,
+                            at=at,
+                            via=via,
+                            message_id=message_id,
+                        )
+                    )
+            except IntegrityError:  # a simultaneous press won (two taps, or button and link)
+                again = await conn.execute(
+                    sa.select(acks.c.at).where(
+                        acks.c.incident_id == incident_id, acks.c.recipient == recipient
+                    )
                 )
-            )
+                return AckResult(False, incident_id, recipient, again.scalar_one())
             await conn.execute(
                 sa.update(messages)
                 .where(
