@@ -118,9 +118,10 @@ class AckSigner:
 
 # -- the page a click shows ----------------------------------------------------------------
 
-PageKind = Literal["acked", "already", "invalid", "expired", "unknown"]
+PageKind = Literal["confirm", "acked", "already", "invalid", "expired", "unknown"]
 
 _STATUS: dict[PageKind, int] = {
+    "confirm": 200,
     "acked": 200,
     "already": 200,
     "invalid": 400,
@@ -128,6 +129,7 @@ _STATUS: dict[PageKind, int] = {
     "unknown": 404,
 }
 _TITLE: dict[PageKind, tuple[str, str]] = {
+    "confirm": ("تأیید دریافت هشدار", "Acknowledge the alert"),
     "acked": ("دریافت شد", "Acknowledged"),
     "already": ("قبلاً تأیید شده بود", "Already acknowledged"),
     "invalid": ("پیوند نامعتبر", "Invalid link"),
@@ -135,6 +137,10 @@ _TITLE: dict[PageKind, tuple[str, str]] = {
     "unknown": ("پیام پیدا نشد", "Message not found"),
 }
 _BODY: dict[PageKind, tuple[str, str]] = {
+    "confirm": (
+        "برای ثبت این‌که هشدار حادثه {id} را دیده‌اید، دکمهٔ زیر را بزنید.",
+        "Press the button to record that you have seen the alert for incident {id}.",
+    ),
     "acked": ("دریافت پیام حادثه {id} ثبت شد: {fa_at}.", "Incident {id}: acknowledged at {en_at}."),
     "already": (
         "دریافت پیام حادثه {id} پیش‌تر ثبت شده بود: {fa_at}. نیازی به کار دیگری نیست.",
@@ -162,6 +168,14 @@ _STYLE = (
 )
 
 
+# Opening the link only shows this form: mail scanners and link previews fetch links with
+# GET, and must not acknowledge for a person. The POST goes to the same address.
+_CONFIRM_FORM = (
+    '<form method="post"><button type="submit" style="font-size:1.2rem;padding:.6rem 1.4rem">'
+    "✅ دریافت شد — Acknowledge</button></form>"
+)
+
+
 @dataclass(frozen=True, slots=True)
 class AckPage:
     status: int
@@ -183,6 +197,6 @@ def ack_page(kind: PageKind, incident_id: str = "", at: datetime | None = None) 
         f"<title>{fa_title} — {en_title}</title><style>{_STYLE}</style></head><body>"
         f'<h1 class="{tone}">{fa_title}</h1><p>{fa_body}</p>'
         f'<section lang="en" dir="ltr"><h2 class="{tone}">{en_title}</h2><p>{en_body}</p>'
-        "</section></body></html>\n"
+        f"</section>{_CONFIRM_FORM if kind == 'confirm' else ''}</body></html>\n"
     )
     return AckPage(_STATUS[kind], html)

@@ -7,7 +7,8 @@ Routes (the OpenAPI document at ``/openapi.json`` has the schemas)::
     POST /v1/incidents/{id}/updates    bearer   an update statement
     POST /v1/incidents/{id}/resolve    bearer   the all-clear
     POST /v1/incidents/{id}/takeover   bearer   the provincial crisis HQ took over
-    GET  /v1/ack/{token}               signed   acknowledge from an email or SMS link
+    GET  /v1/ack/{token}               signed   the confirm page of an email or SMS ack link
+    POST /v1/ack/{token}               signed   acknowledge (the page's button)
     GET  /healthz  /metrics  /openapi.json
 
 Every request is checked in full (token, headers, body) before the incident service
@@ -110,7 +111,8 @@ def create_api_app(
     r.add_post("/v1/incidents/{id}/resolve", resolve)
     r.add_post("/v1/incidents/{id}/takeover", takeover)
     # No HEAD: link checkers send HEAD requests, and one must not acknowledge for a person.
-    r.add_get("/v1/ack/{token}", ack_link, allow_head=False)
+    r.add_get("/v1/ack/{token}", ack_confirm, allow_head=False)
+    r.add_post("/v1/ack/{token}", ack_link)
     r.add_get("/healthz", healthz)
     r.add_get("/metrics", metrics)
     r.add_get("/openapi.json", openapi)
@@ -209,6 +211,22 @@ def _incident_id(request: web.Request) -> str:
 # -- ack links, health, metrics, the document ---------------------------------------------------
 
 
+async def ack_confirm(request: web.Request) -> web.Response:
+    """Opening the link checks it and asks for one press; it records nothing."""
+    state = request.app[STATE]
+    try:
+        code = state.signer.verify(request.match_info["token"])
+    except AckLinkError as exc:
+        log.info("ack.link_refused", reason=type(exc).__name__)
+        return _page(ack_page("expired" if isinstance(exc, ExpiredAckLinkError) else "invalid"))
+    msg = await state.ctx.store.message_by_ack_code(code)
+    if msg is None:
+        return _page(ack_page("unknown"))
+    if msg.acked_at is not None:
+        return _page(ack_page("already", msg.incident_id, msg.acked_at))
+    return _page(ack_page("confirm", msg.incident_id))
+
+
 async def ack_link(request: web.Request) -> web.Response:
     state = request.app[STATE]
     try:
@@ -229,7 +247,9 @@ def _page(page: AckPage) -> web.Response:
         status=page.status,
         content_type="text/html",
         headers={
-            "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
+            "Content-Security-Policy": (
+                "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'"
+            ),
             "Referrer-Policy": "no-referrer",
             "X-Robots-Tag": "noindex",
         },

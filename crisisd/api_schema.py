@@ -392,7 +392,8 @@ def openapi_document(version: str) -> dict[str, Any]:
         "/v1/incidents/{id}/resolve": _action(Resolve, "Send the all-clear and close"),
         "/v1/incidents/{id}/takeover": _action(Takeover, "Provincial crisis HQ took over"),
         "/v1/ack/{token}": {
-            "get": _op("Acknowledge from an email/SMS link", acked, params=(token,))
+            "get": _op("The confirm page of an ack link (records nothing)", acked, params=(token,)),
+            "post": _op("Acknowledge (the confirm page's button)", acked, params=(token,)),
         },
         "/healthz": {"get": _op("Health of the store and channels", health)},
         "/metrics": {

@@ -340,7 +340,7 @@ async def test_get_incident_shows_counts_and_no_message_content(api: Api) -> Non
 async def test_counts_follow_delivery_and_acks(api: Api) -> None:
     msg = await _alert(api)
     await _deliver_all(api)
-    await api.call("GET", "/" + _path(api.signer.url("http://x", msg.key)), token=None)
+    await api.call("POST", "/" + _path(api.signer.url("http://x", msg.key)), token=None)
 
     _, body, _ = await api.call("GET", f"/v1/incidents/{msg.incident_id}")
 
@@ -458,7 +458,17 @@ async def test_ack_link_works_once_then_says_already(api: Api) -> None:
     msg = await _alert(api)
     path = "/" + _path(api.signer.url("https://crisis.example.ir", msg.key))
 
+    # opening the link (what a mail scanner does too) only asks for a press
     status, page, headers = await api.call("GET", path, token=None)
+    assert status == 200
+    assert "Acknowledge the alert" in page
+    assert '<form method="post">' in page
+    assert "form-action 'self'" in headers["Content-Security-Policy"]
+    unacked = await api.store.message_by_key(msg.key)
+    assert unacked is not None
+    assert unacked.acked_at is None
+
+    status, page, headers = await api.call("POST", path, token=None)
     assert status == 200
     assert headers["Content-Type"].startswith("text/html")
     assert page.index("دریافت شد") < page.index("Acknowledged")
@@ -467,8 +477,10 @@ async def test_ack_link_works_once_then_says_already(api: Api) -> None:
     assert acked is not None
     assert acked.acked_at is not None
 
-    status, page, _ = await api.call("GET", path, token=None)
+    status, page, _ = await api.call("POST", path, token=None)
     assert status == 200
+    assert "Already acknowledged" in page
+    status, page, _ = await api.call("GET", path, token=None)
     assert "Already acknowledged" in page
     assert "قبلاً" in page
     metrics = api.ctx.metrics.render().decode()
