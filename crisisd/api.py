@@ -257,16 +257,30 @@ def _page(page: AckPage) -> web.Response:
 
 
 async def healthz(request: web.Request) -> web.Response:
+    """Anyone gets ``{"ok": …}`` (for load balancers); integrations with a token the detail."""
+    detailed = _has_valid_token(request)
     try:
         report = await request.app[STATE].ctx.health()
     except Exception as exc:  # noqa: BLE001 - a failing check is itself the answer: unhealthy
         log.warning("api.health_failed", error=redact(repr(exc)))
         report = {"ok": False, "error": f"health check failed: {type(exc).__name__}"}
     ok = bool(report.get("ok"))
-    return web.json_response(redact_value(report), status=200 if ok else 503, dumps=_dumps)
+    shown = redact_value(report) if detailed else {"ok": ok}
+    return web.json_response(shown, status=200 if ok else 503, dumps=_dumps)
+
+
+def _has_valid_token(request: web.Request) -> bool:
+    try:
+        _authenticate(request)
+    except Reject:
+        return False
+    return True
 
 
 async def metrics(request: web.Request) -> web.Response:
+    """Needs a token: the API listens where recipients' phones reach the ack links, and the
+    counters would tell anyone that a factory just had an incident."""
+    _authenticate(request)
     ctx = request.app[STATE].ctx
     try:
         depth = await ctx.store.queue_depth()

@@ -337,7 +337,7 @@ async def test_send_after_close_is_retried_not_raised(channel: EmailChannel) -> 
     [
         (
             aiosmtplib.SMTPSenderRefused(553, "sender not allowed", "x@y.ir"),
-            ("failed", "recipient"),
+            ("failed", "channel"),  # our From is refused: every message would fail
         ),
         (aiosmtplib.SMTPDataError(554, "message rejected as spam"), ("failed", "recipient")),
         (aiosmtplib.SMTPDataError(452, "insufficient storage"), ("retry", None)),

@@ -276,6 +276,9 @@ def classify(exc: BaseException, tidy: Callable[[str], str] = redaction.redact) 
         if 400 <= code < 500:
             return Retry(RETRY_TEMPORARY, tidy(f"recipient deferred: {text}"))
         return Failed(tidy(f"recipient refused: {text}"), "recipient")
+    if isinstance(exc, aiosmtplib.SMTPSenderRefused) and exc.code >= 500:
+        # Our own From address is refused: every message would fail the same way.
+        return Failed(tidy(f"sender refused: {_reply(exc.code, exc.message)}"), "channel")
     if isinstance(exc, aiosmtplib.SMTPResponseException):
         return _classify_reply(exc, tidy)
     if isinstance(exc, aiosmtplib.SMTPNotSupported):

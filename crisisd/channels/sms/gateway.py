@@ -155,6 +155,9 @@ class HttpGateway:
     async def request(self, method: str, url: str | URL, **kwargs: Any) -> Reply:
         """One HTTP exchange, body read in full, bounded by the gateway's timeout."""
         timeout = aiohttp.ClientTimeout(total=self.timeout)
+        # Never follow a redirect: it would carry the API key header to another host (and
+        # turn the POST into a GET). A 3xx is then an answer we cannot read.
+        kwargs.setdefault("allow_redirects", False)
         async with self.session.request(method, url, timeout=timeout, **kwargs) as resp:
             body = await resp.read()
             return Reply(resp.status, dict(resp.headers), body)
