@@ -240,7 +240,6 @@ class ActionFlow:
             opened = await ctx.service.open(report)
             if not opened.created:
                 return say("duplicate_known", lang, id=opened.incident_id), opened.incident_id, ()
-            ctx.metrics.incidents.labels(report.factory, str(report.drill).lower()).inc()
             if report.drill:
                 ctx.metrics.drills.labels(report.factory).inc()
             ctx.kick()
@@ -253,7 +252,11 @@ class ActionFlow:
         iid = draft.incident_id
         if draft.kind == "update":
             count = await ctx.service.update(iid, draft.details, actor)
-            row = await ctx.store.get_incident(iid)
+            # committed: from here on nothing may report "not accepted" to the officer
+            try:
+                row = await ctx.store.get_incident(iid)
+            except Exception:  # noqa: BLE001 - only the progress message's label depends on it
+                row = None
             number = row.update_number if row else 0
             text, purpose = say("update_done", lang, id=iid, count=count), f"update/{number}"
         elif draft.kind == "resolve":

@@ -24,7 +24,7 @@ from telegram.ext import (
 from telegram.warnings import PTBUserWarning
 
 from crisisd.bot.actions import ActionFlow
-from crisisd.bot.drafts import PREFIX, State, draft_of, drop, unbutton
+from crisisd.bot.drafts import PREFIX, State, draft_of, drop, pressed, unbutton
 from crisisd.bot.report import ReportFlow
 from crisisd.bot.runtime import BotRuntime, Ctx, send
 from crisisd.bot.texts import say
@@ -44,11 +44,11 @@ class Common:
     def __init__(self, rt: BotRuntime) -> None:
         self.rt = rt
 
-    async def cancel(self, update: Update, context: Ctx) -> int:
-        draft = drop(context)
+    async def cancel(self, update: Update, context: Ctx) -> int | None:
+        if update.callback_query is not None and await pressed(update, context) is None:
+            return None  # a Cancel button on an older message: the live draft stays
+        draft = drop(context)  # (a live button press was answered by pressed())
         chat = update.effective_chat
-        if update.callback_query is not None:
-            await update.callback_query.answer()
         lang = draft.lang if draft else "fa"
         if draft is not None:
             await unbutton(context.bot, draft.chat_id, draft.message_id)
