@@ -36,6 +36,7 @@ from crisisd.sandbox.runner import Sandbox, sandbox_token
 from crisisd.scheduler import Scheduler
 from crisisd.store import MessageRow, Store
 from crisisd.store.engine import normalize_url
+from crisisd.store.workerlock import WorkerLock
 
 log = structlog.get_logger("crisisd.service")
 
@@ -117,13 +118,17 @@ class Daemon:
                 hint="ack links in email and SMS point at the bind address; set api.public_url",
             )
         self.service.ack_link = lambda key: self.signer.url(public, key)
+        worker = _worker_id(self.config_path)
+        lock = WorkerLock(self.store.engine, worker)
+        await lock.acquire()  # before anything is released or claimed
+        stack.push_async_callback(lock.release)
         self.dispatcher = Dispatcher(
             self.store,
             self.channels,
             self._address,
             on_final_failure=self._final_failure,
             metrics=self.metrics,
-            worker_id=_worker_id(self.config_path),
+            worker_id=worker,
         )
         self.ctx = DaemonContext(
             store=self.store,

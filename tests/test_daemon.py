@@ -106,6 +106,11 @@ def test_api_trigger_reaches_inboxes_and_reload_keeps_last_good(tmp_path: Path) 
         status, body = http("POST", f"{api}/v1/incidents", REPORT)
         assert status == 201, body
         wait_inbox(box, lambda items: {m["to"] for m in items} >= {"1002", "1003"})
+        # a second daemon on the same config refuses to start (it would take back claims)
+        twin = Proc(["run", "--config", str(cfg)], tmp_path / "twin.log").start()
+        assert twin.proc is not None
+        assert twin.proc.wait(60) == 1
+        assert "another crisisd already runs" in twin.tail()
         # a broken playbook on SIGHUP: rejected with file:line, the old one keeps serving
         pb = tmp_path / "playbooks" / "mini.yaml"
         pb.write_text(

@@ -5,10 +5,14 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from crisisd.domain import IncidentReport
+from crisisd.errors import StoreError
 from crisisd.incidents import IncidentService
 from crisisd.library import Library
 from crisisd.store import Outcome, Store
+from crisisd.store.workerlock import WorkerLock
 
 T0 = datetime(2026, 11, 28, 7, 0, tzinfo=UTC)
 
@@ -214,3 +218,17 @@ async def test_a_long_setting_key_fits(store: Store) -> None:
     )
     assert await store.claim_once(key, "x")
     assert not await store.claim_once(key, "x")
+
+
+async def test_one_live_daemon_per_worker_id(store: Store) -> None:
+    first = WorkerLock(store.engine, "host:abc")
+    await first.acquire()
+    second = WorkerLock(store.engine, "host:abc")
+    with pytest.raises(StoreError, match="another crisisd already runs"):
+        await second.acquire()
+    other = WorkerLock(store.engine, "host:other")  # another config: its own id
+    await other.acquire()
+    await first.release()
+    await second.acquire()  # free again once the first has stopped
+    await second.release()
+    await other.release()
