@@ -23,10 +23,10 @@ import structlog
 
 from crisisd.channels.base import ChannelLimits, OutboundMessage, SendResult, Sent
 from crisisd.config import Config
-from crisisd.dispatch import Dispatcher
+from crisisd.delivery.dispatcher import Dispatcher
 from crisisd.domain import IncidentReport
 from crisisd.incidents import IncidentService
-from crisisd.library import load_library
+from crisisd.library.loader import load_library
 from crisisd.store import MessageRow, Store
 from crisisd.store.engine import normalize_url
 from tests.minitree import TEMPLATES, make_tree

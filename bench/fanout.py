@@ -42,10 +42,10 @@ from crisisd.channels.email import build_message
 from crisisd.channels.registry import build_channels
 from crisisd.channels.sms.gateway import localid_for, national_mobile
 from crisisd.config import Config, EmailFrom, Messenger, Rate, Sms, SmsGateway
-from crisisd.dispatch import Dispatcher
+from crisisd.delivery.dispatcher import Dispatcher
 from crisisd.domain import IncidentReport, channel_kind
 from crisisd.incidents import IncidentService
-from crisisd.library import Library, load_library
+from crisisd.library.loader import Library, load_library
 from crisisd.sandbox.runner import SMS_KEYS, sandbox_token
 from crisisd.store import MessageRow, Store
 from crisisd.store.engine import normalize_url

@@ -30,7 +30,7 @@ import structlog
 from aiohttp import web
 
 from crisisd.config import Config
-from crisisd.library import load_library
+from crisisd.library.loader import load_library
 from crisisd.sandbox.runner import Sandbox, start_sandbox
 
 SANDBOX = web.AppKey("sandbox", Sandbox)

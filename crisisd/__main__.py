@@ -1,5 +1,5 @@
 """`python -m crisisd` is the `crisisd` command."""
 
-from crisisd.cli import main
+from crisisd.cli.app import main
 
 main()

@@ -16,10 +16,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from crisisd.errors import ProblemsError
-from crisisd.modelcheck import check_model
+from crisisd.parsing.modelcheck import check_model
+from crisisd.parsing.secretrefs import resolve_secrets
+from crisisd.parsing.yamlsource import Document, load_yaml
 from crisisd.problems import Problem
-from crisisd.secretrefs import resolve_secrets
-from crisisd.yamlsource import Document, load_yaml
 
 NAME_ID = r"^[a-z][a-z0-9_-]*$"
 

@@ -26,11 +26,16 @@ from crisisd.domain import (
     Purpose,
 )
 from crisisd.errors import InvalidReportError, PermissionDeniedError, UnknownIncidentError
-from crisisd.library import Library
+from crisisd.library.loader import Library
 from crisisd.metrics import Metrics
-from crisisd.planner import plan_notice, plan_open
+from crisisd.planning.planner import plan_notice, plan_open
+from crisisd.planning.statements import (
+    all_clear_plan,
+    external_audiences,
+    takeover_plan,
+    update_plan,
+)
 from crisisd.problems import did_you_mean
-from crisisd.statements import all_clear_plan, external_audiences, takeover_plan, update_plan
 from crisisd.store import AckResult, AuditEntry, IncidentRow, MessageRow, Store
 from crisisd.templates import clean_user_text
 

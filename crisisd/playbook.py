@@ -13,8 +13,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
-from crisisd.durations import Due, parse_due, parse_duration
-from crisisd.phones import normalize_phone
+from crisisd.formats.durations import Due, parse_due, parse_duration
+from crisisd.formats.phones import normalize_phone
 
 Lang = Literal["fa", "en"]
 LANGS: tuple[Lang, ...] = ("fa", "en")

@@ -20,20 +20,20 @@ import structlog
 from aiohttp import web
 
 from crisisd import redaction, sdnotify
-from crisisd.acklinks import AckSigner
+from crisisd.api.acklinks import AckSigner
 from crisisd.channels.base import Channel, OutboundMessage
 from crisisd.channels.registry import build_channels
 from crisisd.config import Config, load_config
 from crisisd.context import DaemonContext
-from crisisd.dispatch import Dispatcher
+from crisisd.delivery.dispatcher import Dispatcher
 from crisisd.errors import CrisisError, ProblemsError
-from crisisd.gatewaywatch import GatewayWatch
 from crisisd.incidents import IncidentService, tell_officer_of_failure
-from crisisd.library import Library, load_library
+from crisisd.library.loader import Library, load_library
 from crisisd.metrics import Metrics
 from crisisd.redaction import redact
 from crisisd.sandbox.runner import Sandbox, sandbox_token
-from crisisd.scheduler import Scheduler
+from crisisd.scheduler.gatewaywatch import GatewayWatch
+from crisisd.scheduler.jobs import Scheduler
 from crisisd.store import MessageRow, Store
 from crisisd.store.engine import normalize_url
 from crisisd.store.workerlock import WorkerLock
@@ -173,7 +173,7 @@ class Daemon:
         self._webhooks = dict(bots.webhook_routes())
 
     async def _start_api(self, stack: contextlib.AsyncExitStack) -> None:
-        from crisisd.api import create_api_app, start_api
+        from crisisd.api.app import create_api_app, start_api
 
         api = self.config.api
         # tokens are read on every request, so a reload can add or revoke one
@@ -208,7 +208,7 @@ class Daemon:
         self.dispatcher.kick()
 
     async def _drill_report(self, row: Any) -> None:
-        from crisisd.drillnotice import send_drill_report
+        from crisisd.scheduler.drillnotice import send_drill_report
 
         await send_drill_report(self.ctx, row)
 

@@ -24,8 +24,8 @@ import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import escape
 
-from crisisd import timefmt
 from crisisd.errors import TemplateRenderError
+from crisisd.formats import timefmt
 from crisisd.problems import Problem, display_path
 
 Kind = Literal["sms", "chat", "email"]

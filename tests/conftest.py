@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from crisisd.library import Library, load_library
+from crisisd.library.loader import Library, load_library
 from crisisd.store import Store
 from crisisd.store.engine import normalize_url
 from tests.minitree import make_tree

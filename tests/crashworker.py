@@ -11,10 +11,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from crisisd.channels.console import ConsoleChannel
-from crisisd.dispatch import Dispatcher
+from crisisd.delivery.dispatcher import Dispatcher
 from crisisd.domain import IncidentReport
 from crisisd.incidents import IncidentService
-from crisisd.library import load_library
+from crisisd.library.loader import load_library
 from crisisd.store import MessageRow, Store
 from tests.minitree import make_tree
 

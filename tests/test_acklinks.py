@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from crisisd.acklinks import (
+from crisisd.api.acklinks import (
     TOKEN_LENGTH,
     AckSigner,
     BadAckSignatureError,

@@ -16,12 +16,12 @@ from aiohttp import web
 from structlog.testing import capture_logs
 
 from crisisd import redaction
-from crisisd.acklinks import AckSigner
-from crisisd.api import STATE, create_api_app, start_api
+from crisisd.api.acklinks import AckSigner
+from crisisd.api.app import STATE, create_api_app, start_api
 from crisisd.config import ApiToken
 from crisisd.context import DaemonContext
 from crisisd.incidents import IncidentService
-from crisisd.library import load_library
+from crisisd.library.loader import load_library
 from crisisd.metrics import Metrics
 from crisisd.store import MessageRow, Outcome, Store
 from crisisd.store.engine import normalize_url

@@ -8,8 +8,8 @@ from pathlib import Path
 from crisisd.bot.dryrun import open_plan
 from crisisd.bot.previews import open_preview
 from crisisd.bot.runtime import prepare
-from crisisd.library import load_library
-from crisisd.textfit import TELEGRAM_LIMIT, telegram_length
+from crisisd.formats.textfit import TELEGRAM_LIMIT, telegram_length
+from crisisd.library.loader import load_library
 from tests.minitree import approve_all
 from tests.test_bot_world import make_world_tree
 

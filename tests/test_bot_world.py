@@ -24,9 +24,9 @@ from crisisd.channels.base import Channel
 from crisisd.channels.registry import build_channels
 from crisisd.config import Config
 from crisisd.context import DaemonContext
-from crisisd.dispatch import Dispatcher, RetryPolicy
+from crisisd.delivery.dispatcher import Dispatcher, RetryPolicy
 from crisisd.incidents import IncidentService, tell_officer_of_failure
-from crisisd.library import Library, load_library
+from crisisd.library.loader import Library, load_library
 from crisisd.metrics import Metrics
 from crisisd.sandbox.botapi_state import BotApiState
 from crisisd.sandbox.runner import Sandbox, sandbox_token, start_sandbox

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from crisisd.crontab import parse_cron
+from crisisd.formats.crontab import parse_cron
 
 TEHRAN = ZoneInfo("Asia/Tehran")
 FRIDAY = datetime(2026, 11, 27, 12, 0, tzinfo=TEHRAN)  # a Friday

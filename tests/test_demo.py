@@ -6,7 +6,7 @@ import io
 import re
 from pathlib import Path
 
-from crisisd.demo import run_demo
+from crisisd.cli.demo import run_demo
 
 CONFIG = Path(__file__).resolve().parent.parent / "config.yaml"
 INCIDENT_ID = re.compile(r"incident ([A-Z]{3}-\d{3})")

@@ -15,10 +15,10 @@ from crisisd.channels.base import (
     SendResult,
     Sent,
 )
-from crisisd.dispatch import Dispatcher, RetryPolicy
-from crisisd.escalation import sweep
+from crisisd.delivery.dispatcher import Dispatcher, RetryPolicy
 from crisisd.incidents import IncidentService
-from crisisd.library import Library
+from crisisd.library.loader import Library
+from crisisd.scheduler.sweeper import sweep
 from crisisd.store import MessageRow, Store
 from tests.test_store_contract import report
 

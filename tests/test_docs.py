@@ -17,19 +17,21 @@ import yaml
 from pydantic import BaseModel
 
 from crisisd import config as config_module
-from crisisd import docs_sample, docs_templates, docsgen
 from crisisd import playbook as playbook_module
-from crisisd.approvals import ApprovalFile
 from crisisd.config import Config, load_config
-from crisisd.crontab import parse_cron
 from crisisd.domain import Casualties, IncidentFacts
 from crisisd.errors import ProblemsError
-from crisisd.library import Library, load_library
-from crisisd.planner import template_context
+from crisisd.formats.crontab import parse_cron
+from crisisd.library.approvals import ApprovalFile
+from crisisd.library.loader import Library, load_library
+from crisisd.planning.planner import template_context
+from tools.docsgen import reference as docsgen
+from tools.docsgen import sample as docs_sample
+from tools.docsgen import templates as docs_templates
 
 ROOT = Path(__file__).parent.parent
 DOC = ROOT / "docs" / "playbooks.md"
-FIX = "run python -m crisisd.docsgen > docs/playbooks.md"
+FIX = "run python -m tools.docsgen > docs/playbooks.md"
 TEHRAN = ZoneInfo("Asia/Tehran")
 OPENED = datetime(2026, 11, 28, 10, 30, tzinfo=TEHRAN)
 
@@ -52,7 +54,7 @@ def test_main_prints_the_reference_in_utf8_whatever_the_locale() -> None:
     env.pop("PYTHONIOENCODING", None)
     env.pop("PYTHONUTF8", None)
     out = subprocess.run(
-        [sys.executable, "-m", "crisisd.docsgen"],
+        [sys.executable, "-m", "tools.docsgen"],
         cwd=ROOT,
         env=env,
         capture_output=True,

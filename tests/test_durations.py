@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from crisisd.durations import Due, format_duration, parse_due, parse_duration
-from crisisd.timefmt import duration_words
+from crisisd.formats.durations import Due, format_duration, parse_due, parse_duration
+from crisisd.formats.timefmt import duration_words
 
 
 @pytest.mark.parametrize(

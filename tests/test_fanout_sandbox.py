@@ -13,13 +13,13 @@ from crisisd.channels.base import OutboundMessage, Sent
 from crisisd.channels.registry import build_channels
 from crisisd.config import Config, Sms, SmsGateway
 from crisisd.context import DaemonContext
-from crisisd.dispatch import Dispatcher, RetryPolicy
+from crisisd.delivery.dispatcher import Dispatcher, RetryPolicy
 from crisisd.domain import IncidentReport
-from crisisd.gatewaywatch import GatewayWatch
 from crisisd.incidents import IncidentService, tell_officer_of_failure
-from crisisd.library import Library, load_library
+from crisisd.library.loader import Library, load_library
 from crisisd.metrics import Metrics
 from crisisd.sandbox.runner import Sandbox, start_sandbox
+from crisisd.scheduler.gatewaywatch import GatewayWatch
 from crisisd.store import MessageRow, Store
 from crisisd.store.engine import normalize_url
 from tests.minitree import make_tree

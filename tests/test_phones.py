@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from crisisd.phones import mask_phone, normalize_phone
-from crisisd.timefmt import fa_digits
+from crisisd.formats.phones import mask_phone, normalize_phone
+from crisisd.formats.timefmt import fa_digits
 
 MOBILE = "+989120001234"
 

@@ -10,11 +10,11 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from crisisd.cli import main
+from crisisd.cli.app import main
 from crisisd.config import load_config
 from crisisd.domain import IncidentFacts
-from crisisd.library import Library, load_library
-from crisisd.planner import DRILL_PRIORITY_PENALTY, plan_open
+from crisisd.library.loader import Library, load_library
+from crisisd.planning.planner import DRILL_PRIORITY_PENALTY, plan_open
 
 ROOT = Path(__file__).parent.parent
 OPENED = datetime(2026, 11, 28, 10, 30, tzinfo=ZoneInfo("Asia/Tehran"))  # شنبه ۷ آذر ۱۴۰۵

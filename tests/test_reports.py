@@ -12,13 +12,10 @@ import pytest
 from crisisd import redaction
 from crisisd.domain import channel_kind
 from crisisd.errors import UnknownIncidentError
-from crisisd.escalation import sweep
+from crisisd.formats.textfit import telegram_length
 from crisisd.incidents import IncidentService, tell_officer_of_failure
-from crisisd.library import Library, load_library
-from crisisd.report_facts import Name, When, median, nearest_rank
-from crisisd.report_render import md
-from crisisd.reports import incident_report, render_html, render_markdown
-from crisisd.reports_drill import (
+from crisisd.library.loader import Library, load_library
+from crisisd.reports.drill import (
     DrillScore,
     Unreached,
     drill_score,
@@ -26,8 +23,11 @@ from crisisd.reports_drill import (
     render_drill_markdown,
     render_drill_text,
 )
+from crisisd.reports.facts import Name, When, median, nearest_rank
+from crisisd.reports.incident import incident_report, render_html, render_markdown
+from crisisd.reports.render import md
+from crisisd.scheduler.sweeper import sweep
 from crisisd.store import Outcome, Store
-from crisisd.textfit import telegram_length
 from tests.minitree import DIRECTORY, PLAYBOOK, make_tree
 from tests.test_store_contract import T0, Clock, report
 
@@ -464,8 +464,8 @@ async def test_previous_drill_of_an_unknown_incident_is_refused(store: Store) ->
 
 
 def test_drill_api_is_reachable_from_crisisd_reports() -> None:
-    import crisisd.reports as reports
-    import crisisd.reports_drill as reports_drill
+    import crisisd.reports.drill as reports_drill
+    import crisisd.reports.incident as reports
 
     for name in ("DrillScore", "drill_score", "previous_drill", "render_drill_text"):
         assert getattr(reports, name) is getattr(reports_drill, name)

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from crisisd.context import DaemonContext
 from crisisd.incidents import IncidentService
-from crisisd.library import load_library
+from crisisd.library.loader import load_library
 from crisisd.metrics import Metrics
-from crisisd.scheduler import Scheduler
+from crisisd.scheduler.jobs import Scheduler
 from crisisd.store import Store
 from crisisd.store.engine import normalize_url
 from tests.minitree import make_tree

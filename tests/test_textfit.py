@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crisisd.textfit import (
+from crisisd.formats.textfit import (
     TELEGRAM_LIMIT,
     SmsInfo,
     chat_length_ok,

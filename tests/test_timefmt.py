@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from crisisd.timefmt import (
+from crisisd.formats.timefmt import (
     TEHRAN,
     ascii_digits,
     clock,

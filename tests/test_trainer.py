@@ -14,7 +14,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from crisisd.library import load_library
+from crisisd.library.loader import load_library
 from crisisd.sandbox.runner import Sandbox, sandbox_token, start_sandbox
 from crisisd.sandbox.trainer import TrainerUser, create_trainer_app, trainer_users
 from crisisd.sandbox.web import create_inbox_app

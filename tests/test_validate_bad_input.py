@@ -10,7 +10,7 @@ import pytest
 
 from crisisd.config import load_config
 from crisisd.errors import ProblemsError
-from crisisd.library import load_library
+from crisisd.library.loader import load_library
 from crisisd.problems import Problem
 from tests.minitree import DIRECTORY, PLAYBOOK, approve_all, make_tree
 

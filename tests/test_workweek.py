@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from crisisd.timefmt import TEHRAN
-from crisisd.workweek import END_OF_DAY, WorkCalendar, parse_holiday
+from crisisd.formats.timefmt import TEHRAN
+from crisisd.formats.workweek import END_OF_DAY, WorkCalendar, parse_holiday
 
 # A known week: 2026-11-21 is Saturday (1 Azar 1405) ... 2026-11-27 is Friday.
 SAT, SUN, MON, TUE, WED, THU, FRI = (date(2026, 11, 21) + timedelta(days=i) for i in range(7))

@@ -18,7 +18,7 @@ from crisisd.bot.runtime import BotRuntime, Ctx, edit
 from crisisd.bot.texts import say
 from crisisd.channels.base import ACK_CALLBACK_PREFIX
 from crisisd.errors import PermissionDeniedError, UnknownIncidentError
-from crisisd.textfit import TELEGRAM_LIMIT, fit_telegram_html, telegram_length
+from crisisd.formats.textfit import TELEGRAM_LIMIT, fit_telegram_html, telegram_length
 
 log = structlog.get_logger("crisisd.bot")
 PATTERN = f"^{ACK_CALLBACK_PREFIX}[0-9a-f]{{1,60}}$"

@@ -25,9 +25,9 @@ from crisisd.bot.runtime import BotRuntime, Ctx, send
 from crisisd.bot.texts import Html, say
 from crisisd.domain import IncidentReport, Purpose
 from crisisd.errors import CrisisError, PermissionDeniedError
+from crisisd.formats.timefmt import ascii_digits
 from crisisd.redaction import redact
 from crisisd.store import IncidentRow
-from crisisd.timefmt import ascii_digits
 
 log = structlog.get_logger("crisisd.bot")
 END = ConversationHandler.END

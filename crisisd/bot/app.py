@@ -50,7 +50,7 @@ from crisisd.bot.texts import COMMANDS
 from crisisd.bot.webhook import Handler, new_secret, webhook_handler, webhook_path
 from crisisd.config import Messenger
 from crisisd.context import DaemonContext
-from crisisd.ratelimit import Pacer
+from crisisd.delivery.pacing import Pacer
 from crisisd.redaction import redact
 
 log = structlog.get_logger("crisisd.bot")

@@ -28,7 +28,7 @@ from crisisd.bot.drafts import PREFIX, State, draft_of, drop, pressed, unbutton
 from crisisd.bot.report import ReportFlow
 from crisisd.bot.runtime import BotRuntime, Ctx, send
 from crisisd.bot.texts import say
-from crisisd.timefmt import duration_words
+from crisisd.formats.timefmt import duration_words
 
 END = ConversationHandler.END
 TEXT = filters.TEXT & ~filters.COMMAND

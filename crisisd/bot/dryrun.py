@@ -1,19 +1,20 @@
 """What an action would send, planned without storing anything, for the officer's preview.
 
-The open preview is :func:`crisisd.preview.preview_open`. Update, all-clear and takeover are
-planned by the same functions :class:`~crisisd.incidents.IncidentService` stores, so the
-preview is what ``update`` / ``resolve`` / ``takeover`` will send (:mod:`crisisd.statements`).
+The open preview is :func:`crisisd.planning.rendering.preview_open`. Update, all-clear and
+takeover are planned by the same functions :class:`~crisisd.incidents.IncidentService`
+stores, so the preview is what ``update`` / ``resolve`` / ``takeover`` will send
+(:mod:`crisisd.planning.statements`).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from crisisd import statements
 from crisisd.domain import DETAILS_LIMIT, IncidentFacts, Plan
 from crisisd.incidents import IncidentService
-from crisisd.library import Library
-from crisisd.planner import plan_open
+from crisisd.library.loader import Library
+from crisisd.planning import statements
+from crisisd.planning.planner import plan_open
 from crisisd.store import IncidentRow, MessageRow
 from crisisd.templates import clean_user_text
 

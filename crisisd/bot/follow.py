@@ -14,8 +14,8 @@ from crisisd.bot.report import OPEN
 from crisisd.bot.runtime import BotRuntime, Ctx, send
 from crisisd.bot.status import detail_text, summary_line
 from crisisd.bot.texts import norm, say
+from crisisd.formats.timefmt import ascii_digits
 from crisisd.store import IncidentRow
-from crisisd.timefmt import ascii_digits
 
 MAX_LISTED = 10
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from crisisd.bot.texts import norm
-from crisisd.library import Library
-from crisisd.planner import SEVERITY_NAMES
-from crisisd.timefmt import clock, local_date
+from crisisd.formats.timefmt import clock, local_date
+from crisisd.library.loader import Library
+from crisisd.planning.planner import SEVERITY_NAMES
 
 
 def factory_name(lib: Library, factory: str, lang: str) -> str:

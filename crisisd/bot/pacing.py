@@ -23,7 +23,7 @@ from telegram.ext import BaseRateLimiter, BaseUpdateProcessor
 from crisisd.channels.base import ChannelLimits
 from crisisd.channels.telegram import retry_after_seconds
 from crisisd.config import Rate
-from crisisd.ratelimit import Pacer
+from crisisd.delivery.pacing import Pacer
 
 log = structlog.get_logger("crisisd.bot")
 

@@ -25,9 +25,9 @@ from crisisd.bot.labels import (
 )
 from crisisd.bot.texts import LANG_NAMES, Html, T, channel_name, joined, norm, say
 from crisisd.domain import Plan, PlannedMessage
-from crisisd.library import Library
-from crisisd.textfit import TELEGRAM_LIMIT, fit_telegram_html, telegram_length
-from crisisd.timefmt import duration_words
+from crisisd.formats.textfit import TELEGRAM_LIMIT, fit_telegram_html, telegram_length
+from crisisd.formats.timefmt import duration_words
+from crisisd.library.loader import Library
 
 _TAGS = re.compile(r"<[^>]+>")
 MIN_BODY = 160  # units a statement needs to be worth showing at all

@@ -18,10 +18,10 @@ from telegram.ext import CallbackContext, ExtBot
 
 from crisisd.bot.texts import norm
 from crisisd.context import DaemonContext
-from crisisd.library import Library
+from crisisd.formats.textfit import fit_telegram_html
+from crisisd.library.loader import Library
 from crisisd.redaction import redact
 from crisisd.templates import RLM
-from crisisd.textfit import fit_telegram_html
 
 log = structlog.get_logger("crisisd.bot")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from html import escape
 
-from crisisd.timefmt import fa_digits, is_persian
+from crisisd.formats.timefmt import fa_digits, is_persian
 
 LANGS = ("fa", "en")
 

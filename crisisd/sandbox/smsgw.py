@@ -44,9 +44,9 @@ from typing import Any
 
 from aiohttp import web
 
+from crisisd.formats.textfit import sms_info
 from crisisd.sandbox.faults import FaultMode, Faults
 from crisisd.sandbox.inbox import Inbox
-from crisisd.textfit import sms_info
 
 PROVIDERS = ("kavenegar", "ghasedak", "smsir", "generic")
 HANG_SECONDS = 300.0  # a hung request is released by reset/shutdown, or after this

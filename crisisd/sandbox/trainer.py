@@ -38,11 +38,11 @@ from typing import Any
 
 from aiohttp import web
 
+from crisisd.formats.timefmt import TEHRAN, clock
 from crisisd.playbook import Directory, Playbook
 from crisisd.sandbox.botapi_state import BotApiState, FakeBot, FakeMessage
 from crisisd.sandbox.botapi_wire import MAX_TEXT, BotApiError
 from crisisd.sandbox.web import _safe_href, sanitize_chat_html
-from crisisd.timefmt import TEHRAN, clock
 
 JSON = dict[str, Any]
 HISTORY_LIMIT = 200  # newest messages a conversation shows

@@ -24,9 +24,9 @@ from urllib.parse import urlencode, urlsplit
 
 from aiohttp import web
 
+from crisisd.formats.textfit import sms_info
+from crisisd.formats.timefmt import fa_digits, local_date
 from crisisd.sandbox.inbox import Delivered, Inbox
-from crisisd.textfit import sms_info
-from crisisd.timefmt import fa_digits, local_date
 
 INBOX_KEY = web.AppKey("inbox", Inbox)
 PAGE_LIMIT = 300  # newest messages shown on the page; the API has them all

@@ -42,7 +42,7 @@ from crisisd.channels.sms.ghasedak import GhasedakGateway
 from crisisd.channels.sms.kavenegar import KavenegarGateway
 from crisisd.channels.sms.smsir import SmsIrGateway
 from crisisd.config import SmsGateway
-from crisisd.phones import mask_phone
+from crisisd.formats.phones import mask_phone
 
 __all__ = ["GATEWAYS", "Gateway", "SmsChannel", "build_gateway"]
 

@@ -1,0 +1,40 @@
+"""What every command shares: the config option, loading the library, printing a failure."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from crisisd import redaction
+from crisisd.config import Config, default_config, load_config
+from crisisd.errors import CrisisError, ProblemsError
+from crisisd.library.loader import Library, load_library
+
+CONFIG_HELP = "daemon config file (default: ./config.yaml when present, else built-in defaults)"
+
+
+def config_from(path: Path | None) -> Config:
+    if path is None:
+        path = Path("config.yaml")
+        if not path.exists():
+            return default_config()
+    return load_config(path)
+
+
+def library_from(path: Path | None) -> Library:
+    return load_library(config_from(path))
+
+
+def fail(exc: CrisisError, as_json: bool = False) -> None:
+    if as_json and isinstance(exc, ProblemsError):
+        click.echo(json.dumps({"ok": False, "problems": [p.as_dict() for p in exc.problems]}))
+    elif isinstance(exc, ProblemsError):
+        for p in exc.problems:
+            click.echo(redaction.redact(p.format()), err=True)
+        click.echo(f"{len(exc.problems)} problem(s) found.", err=True)
+    else:
+        click.echo(f"error: {redaction.redact(str(exc))}", err=True)
+    sys.exit(1)

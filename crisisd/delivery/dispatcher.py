@@ -1,0 +1,345 @@
+"""Outbox workers: claim due messages by priority, pace them, send, record outcomes in batches.
+
+One claim loop feeds a bounded queue per channel; each channel has its own workers
+and pacer, so a slow or hung channel fills only its own queue (and the claim loop
+stops taking its messages) while the others go on. Outcomes are written in batches;
+a crash between a send and its record means that message is sent again after its
+lease expires (at-least-once, duplicates bounded by the claims in flight).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import random
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import structlog
+
+from crisisd.channels.base import Channel, Failed, OutboundMessage, Retry, SendResult, Sent
+from crisisd.delivery.pacing import Pacer
+from crisisd.domain import channel_kind
+from crisisd.metrics import Metrics
+from crisisd.redaction import redact
+from crisisd.store import MessageRow, Outcome, Store
+
+log = structlog.get_logger("crisisd.delivery.dispatcher")
+
+AddressOf = Callable[[MessageRow, str], str | None]
+OnFinal = Callable[[MessageRow, str], Coroutine[Any, Any, None]]
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Exponential backoff with jitter and a cap; a channel that keeps failing is left."""
+
+    base: float = 2.0
+    cap: float = 300.0
+    max_attempts_per_channel: int = 8
+
+    def delay(self, attempt: int, rng: random.Random) -> float:
+        ceiling = min(self.cap, self.base * (2.0 ** max(0, attempt - 1)))
+        jitter: float = rng.uniform(0.5, 1.0)
+        return ceiling * jitter
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+Queued = tuple[int, datetime, int, MessageRow]
+
+
+def _queued(msg: MessageRow) -> Queued:
+    return (msg.priority, msg.not_before, msg.id, msg)
+
+
+class Dispatcher:
+    """Moves the outbox to the channels until stopped; ``drain`` finishes cleanly."""
+
+    def __init__(
+        self,
+        store: Store,
+        channels: dict[str, Channel],
+        address_of: AddressOf,
+        *,
+        worker_id: str = "w1",
+        batch: int = 50,
+        lease: timedelta = timedelta(seconds=120),
+        idle_poll: float = 0.25,
+        flush_every: float = 0.05,
+        policy: RetryPolicy = RetryPolicy(),
+        on_final_failure: OnFinal | None = None,
+        clock: Callable[[], datetime] = _now,
+        rng: random.Random | None = None,
+        metrics: Metrics | None = None,
+    ) -> None:
+        self.store = store
+        self.channels = channels
+        self.address_of = address_of
+        self.worker_id = worker_id
+        self.batch = batch
+        self.lease = lease
+        self.idle_poll = idle_poll
+        self.flush_every = flush_every
+        self.policy = policy
+        self.on_final_failure = on_final_failure
+        self.clock = clock
+        self.rng = rng or random.Random()
+        self.metrics = metrics
+        # Per channel, highest priority first: a claimed emergency alert overtakes the backlog.
+        self._queues: dict[str, asyncio.PriorityQueue[Queued]] = {}
+        self._pacers = {name: Pacer(ch.limits) for name, ch in channels.items()}
+        self._claimed: dict[int, MessageRow] = {}
+        self._outcomes: list[Outcome] = []
+        self._wake = asyncio.Event()
+        self._kicked = False
+        self._flush_stop = asyncio.Event()
+        self._notices: set[asyncio.Task[None]] = set()
+        self._flusher: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._tasks: list[asyncio.Task[None]] = []
+        self.sent_count = 0
+
+    @property
+    def pacers(self) -> dict[str, Pacer]:
+        """Per-channel pacing, shared with the bots so their replies and alerts take turns."""
+        return self._pacers
+
+    def capacity(self, channel: str) -> int:
+        return max(16, self.channels[channel].limits.concurrency * 8)
+
+    def kick(self) -> None:
+        """Something new is in the outbox: look now, ahead of routine bookkeeping."""
+        self._kicked = True
+        self._wake.set()
+
+    async def start(self) -> None:
+        # Claims this worker id still holds come from a previous run that was killed: they
+        # go back to the queue now instead of waiting for their lease to expire.
+        recovered = await self.store.release(self.worker_id)
+        if recovered:
+            log.warning("dispatch.recovered_claims", worker=self.worker_id, messages=recovered)
+        for name, ch in self.channels.items():
+            queue: asyncio.PriorityQueue[Queued] = asyncio.PriorityQueue()
+            self._queues[name] = queue
+            for i in range(ch.limits.concurrency):
+                self._tasks.append(
+                    asyncio.create_task(self._worker(name, queue), name=f"send-{name}-{i}")
+                )
+        self._tasks.append(asyncio.create_task(self._claim_loop(), name="claim"))
+        self._flusher = asyncio.create_task(self._flush_loop(), name="flush")
+        self._tasks.append(self._flusher)
+        self._tasks.append(asyncio.create_task(self._lease_loop(), name="lease"))
+
+    async def drain(self, grace: float = 20.0) -> None:
+        """Stop claiming, let in-flight sends finish (bounded), record, give back the rest."""
+        self._stopping = True
+        self._wake.set()
+        deadline = asyncio.get_running_loop().time() + grace
+        # Polling is fine here: it runs once, at shutdown, for a few seconds at most.
+        while self._claimed and asyncio.get_running_loop().time() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+        flusher = self._flusher
+        for task in self._tasks:
+            if task is not flusher:
+                task.cancel()
+        for task in self._tasks:
+            if task is not flusher:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        # The flush loop is never cancelled in the middle of a write: it ends by itself, and
+        # everything sent is recorded before the remaining claims are given back.
+        self._flush_stop.set()
+        if flusher is not None:
+            await flusher
+        await self._flush()
+        if self._notices:  # officers' failure notices are written, not dropped
+            await asyncio.wait(self._notices, timeout=5)
+        released = await self.store.release(self.worker_id)
+        log.info("dispatch.drained", released=released, sent=self.sent_count)
+
+    # -- claiming ---------------------------------------------------------------------------
+
+    async def _claim_loop(self) -> None:
+        while not self._stopping:
+            busy = [n for n, q in self._queues.items() if q.qsize() >= self.capacity(n)]
+            # Cleared before the claim: a kick that arrives during it is not lost.
+            self._wake.clear()
+            urgent, self._kicked = self._kicked, False
+            got: list[MessageRow] = []
+            try:
+                got = await self.store.claim(
+                    self.worker_id, self.clock(), self.batch, self.lease, busy, urgent
+                )
+            except Exception as exc:  # noqa: BLE001 - the store may be briefly unavailable
+                log.warning("dispatch.claim_failed", error=redact(str(exc)))
+                await asyncio.sleep(1.0)
+            for msg in got:
+                if msg.id in self._claimed:
+                    continue
+                self._claimed[msg.id] = msg
+                queue = self._queues.get(msg.channel)
+                if queue is None:
+                    self._finish(
+                        msg, Failed(f"channel '{msg.channel}' is not configured", "channel")
+                    )
+                else:
+                    queue.put_nowait(_queued(msg))
+            if len(got) < self.batch:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.idle_poll)
+
+    async def _lease_loop(self) -> None:
+        period = max(1.0, self.lease.total_seconds() / 3)
+        while True:
+            await asyncio.sleep(period)
+            try:
+                await self.store.extend_leases(
+                    self.worker_id,
+                    list(self._claimed),
+                    self.clock() + self.lease,
+                )
+            except Exception as exc:  # noqa: BLE001
+                log.warning("dispatch.lease_extend_failed", error=redact(str(exc)))
+
+    # -- sending ----------------------------------------------------------------------------
+
+    async def _worker(self, name: str, queue: asyncio.PriorityQueue[Queued]) -> None:
+        channel = self.channels[name]
+        pacer = self._pacers[name]
+        loop = asyncio.get_running_loop()
+        low_water = self.capacity(name) // 2
+        while True:
+            *_, msg = await queue.get()
+            if queue.qsize() == low_water:
+                self._wake.set()  # room again: the claim loop may take this channel's messages
+            address = self.address_of(msg, name)
+            if address is None:
+                self._finish(msg, Failed(f"no {name} address for {msg.recipient}"))
+                continue
+            hold = pacer.dest_delay(address)
+            if hold > 0:  # this destination is busy: come back later, keep the worker free
+                loop.call_later(hold, queue.put_nowait, _queued(msg))
+                continue
+            wait = pacer.reserve(address)
+            if wait > 0:
+                await asyncio.sleep(wait)
+            result = await self._send(channel, msg, address)
+            self._finish(msg, result)
+
+    async def _send(self, channel: Channel, msg: MessageRow, address: str) -> SendResult:
+        r = msg.rendering(channel_kind(msg.channel))
+        out = OutboundMessage(
+            key=msg.key,
+            channel=msg.channel,
+            address=address,
+            text=r.text,
+            lang=msg.lang,
+            subject=r.subject,
+            html=r.html,
+            recipient_name=msg.recipient,
+            ack_button=msg.ack_required and channel.kind == "chat",
+            incident_id=msg.incident_id,
+            drill=msg.drill,
+        )
+        budget = channel.limits.timeout_seconds * 2 + 5
+        try:
+            return await asyncio.wait_for(channel.send(out), budget)
+        except TimeoutError:
+            return Retry(5.0, f"{msg.channel}: no answer within {budget:.0f}s")
+        except Exception as exc:  # noqa: BLE001 - a channel broke its contract; classify it
+            log.error("dispatch.channel_raised", channel=msg.channel, error=redact(repr(exc)))
+            return Retry(10.0, f"{msg.channel}: {type(exc).__name__}")
+
+    def _finish(self, msg: MessageRow, result: SendResult) -> None:
+        now = self.clock()
+        self._claimed.pop(msg.id, None)
+        outcome = functools.partial(Outcome, message_id=msg.id, channel=msg.channel, at=now)
+        if self.metrics is not None:
+            kind = type(result).__name__.lower()
+            self.metrics.sends.labels(msg.channel, kind).inc()
+            if isinstance(result, Sent):
+                wait = max(0.0, (now - msg.not_before).total_seconds())
+                self.metrics.delivery_latency.labels(msg.channel).observe(wait)
+        bound = log.bind(incident_id=msg.incident_id, channel=msg.channel, message_id=msg.id)
+        if isinstance(result, Sent):
+            r = msg.rendering(channel_kind(msg.channel))
+            self.sent_count += 1
+            self._outcomes.append(
+                outcome(
+                    kind="sent",
+                    provider_id=result.provider_id,
+                    text=r.text,
+                    sha256=r.sha256,
+                    template=r.template,
+                    incident_id=msg.incident_id,
+                    recipient=msg.recipient,
+                )
+            )
+            return
+        reason = redact(result.reason)
+        if isinstance(result, Retry) and msg.attempts < self.policy.max_attempts_per_channel:
+            delay = max(result.after, self.policy.delay(msg.attempts, self.rng))
+            bound.info(
+                "delivery.retrying", reason=reason, after=round(delay, 2), attempt=msg.attempts
+            )
+            self._outcomes.append(
+                outcome(
+                    kind="retry",
+                    reason=reason,
+                    next_at=now + timedelta(seconds=delay),
+                    channel_index=msg.channel_index,
+                )
+            )
+            return
+        nxt = msg.channel_index + 1
+        if nxt < len(msg.channels):
+            bound.warning("delivery.failover", reason=reason, next_channel=msg.channels[nxt])
+            self._outcomes.append(
+                outcome(
+                    kind="failover",
+                    reason=reason,
+                    next_at=now,
+                    channel_index=nxt,
+                    next_channel=msg.channels[nxt],
+                )
+            )
+            return
+        bound.error("delivery.failed", reason=reason, recipient=msg.recipient)
+        self._outcomes.append(
+            outcome(kind="failed", reason=reason, channel_index=msg.channel_index)
+        )
+        if self.on_final_failure is not None:
+            task = asyncio.create_task(self.on_final_failure(msg, reason))
+            self._notices.add(task)
+            task.add_done_callback(self._notices.discard)
+
+    # -- recording --------------------------------------------------------------------------
+
+    async def _flush_loop(self) -> None:
+        while not self._flush_stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._flush_stop.wait(), self.flush_every)
+            await self._flush()
+
+    async def flush(self) -> None:
+        """Record every outcome gathered so far (tests and benchmarks wait on this)."""
+        await self._flush()
+
+    async def _flush(self) -> None:
+        if not self._outcomes:
+            return
+        batch, self._outcomes = self._outcomes, []
+        try:
+            await self.store.record(batch, self.worker_id)
+        except Exception as exc:  # noqa: BLE001 - keep them and try again; leases protect us
+            log.warning("dispatch.record_failed", error=redact(str(exc)), pending=len(batch))
+            self._outcomes = batch + self._outcomes
+            return
+        if any(o.kind in ("retry", "failover") for o in batch):
+            self._wake.set()

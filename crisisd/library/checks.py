@@ -1,0 +1,324 @@
+"""Cross-file checks of a loaded library: references, reachability, templates, approvals.
+
+Everything is reported in one pass, each problem located in the playbook file that
+caused it (or the template file, for rendering problems), with a hint.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from crisisd.domain import Casualties, IncidentFacts, channel_kind
+from crisisd.errors import TemplateRenderError
+from crisisd.formats.crontab import parse_cron
+from crisisd.library.approvals import Status
+from crisisd.library.loader import Library
+from crisisd.parsing.yamlsource import Document, Loc
+from crisisd.planning.planner import render_one
+from crisisd.playbook import Playbook
+from crisisd.problems import Problem, did_you_mean
+from crisisd.templates import Kind
+
+SAMPLE_DETAILS = {
+    "fa": "آتش در انبار مواد اولیه، سالن ۲. دو نفر به درمانگاه منتقل شدند.",
+    "en": "Fire in the raw-material store, hall 2. Two people taken to the clinic.",
+}
+
+
+def check_library(lib: Library) -> list[Problem]:
+    problems: list[Problem] = []
+    messengers = set(lib.config.messenger_names())
+    for cid, contact in lib.directory.contacts.items():
+        for chat in contact.chats:
+            if chat not in messengers and lib.directory_doc is not None:
+                problems.append(
+                    lib.directory_doc.problem(
+                        ("contacts", cid, "chats", chat),
+                        f"'{chat}' is not a configured messenger",
+                        did_you_mean(chat, messengers),
+                    )
+                )
+    for fid, pb in lib.playbooks.items():
+        found = _check_playbook(lib, pb, lib.documents[fid], messengers)
+        # Rendering needs sound references; a playbook with broken ones is reported as is.
+        problems.extend(found or _check_renders(lib, fid, pb))
+    return _unique(problems)
+
+
+def _unique(problems: list[Problem]) -> list[Problem]:
+    return list(dict.fromkeys(problems))
+
+
+def _check_playbook(
+    lib: Library, pb: Playbook, doc: Document, messengers: set[str]
+) -> list[Problem]:
+    out: list[Problem] = []
+    contacts = lib.directory.contacts
+    audiences = pb.audiences
+    for i, officer in enumerate(pb.factory.officers):
+        if officer not in contacts:
+            out.append(_unknown(doc, ("factory", "officers", i), "contact", officer, contacts))
+    for aid, aud in audiences.items():
+        for i, member in enumerate(aud.members):
+            if member not in contacts:
+                out.append(
+                    _unknown(doc, ("audiences", aid, "members", i), "contact", member, contacts)
+                )
+        if aud.ack and aud.ack.escalate_to and aud.ack.escalate_to not in audiences:
+            out.append(
+                _unknown(
+                    doc,
+                    ("audiences", aid, "ack", "escalate_to"),
+                    "audience",
+                    aud.ack.escalate_to,
+                    audiences,
+                )
+            )
+    channels = messengers | {"sms", "email"}
+    for tid, itype in pb.incidents.items():
+        for sid, sev in itype.severities.items():
+            for n, step in enumerate(sev.steps):
+                loc: Loc = ("incidents", tid, "severities", sid, "steps", n)
+                out.extend(
+                    _check_step(
+                        lib, pb, doc, loc, step.audience, step.template, step.channels, channels
+                    )
+                )
+    upd = pb.statements.update
+    for i, aid in enumerate(upd.audiences):
+        if aid not in audiences:
+            out.append(
+                _unknown(doc, ("statements", "update", "audiences", i), "audience", aid, audiences)
+            )
+        else:
+            loc = ("statements", "update")
+            out.extend(_check_step(lib, pb, doc, loc, aid, upd.template, upd.channels, channels))
+    out.extend(_check_statement_templates(lib, pb, doc))
+    for i, drill in enumerate(pb.drills):
+        loc = ("drills", i)
+        try:
+            parse_cron(drill.cron, ZoneInfo(lib.config.timezone))
+        except ValueError as exc:
+            what, _, hint = str(exc).partition(" — ")
+            out.append(doc.problem((*loc, "cron"), what, hint))
+        scenario = pb.incidents.get(drill.incident_type)
+        if scenario is None:
+            out.append(
+                _unknown(
+                    doc, (*loc, "scenario"), "incident type", drill.incident_type, pb.incidents
+                )
+            )
+        elif drill.severity not in scenario.severities:
+            out.append(
+                _unknown(doc, (*loc, "scenario"), "severity", drill.severity, scenario.severities)
+            )
+        for j, aid in enumerate(drill.audiences or []):
+            if aid not in audiences:
+                out.append(_unknown(doc, (*loc, "audiences", j), "audience", aid, audiences))
+    return out
+
+
+def _unknown(doc: Document, loc: Loc, what: str, name: str, known: object) -> Problem:
+    names = list(known) if not isinstance(known, str) else [known]  # type: ignore[call-overload]
+    return doc.problem(loc, f"unknown {what} '{name}'", did_you_mean(name, names))
+
+
+def _check_step(
+    lib: Library,
+    pb: Playbook,
+    doc: Document,
+    loc: Loc,
+    audience: str,
+    template: str,
+    step_channels: list[str],
+    channels: set[str],
+) -> list[Problem]:
+    out: list[Problem] = []
+    for j, ch in enumerate(step_channels):
+        if ch not in channels:
+            out.append(_unknown(doc, (*loc, "channels", j), "channel", ch, channels))
+    aud = pb.audiences.get(audience)
+    if aud is None:
+        out.append(_unknown(doc, (*loc, "audience"), "audience", audience, pb.audiences))
+        return out
+    members = [lib.directory.contacts[m] for m in aud.members if m in lib.directory.contacts]
+    if members and not any(c.reachable_on(ch) for c in members for ch in step_channels):
+        out.append(
+            doc.problem(
+                (*loc, "channels"),
+                f"no member of '{audience}' is reachable on {', '.join(step_channels)}",
+                "add a channel the members have, or their chat ids/phones/emails to the directory",
+            )
+        )
+    for contact in members:
+        for ch in step_channels:
+            if not contact.reachable_on(ch) or ch not in channels:
+                continue
+            kind: Kind = channel_kind(ch)  # type: ignore[assignment]
+            ref = lib.templates.find(contact.lang, template, kind)
+            rel = f"{contact.lang}/{template}.{kind}.j2"
+            if ref is None:
+                out.append(
+                    doc.problem(
+                        (*loc, "template"),
+                        f"template '{rel}' not found",
+                        did_you_mean(template, lib.templates.names())
+                        if template not in lib.templates.names()
+                        else f"create templates/{rel}",
+                    )
+                )
+            elif aud.external and lib.approvals.status(ref) is not Status.APPROVED:
+                out.append(
+                    doc.problem(
+                        (*loc, "template"),
+                        f"template '{rel}' goes to external audience '{audience}' but is "
+                        f"{lib.approvals.status(ref)}",
+                        f"have it reviewed, then: crisisd approve {rel} --by NAME",
+                    )
+                )
+    return out
+
+
+def _check_statement_templates(lib: Library, pb: Playbook, doc: Document) -> list[Problem]:
+    """All-clear and takeover referral must exist for every channel a told person may be on."""
+    out: list[Problem] = []
+    used: dict[str, set[str]] = {}  # audience -> channels it is told on
+    for itype in pb.incidents.values():
+        for sev in itype.severities.values():
+            for step in sev.steps:
+                used.setdefault(step.audience, set()).update(step.channels)
+    for aid in pb.statements.update.audiences:
+        used.setdefault(aid, set()).update(pb.statements.update.channels)
+    checks = [(("statements", "all_clear", "template"), pb.statements.all_clear.template, False)]
+    checks.append((("statements", "takeover", "template"), pb.statements.takeover.template, True))
+    for loc, template, external_only in checks:
+        for aid, chans in sorted(used.items()):
+            aud = pb.audiences.get(aid)
+            if aud is None or (external_only and not aud.external):
+                continue
+            for cid in aud.members:
+                contact = lib.directory.contacts.get(cid)
+                if contact is None:
+                    continue
+                for kind in sorted({channel_kind(c) for c in chans if contact.reachable_on(c)}):
+                    ref = lib.templates.find(contact.lang, template, kind)  # type: ignore[arg-type]
+                    rel = f"{contact.lang}/{template}.{kind}.j2"
+                    if ref is None:
+                        out.append(
+                            doc.problem(
+                                loc, f"template '{rel}' not found", f"create templates/{rel}"
+                            )
+                        )
+                    elif aud.external and lib.approvals.status(ref) is not Status.APPROVED:
+                        out.append(
+                            doc.problem(
+                                loc,
+                                f"template '{rel}' goes to external audience '{aid}' but is "
+                                f"{lib.approvals.status(ref)}",
+                                f"crisisd approve {rel} --by NAME",
+                            )
+                        )
+    return out
+
+
+def _render_jobs(lib: Library, pb: Playbook) -> Iterator[tuple[str, str, str, str]]:
+    """(template, kind, audience, contact) for every rendering a playbook can produce."""
+    seen: set[tuple[str, str, str]] = set()
+    pairs: list[tuple[str, str, list[str]]] = []
+    for itype in pb.incidents.values():
+        for sev in itype.severities.values():
+            pairs.extend((s.template, s.audience, s.channels) for s in sev.steps)
+            pairs.extend(
+                (pb.statements.all_clear.template, s.audience, s.channels) for s in sev.steps
+            )
+            pairs.extend(
+                (pb.statements.takeover.template, s.audience, s.channels)
+                for s in sev.steps
+                if pb.audiences[s.audience].external
+            )
+    upd = pb.statements.update
+    pairs.extend((upd.template, a, upd.channels) for a in upd.audiences)
+    for template, audience, chans in pairs:
+        for cid in pb.audiences[audience].members:
+            contact = lib.directory.contacts[cid]
+            for ch in chans:
+                if not contact.reachable_on(ch):
+                    continue
+                kind = channel_kind(ch)
+                job = (template, kind, contact.lang)
+                if job not in seen:
+                    seen.add(job)
+                    yield template, kind, audience, cid
+
+
+def _check_renders(lib: Library, fid: str, pb: Playbook) -> list[Problem]:
+    """Render every template a playbook can use with sample facts: variables, budgets, sizes."""
+    out: list[Problem] = []
+    opened = datetime(2026, 11, 28, 10, 30, tzinfo=ZoneInfo("Asia/Tehran"))
+    itype = next(iter(pb.incidents))
+    severity = next(iter(pb.incidents[itype].severities))
+    for template, kind, audience, cid in _render_jobs(lib, pb):
+        contact = lib.directory.contacts[cid]
+        budget = pb.audiences[audience].sms_parts
+        for drill in (False, True):
+            facts = IncidentFacts(
+                id="K7M-42Q",
+                factory=fid,
+                incident_type=itype,
+                severity=severity,
+                reporter=pb.factory.officers[0],
+                opened_at=opened,
+                details=SAMPLE_DETAILS[contact.lang],
+                location="سالن ۲" if contact.lang == "fa" else "Hall 2",
+                casualties=Casualties.UNKNOWN,
+                drill=drill,
+                update_number=1,
+                update_details=SAMPLE_DETAILS[contact.lang],
+            )
+            extra = {
+                "ack_required": True,
+                "ack_url": "https://crisisd.example.com/v1/ack/XXXXXXXXXXXXXXXXXXXXXXXX",
+                "next_update": opened,
+            }
+            try:
+                r = render_one(lib, pb, facts, template, kind, contact, audience, budget, extra)
+            except TemplateRenderError as exc:
+                out.append(
+                    Problem(
+                        exc.path,
+                        exc.line,
+                        1,
+                        f"{fid}:{audience}",
+                        exc.reason,
+                        "fix the template or use a variable from docs/playbooks.md",
+                    )
+                )
+                break
+            if r.truncated and kind == "sms":
+                out.append(
+                    Problem(
+                        f"templates/{r.template}",
+                        1,
+                        1,
+                        f"{fid}:{audience}",
+                        f"SMS text is over its budget of {budget} part(s) with sample details"
+                        + (" in a drill (the marker counts too)" if drill else ""),
+                        "shorten the fixed text, or raise the audience's sms_parts",
+                    )
+                )
+                break
+            if r.truncated and kind == "chat":
+                out.append(
+                    Problem(
+                        f"templates/{r.template}",
+                        1,
+                        1,
+                        f"{fid}:{audience}",
+                        "chat text is over Telegram's 4,096 characters",
+                        "shorten the template",
+                    )
+                )
+                break
+    return out

@@ -1,0 +1,155 @@
+"""The loaded, checked set of everything the daemon works from.
+
+A :class:`Library` is config + directory + playbooks + templates + approvals, all
+validated together. It is built once at start and again on reload; a reload that
+finds any problem keeps the previous library.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from crisisd.config import Config
+from crisisd.errors import ProblemsError, UnknownFactoryError
+from crisisd.formats.workweek import WorkCalendar, parse_holiday
+from crisisd.library.approvals import Approvals, load_approvals
+from crisisd.parsing.modelcheck import check_model
+from crisisd.parsing.yamlsource import Document, load_yaml
+from crisisd.playbook import Contact, Directory, Playbook
+from crisisd.problems import Problem, did_you_mean, display_path
+from crisisd.templates import TemplateSet
+
+DIRECTORY_FILE = "directory.yaml"
+
+
+@dataclass(frozen=True, slots=True)
+class Library:
+    config: Config
+    directory: Directory
+    playbooks: dict[str, Playbook]
+    templates: TemplateSet
+    approvals: Approvals
+    calendar: WorkCalendar
+    documents: dict[str, Document]  # factory id -> its playbook document (for locations)
+    directory_doc: Document | None = None
+
+    def playbook(self, factory: str) -> Playbook:
+        try:
+            return self.playbooks[factory]
+        except KeyError:
+            hint = did_you_mean(factory, self.playbooks)
+            raise UnknownFactoryError(f"no playbook for factory '{factory}' — {hint}") from None
+
+
+def load_library(config: Config) -> Library:
+    """Load and check everything; raise ProblemsError with every problem in every file."""
+    from crisisd.library.checks import check_library
+
+    problems: list[Problem] = []
+    root = config.resolve_path(config.playbooks)
+    troot = config.resolve_path(config.templates)
+    directory, directory_doc = _load_directory(root, problems)
+    playbooks, documents = _load_playbooks(root, problems)
+    templates = TemplateSet(troot)
+    problems.extend(templates.problems)
+    approvals = load_approvals(troot, problems)
+    calendar = _calendar(config, problems)
+    if directory is None:
+        raise ProblemsError(problems)
+    library = Library(
+        config, directory, playbooks, templates, approvals, calendar, documents, directory_doc
+    )
+    problems.extend(check_library(library))
+    if problems:
+        raise ProblemsError(problems)
+    return library
+
+
+def _calendar(config: Config, problems: list[Problem]) -> WorkCalendar:
+    holidays = set()
+    for i, raw in enumerate(config.calendar.holidays):
+        try:
+            holidays.add(parse_holiday(raw))
+        except ValueError as exc:
+            shown = display_path(config.source) if config.source else "config.yaml"
+            problems.append(Problem(shown, 1, 1, f"calendar.holidays[{i}]", str(exc)))
+    return WorkCalendar(config.calendar.thursday_working, frozenset(holidays))
+
+
+def _load_directory(
+    root: Path, problems: list[Problem]
+) -> tuple[Directory | None, Document | None]:
+    path = root / DIRECTORY_FILE
+    if not path.exists():
+        problems.append(
+            Problem(
+                display_path(path),
+                1,
+                1,
+                "",
+                "contacts directory not found",
+                f"create {DIRECTORY_FILE} with a 'contacts:' mapping",
+            )
+        )
+        return None, None
+    doc = load_yaml(path, problems)
+    if doc is None:
+        return None, None
+    # Contacts are checked one by one, so one bad entry does not hide the playbooks' problems.
+    raw = doc.data.get("contacts") if isinstance(doc.data, dict) else None
+    if not isinstance(raw, dict):
+        directory, found = check_model(Directory, doc)
+        problems.extend(found)
+        return directory, doc
+    good: dict[str, Contact] = {}
+    for cid, value in raw.items():
+        contact, found = check_model(Contact, doc, value, ("contacts", cid))
+        problems.extend(found)
+        if contact is not None:
+            good[cid] = contact
+    rest = {k: v for k, v in doc.data.items() if k != "contacts"}
+    _, found = check_model(Directory, doc, {**rest, "contacts": {}})
+    problems.extend(found)
+    try:
+        return Directory(contacts=good), doc
+    except ValueError as exc:  # a contact id that breaks the id rule
+        problems.append(doc.problem(("contacts",), str(exc).splitlines()[0]))
+        return None, doc
+
+
+def _load_playbooks(
+    root: Path, problems: list[Problem]
+) -> tuple[dict[str, Playbook], dict[str, Document]]:
+    playbooks: dict[str, Playbook] = {}
+    documents: dict[str, Document] = {}
+    files = sorted(p for p in root.glob("*.y*ml") if p.name != DIRECTORY_FILE)
+    if not files:
+        problems.append(
+            Problem(display_path(root), 1, 1, "", "no playbooks found", "add <factory-id>.yaml")
+        )
+    for path in files:
+        if path.suffix not in (".yaml", ".yml"):
+            continue
+        doc = load_yaml(path, problems)
+        if doc is None:
+            continue
+        playbook, found = check_model(Playbook, doc)
+        problems.extend(found)
+        if playbook is None:
+            continue
+        fid = playbook.factory.id
+        if fid != path.stem:
+            problems.append(
+                doc.problem(
+                    ("factory", "id"),
+                    f"factory id '{fid}' does not match the file name '{path.name}'",
+                    f"rename the file to {fid}.yaml or change the id",
+                )
+            )
+        if fid in playbooks:
+            problems.append(doc.problem(("factory", "id"), f"factory '{fid}' is defined twice"))
+            continue
+        playbooks[fid] = playbook
+        documents[fid] = doc
+    return playbooks, documents

@@ -1,0 +1,76 @@
+"""Human-readable previews of a plan: what each audience would receive, per channel."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from crisisd.domain import Plan, PlannedMessage, channel_kind
+from crisisd.formats.timefmt import duration_words
+from crisisd.library.loader import Library
+
+
+def describe_plan(lib: Library, plan: Plan, channel: str | None = None) -> str:
+    """Every step's audience, channels and exact texts, with SMS parts and template approval."""
+    by_step: dict[tuple[int, str], list[PlannedMessage]] = defaultdict(list)
+    for msg in plan.messages:
+        by_step[(msg.step, msg.audience)].append(msg)
+    out: list[str] = []
+    for (step, audience), msgs in sorted(by_step.items()):
+        first = msgs[0]
+        delay = first.not_before - msgs[0].not_before
+        head = (
+            f"== step {step + 1}: {audience} · {len(msgs)} recipient(s) · priority {first.priority}"
+        )
+        if first.sink_for:
+            head += (
+                f" · DRILL SINK for '{first.sink_for}' (external audiences get nothing in a drill)"
+            )
+        if first.ack_required and first.ack_deadline:
+            within = first.ack_deadline - first.not_before
+            head += f" · ack within {duration_words(within, 'en')}"
+            if first.escalate_to:
+                head += f", then escalate to {first.escalate_to}"
+        if first.not_before > min(m.not_before for m in plan.messages) or delay:
+            wait = first.not_before - min(m.not_before for m in plan.messages)
+            head += f" · sent after {duration_words(wait, 'en')}"
+        out.append(head)
+        shown: set[tuple[str, str]] = set()
+        for msg in msgs:
+            who = lib.directory.contacts[msg.recipient].name.get(msg.lang)
+            if not msg.channels:
+                out.append(
+                    f"  ! {msg.recipient} ({who}) is reachable on none of this step's channels"
+                )
+                continue
+            route = " → ".join(msg.channels)
+            out.append(f"  - {msg.recipient} ({who}, {msg.lang}): {route}")
+            for ch in msg.channels:
+                if channel and ch != channel:
+                    continue
+                kind = channel_kind(ch)
+                if (kind, msg.lang) in shown:
+                    continue
+                shown.add((kind, msg.lang))
+                out.append(_rendering(lib, msg, ch))
+        out.append("")
+    for task in plan.tasks:
+        out.append(f"task: {task.title_en} — due {task.due_at.isoformat(timespec='minutes')}")
+    if plan.next_update_at:
+        out.append(f"next update due: {plan.next_update_at.isoformat(timespec='minutes')}")
+    return "\n".join(out).rstrip() + "\n"
+
+
+def _rendering(lib: Library, msg: PlannedMessage, channel: str) -> str:
+    r = msg.rendering_for(channel)
+    ref = lib.templates.by_rel(r.template)
+    approval = lib.approvals.describe(ref) if ref else "unknown template"
+    meta = f"template {r.template} ({approval}), sha256 {r.sha256[:12]}…"
+    if r.kind == "sms":
+        meta += f", {r.sms_parts} SMS part(s)"
+    if r.truncated:
+        meta += ", TRUNCATED to fit"
+    lines = [f"    [{channel} as {msg.lang}] {meta}"]
+    if r.subject is not None:
+        lines.append(f"    Subject: {r.subject}")
+    lines.extend(f"    | {line}" for line in r.text.splitlines())
+    return "\n".join(lines)

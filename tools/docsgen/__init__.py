@@ -1,0 +1,1 @@
+"""The playbook reference generator: ``python -m tools.docsgen > docs/playbooks.md``."""
