@@ -31,7 +31,7 @@ from collections.abc import AsyncIterator, Coroutine
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import aiosmtplib
@@ -45,14 +45,15 @@ from crisisd.config import Config, EmailFrom, Messenger, Rate, Sms, SmsGateway
 from crisisd.delivery.dispatcher import Dispatcher
 from crisisd.domain import IncidentReport, channel_kind
 from crisisd.incidents import IncidentService
-from crisisd.library.loader import Library, load_library
-from crisisd.sandbox.runner import SMS_KEYS, sandbox_token
+from crisisd.library.loader import load_library
+from crisisd.library.model import Library
+from crisisd.sandbox.runner import SMS_KEYS, point_config, sandbox_token
 from crisisd.store import MessageRow, Store
 from crisisd.store.engine import normalize_url
 from tests.minitree import make_tree
 
 if TYPE_CHECKING:
-    from crisisd.sandbox.runner import Sandbox
+    pass
 
 ROOT = Path(__file__).resolve().parents[1]
 CHANNELS = ("email", "sms", "bale")  # contact i is reachable only on CHANNELS[i % 3]
@@ -126,7 +127,7 @@ class _Url:
 
 @dataclass(frozen=True, slots=True)
 class RemoteSandbox:
-    """What ``build_channels`` reads of a :class:`Sandbox`, for fakes in another process."""
+    """Where the fakes in the child process listen."""
 
     host: str
     botapi_urls: dict[str, str]
@@ -220,8 +221,16 @@ async def pipeline(
 ) -> AsyncIterator[Pipeline]:
     store = Store(normalize_url(f"sqlite:///{tmp / 'fanout.sqlite3'}"))
     await store.start()
-    # A stand-in for the sandbox object: the fakes live in the child process.
-    channels = build_channels(lib.config, cast("Sandbox", remote))
+    # The fakes live in the child process: point the config at their addresses.
+    channels = build_channels(
+        point_config(
+            lib.config,
+            host=remote.host,
+            botapi_urls=remote.botapi_urls,
+            sms_url=remote.sms.url,
+            smtp_port=remote.smtp_port,
+        )
+    )
     if unpaced:  # email paces itself at 20/s (not configurable): lift it to measure the pipeline
         channels["email"].limits = replace(channels["email"].limits, rate_per_second=1e6)
 

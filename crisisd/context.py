@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from crisisd.incidents import IncidentService
-from crisisd.library.loader import Library
+from crisisd.library.model import Library
 from crisisd.metrics import Metrics
 from crisisd.store import Store
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -145,3 +146,8 @@ class Plan:
     next_update_at: datetime | None = None
     update_every: timedelta | None = None
     unreachable: tuple[tuple[str, str], ...] = field(default=())  # (audience, contact)
+
+
+def ack_code(key: str) -> str:
+    """Short code naming a message in an ack button (Telegram callback_data ≤ 64 bytes)."""
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:24]

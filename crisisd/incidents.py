@@ -26,7 +26,7 @@ from crisisd.domain import (
     Purpose,
 )
 from crisisd.errors import InvalidReportError, PermissionDeniedError, UnknownIncidentError
-from crisisd.library.loader import Library
+from crisisd.library.model import Library
 from crisisd.metrics import Metrics
 from crisisd.planning.planner import plan_notice, plan_open
 from crisisd.planning.statements import (

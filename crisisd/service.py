@@ -28,7 +28,8 @@ from crisisd.context import DaemonContext
 from crisisd.delivery.dispatcher import Dispatcher
 from crisisd.errors import CrisisError, ProblemsError
 from crisisd.incidents import IncidentService, tell_officer_of_failure
-from crisisd.library.loader import Library, load_library
+from crisisd.library.loader import load_library
+from crisisd.library.model import Library
 from crisisd.metrics import Metrics
 from crisisd.redaction import redact
 from crisisd.sandbox.runner import Sandbox, sandbox_token
@@ -99,7 +100,7 @@ class Daemon:
             stack.push_async_callback(sandbox.aclose)
             self.sandbox = sandbox
             self.addresses.update({k.replace(" ", "_"): v for k, v in sandbox.addresses().items()})
-        self.channels = build_channels(config, sandbox)
+        self.channels = build_channels(sandbox.point(config) if sandbox is not None else config)
         for channel in self.channels.values():
             stack.push_async_callback(channel.aclose)
         self.service = IncidentService(self.store, self.library)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+from crisisd.approvals import approve
 from crisisd.config import Config
-from crisisd.library.approvals import approve
 from crisisd.templates import TemplateSet
 
 DIRECTORY = """\

@@ -15,7 +15,7 @@ from crisisd.api.acklinks import (
     MalformedAckLinkError,
     ack_page,
 )
-from crisisd.channels.base import ack_code
+from crisisd.domain import ack_code
 from crisisd.errors import PermissionDeniedError
 
 SECRET = b"s3cret-for-ack-links-0123456789"

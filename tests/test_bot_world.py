@@ -26,7 +26,8 @@ from crisisd.config import Config
 from crisisd.context import DaemonContext
 from crisisd.delivery.dispatcher import Dispatcher, RetryPolicy
 from crisisd.incidents import IncidentService, tell_officer_of_failure
-from crisisd.library.loader import Library, load_library
+from crisisd.library.loader import load_library
+from crisisd.library.model import Library
 from crisisd.metrics import Metrics
 from crisisd.sandbox.botapi_state import BotApiState
 from crisisd.sandbox.runner import Sandbox, sandbox_token, start_sandbox
@@ -200,7 +201,7 @@ class World:
             self.dispatcher.kick()
 
     async def start_dispatcher(self) -> None:
-        self.channels = build_channels(self.config, self.sb)
+        self.channels = build_channels(self.sb.point(self.config))
         lib = self.lib
 
         def address(msg: MessageRow, channel: str) -> str | None:

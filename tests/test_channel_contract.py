@@ -323,7 +323,7 @@ async def test_delivered_once_with_the_text_intact(world: World, case: Case) -> 
 
 
 async def test_the_registry_builds_it_for_the_sandbox(world: World, case: Case) -> None:
-    channels = build_channels(case.config, world.sandbox)
+    channels = build_channels(world.sandbox.point(case.config))
     world.opened.extend(channels.values())
     channel = channels[case.name]
     assert isinstance(channel, Channel)

@@ -20,10 +20,10 @@ from crisisd.channels.base import (
     OutboundMessage,
     Retry,
     Sent,
-    ack_code,
 )
 from crisisd.channels.telegram import TelegramChannel, chat_id_of, classify, messenger_limits
 from crisisd.config import Messenger
+from crisisd.domain import ack_code
 from crisisd.errors import ConfigError
 from crisisd.sandbox.botapi import BOTAPI_STATE, BotApiState, create_botapi_app
 from crisisd.sandbox.inbox import Inbox

@@ -17,7 +17,7 @@ from crisisd.channels.base import (
 )
 from crisisd.delivery.dispatcher import Dispatcher, RetryPolicy
 from crisisd.incidents import IncidentService
-from crisisd.library.loader import Library
+from crisisd.library.model import Library
 from crisisd.scheduler.sweeper import sweep
 from crisisd.store import MessageRow, Store
 from tests.test_store_contract import report

@@ -18,12 +18,13 @@ from pydantic import BaseModel
 
 from crisisd import config as config_module
 from crisisd import playbook as playbook_module
+from crisisd.approvals import ApprovalFile
 from crisisd.config import Config, load_config
 from crisisd.domain import Casualties, IncidentFacts
 from crisisd.errors import ProblemsError
 from crisisd.formats.crontab import parse_cron
-from crisisd.library.approvals import ApprovalFile
-from crisisd.library.loader import Library, load_library
+from crisisd.library.loader import load_library
+from crisisd.library.model import Library
 from crisisd.planning.planner import template_context
 from tools.docsgen import reference as docsgen
 from tools.docsgen import sample as docs_sample

@@ -16,7 +16,8 @@ from crisisd.context import DaemonContext
 from crisisd.delivery.dispatcher import Dispatcher, RetryPolicy
 from crisisd.domain import IncidentReport
 from crisisd.incidents import IncidentService, tell_officer_of_failure
-from crisisd.library.loader import Library, load_library
+from crisisd.library.loader import load_library
+from crisisd.library.model import Library
 from crisisd.metrics import Metrics
 from crisisd.sandbox.runner import Sandbox, start_sandbox
 from crisisd.scheduler.gatewaywatch import GatewayWatch
@@ -49,7 +50,7 @@ async def fan_out(
     lib: Library, sb: Sandbox, store: Store, until: Callable[[], Awaitable[bool]]
 ) -> str:
     svc = IncidentService(store, lambda: lib)
-    channels = build_channels(lib.config, sb)
+    channels = build_channels(sb.point(lib.config))
 
     def address(msg: MessageRow, channel: str) -> str | None:
         return lib.directory.contacts[msg.recipient].address_for(channel)
@@ -148,7 +149,7 @@ async def test_a_gateway_out_of_credit_is_announced_once(
     sb.sms.state.faults["kavenegar"].update({"mode": "no_credit"})
     svc = IncidentService(store, lambda: lib)
     opened = await svc.open(IncidentReport("mini", "fire", "major", "officer.a"))
-    channels = build_channels(lib.config, sb)
+    channels = build_channels(sb.point(lib.config))
     try:
         result = await channels["sms"].send(
             OutboundMessage(key="k1", channel="sms", address="+989121114455", text="آزمایش")

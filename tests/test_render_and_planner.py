@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 from crisisd.cli.app import main
 from crisisd.config import load_config
 from crisisd.domain import IncidentFacts
-from crisisd.library.loader import Library, load_library
+from crisisd.library.loader import load_library
+from crisisd.library.model import Library
 from crisisd.planning.planner import DRILL_PRIORITY_PENALTY, plan_open
 
 ROOT = Path(__file__).parent.parent

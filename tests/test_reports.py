@@ -14,7 +14,8 @@ from crisisd.domain import channel_kind
 from crisisd.errors import UnknownIncidentError
 from crisisd.formats.textfit import telegram_length
 from crisisd.incidents import IncidentService, tell_officer_of_failure
-from crisisd.library.loader import Library, load_library
+from crisisd.library.loader import load_library
+from crisisd.library.model import Library
 from crisisd.reports.drill import (
     DrillScore,
     Unreached,

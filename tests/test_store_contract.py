@@ -10,7 +10,7 @@ import pytest
 from crisisd.domain import IncidentReport
 from crisisd.errors import StoreError
 from crisisd.incidents import IncidentService
-from crisisd.library.loader import Library
+from crisisd.library.model import Library
 from crisisd.store import Outcome, Store
 from crisisd.store.workerlock import WorkerLock
 

@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from html import escape
 from typing import Literal
 
-from crisisd.channels.base import ack_code
+from crisisd.domain import ack_code
 from crisisd.errors import PermissionDeniedError
 from crisisd.formats.timefmt import gregorian, jalali
 

@@ -22,7 +22,7 @@ from telegram.ext import ApplicationHandlerStop
 
 from crisisd.bot.runtime import BotRuntime, Ctx, send
 from crisisd.bot.texts import norm, say
-from crisisd.library.loader import Library
+from crisisd.library.model import Library
 from crisisd.playbook import Contact, Directory
 from crisisd.store import AuditEntry
 from crisisd.templates import clean_user_text

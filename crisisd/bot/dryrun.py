@@ -12,7 +12,7 @@ from datetime import datetime
 
 from crisisd.domain import DETAILS_LIMIT, IncidentFacts, Plan
 from crisisd.incidents import IncidentService
-from crisisd.library.loader import Library
+from crisisd.library.model import Library
 from crisisd.planning import statements
 from crisisd.planning.planner import plan_open
 from crisisd.store import IncidentRow, MessageRow

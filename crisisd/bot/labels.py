@@ -7,7 +7,7 @@ from datetime import datetime
 
 from crisisd.bot.texts import norm
 from crisisd.formats.timefmt import clock, local_date
-from crisisd.library.loader import Library
+from crisisd.library.model import Library
 from crisisd.planning.planner import SEVERITY_NAMES
 
 

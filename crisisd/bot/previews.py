@@ -27,7 +27,7 @@ from crisisd.bot.texts import LANG_NAMES, Html, T, channel_name, joined, norm, s
 from crisisd.domain import Plan, PlannedMessage
 from crisisd.formats.textfit import TELEGRAM_LIMIT, fit_telegram_html, telegram_length
 from crisisd.formats.timefmt import duration_words
-from crisisd.library.loader import Library
+from crisisd.library.model import Library
 
 _TAGS = re.compile(r"<[^>]+>")
 MIN_BODY = 160  # units a statement needs to be worth showing at all

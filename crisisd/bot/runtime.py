@@ -19,7 +19,7 @@ from telegram.ext import CallbackContext, ExtBot
 from crisisd.bot.texts import norm
 from crisisd.context import DaemonContext
 from crisisd.formats.textfit import fit_telegram_html
-from crisisd.library.loader import Library
+from crisisd.library.model import Library
 from crisisd.redaction import redact
 from crisisd.templates import RLM
 

@@ -19,7 +19,7 @@ from crisisd.bot.labels import (
 )
 from crisisd.bot.texts import Html, joined, say, status_name
 from crisisd.domain import MessageStatus, Purpose
-from crisisd.library.loader import Library
+from crisisd.library.model import Library
 from crisisd.store import IncidentRow, MessageRow
 
 FINAL = {MessageStatus.SENT.value, MessageStatus.FAILED.value, MessageStatus.CANCELLED.value}

@@ -16,7 +16,6 @@ too, but channels must not put them there in the first place).
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
@@ -81,11 +80,6 @@ class Channel(Protocol):
     async def send(self, msg: OutboundMessage) -> SendResult: ...
 
     async def aclose(self) -> None: ...
-
-
-def ack_code(key: str) -> str:
-    """Short code naming a message in an ack button (Telegram callback_data ≤ 64 bytes)."""
-    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:24]
 
 
 ACK_CALLBACK_PREFIX = "ack:"

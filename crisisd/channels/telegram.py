@@ -55,9 +55,9 @@ from crisisd.channels.base import (
     Retry,
     SendResult,
     Sent,
-    ack_code,
 )
 from crisisd.config import Messenger
+from crisisd.domain import ack_code
 from crisisd.errors import ConfigError
 
 _log = structlog.get_logger(__name__)

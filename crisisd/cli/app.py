@@ -100,7 +100,7 @@ def render(
 @click.option("--config", "config_path", type=click.Path(path_type=Path), help=CONFIG_HELP)
 def approve(template: str, by: str, config_path: Path | None) -> None:
     """Record that TEMPLATE (e.g. fa/holding_statement.email.j2) is approved as it is now."""
-    from crisisd.library.approvals import approve as record
+    from crisisd.approvals import approve as record
     from crisisd.templates import TemplateSet
 
     try:

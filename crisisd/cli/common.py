@@ -11,7 +11,8 @@ import click
 from crisisd import redaction
 from crisisd.config import Config, default_config, load_config
 from crisisd.errors import CrisisError, ProblemsError
-from crisisd.library.loader import Library, load_library
+from crisisd.library.loader import load_library
+from crisisd.library.model import Library
 
 CONFIG_HELP = "daemon config file (default: ./config.yaml when present, else built-in defaults)"
 

@@ -37,7 +37,8 @@ from crisisd.domain import IncidentReport
 from crisisd.errors import CrisisError, ProblemsError
 from crisisd.formats.timefmt import gregorian, jalali
 from crisisd.incidents import IncidentService, tell_officer_of_failure
-from crisisd.library.loader import Library, load_library
+from crisisd.library.loader import load_library
+from crisisd.library.model import Library
 from crisisd.redaction import redact
 from crisisd.reports.incident import incident_report, render_markdown
 from crisisd.sandbox.botapi_state import BotApiState
@@ -298,7 +299,7 @@ async def _demo(config: Config, lib: Library, view: Display, fast: bool) -> str:
         sandbox = await start_sandbox(config, base_port=0)
         stack.push_async_callback(sandbox.aclose)
         sandbox.seed(lib.directory, lib.playbooks)
-        channels = build_channels(config, sandbox)
+        channels = build_channels(sandbox.point(config))
         for channel in channels.values():
             stack.push_async_callback(channel.aclose)
         blocked = _block_one(lib, sandbox.botapi)

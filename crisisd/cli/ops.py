@@ -17,7 +17,7 @@ from crisisd.cli.common import CONFIG_HELP, config_from, fail, library_from
 from crisisd.domain import Casualties, IncidentReport
 from crisisd.errors import CrisisError
 from crisisd.incidents import IncidentService
-from crisisd.library.loader import Library
+from crisisd.library.model import Library
 from crisisd.store import Store
 from crisisd.store.engine import normalize_url
 

@@ -10,11 +10,11 @@ from collections.abc import Iterator
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from crisisd.approvals import Status
 from crisisd.domain import Casualties, IncidentFacts, channel_kind
 from crisisd.errors import TemplateRenderError
 from crisisd.formats.crontab import parse_cron
-from crisisd.library.approvals import Status
-from crisisd.library.loader import Library
+from crisisd.library.model import Library
 from crisisd.parsing.yamlsource import Document, Loc
 from crisisd.planning.planner import render_one
 from crisisd.playbook import Playbook

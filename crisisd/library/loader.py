@@ -7,45 +7,25 @@ finds any problem keeps the previous library.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
+from crisisd.approvals import load_approvals
 from crisisd.config import Config
-from crisisd.errors import ProblemsError, UnknownFactoryError
+from crisisd.errors import ProblemsError
 from crisisd.formats.workweek import WorkCalendar, parse_holiday
-from crisisd.library.approvals import Approvals, load_approvals
+from crisisd.library.checks import check_library
+from crisisd.library.model import Library
 from crisisd.parsing.modelcheck import check_model
 from crisisd.parsing.yamlsource import Document, load_yaml
 from crisisd.playbook import Contact, Directory, Playbook
-from crisisd.problems import Problem, did_you_mean, display_path
+from crisisd.problems import Problem, display_path
 from crisisd.templates import TemplateSet
 
 DIRECTORY_FILE = "directory.yaml"
 
 
-@dataclass(frozen=True, slots=True)
-class Library:
-    config: Config
-    directory: Directory
-    playbooks: dict[str, Playbook]
-    templates: TemplateSet
-    approvals: Approvals
-    calendar: WorkCalendar
-    documents: dict[str, Document]  # factory id -> its playbook document (for locations)
-    directory_doc: Document | None = None
-
-    def playbook(self, factory: str) -> Playbook:
-        try:
-            return self.playbooks[factory]
-        except KeyError:
-            hint = did_you_mean(factory, self.playbooks)
-            raise UnknownFactoryError(f"no playbook for factory '{factory}' — {hint}") from None
-
-
 def load_library(config: Config) -> Library:
     """Load and check everything; raise ProblemsError with every problem in every file."""
-    from crisisd.library.checks import check_library
-
     problems: list[Problem] = []
     root = config.resolve_path(config.playbooks)
     troot = config.resolve_path(config.templates)

@@ -30,7 +30,7 @@ from crisisd.domain import (
 )
 from crisisd.errors import TemplateRenderError
 from crisisd.formats.textfit import fit_sms, fit_telegram_html, sms_info
-from crisisd.library.loader import Library
+from crisisd.planning.sources import Sources
 from crisisd.playbook import Contact, Playbook, Step
 from crisisd.templates import Kind, clean_user_text, finalize
 
@@ -54,7 +54,7 @@ def message_key(incident_id: str, purpose: Purpose, seq: int, step: int, recipie
     return f"{incident_id}/{purpose.value}/{seq}/{step}/{recipient}"
 
 
-def plan_open(lib: Library, facts: IncidentFacts, ack_link: AckLink | None = None) -> Plan:
+def plan_open(lib: Sources, facts: IncidentFacts, ack_link: AckLink | None = None) -> Plan:
     """Every message, task and reminder that opening ``facts`` sets in motion."""
     pb = lib.playbook(facts.factory)
     sev = pb.plan_for(facts.incident_type, facts.severity)
@@ -98,7 +98,7 @@ def plan_open(lib: Library, facts: IncidentFacts, ack_link: AckLink | None = Non
     return Plan(tuple(messages), tasks, next_update, sev.update_every, tuple(unreachable))
 
 
-def _due(lib: Library, start: datetime, due: Any) -> datetime:
+def _due(lib: Sources, start: datetime, due: Any) -> datetime:
     if due.working_days is not None:
         local = start.astimezone(lib.config.zone)
         return lib.calendar.add_working_days(local, due.working_days)
@@ -106,7 +106,7 @@ def _due(lib: Library, start: datetime, due: Any) -> datetime:
 
 
 def _message(
-    lib: Library,
+    lib: Sources,
     pb: Playbook,
     facts: IncidentFacts,
     purpose: Purpose,
@@ -175,7 +175,7 @@ def _message(
 
 
 def _drill_sink(
-    lib: Library,
+    lib: Sources,
     pb: Playbook,
     facts: IncidentFacts,
     index: int,
@@ -211,7 +211,7 @@ def _drill_sink(
 
 
 def template_context(
-    lib: Library,
+    lib: Sources,
     pb: Playbook,
     facts: IncidentFacts,
     contact: Contact,
@@ -275,7 +275,7 @@ def _severity_name(severity: str, lang: str) -> str:
 
 
 def render_one(
-    lib: Library,
+    lib: Sources,
     pb: Playbook,
     facts: IncidentFacts,
     template: str,
@@ -322,7 +322,7 @@ def render_one(
 
 
 def plan_statement(
-    lib: Library,
+    lib: Sources,
     facts: IncidentFacts,
     purpose: Purpose,
     template: str,
@@ -376,7 +376,7 @@ def plan_statement(
 
 
 def plan_notice(
-    lib: Library,
+    lib: Sources,
     facts: IncidentFacts,
     texts: dict[str, str],
     tag: str,

@@ -6,10 +6,10 @@ from collections import defaultdict
 
 from crisisd.domain import Plan, PlannedMessage, channel_kind
 from crisisd.formats.timefmt import duration_words
-from crisisd.library.loader import Library
+from crisisd.planning.sources import Sources
 
 
-def describe_plan(lib: Library, plan: Plan, channel: str | None = None) -> str:
+def describe_plan(lib: Sources, plan: Plan, channel: str | None = None) -> str:
     """Every step's audience, channels and exact texts, with SMS parts and template approval."""
     by_step: dict[tuple[int, str], list[PlannedMessage]] = defaultdict(list)
     for msg in plan.messages:
@@ -60,7 +60,7 @@ def describe_plan(lib: Library, plan: Plan, channel: str | None = None) -> str:
     return "\n".join(out).rstrip() + "\n"
 
 
-def _rendering(lib: Library, msg: PlannedMessage, channel: str) -> str:
+def _rendering(lib: Sources, msg: PlannedMessage, channel: str) -> str:
     r = msg.rendering_for(channel)
     ref = lib.templates.by_rel(r.template)
     approval = lib.approvals.describe(ref) if ref else "unknown template"

@@ -7,13 +7,13 @@ from datetime import datetime
 
 from crisisd.domain import Casualties, IncidentFacts, Plan
 from crisisd.errors import InvalidReportError
-from crisisd.library.loader import Library
 from crisisd.planning.planner import plan_open
+from crisisd.planning.sources import Sources
 from crisisd.problems import did_you_mean
 
 
 def preview_open(
-    lib: Library,
+    lib: Sources,
     factory: str,
     incident_type: str,
     severity: str,

@@ -8,8 +8,8 @@ from dataclasses import replace
 from datetime import datetime
 
 from crisisd.domain import DETAILS_LIMIT, IncidentFacts, IncidentStatus, Plan, Purpose
-from crisisd.library.loader import Library
 from crisisd.planning.planner import plan_statement
+from crisisd.planning.sources import Sources
 from crisisd.playbook import Playbook
 from crisisd.store.records import MessageRow
 from crisisd.templates import clean_user_text
@@ -22,7 +22,7 @@ def external_audiences(pb: Playbook) -> list[str]:
 
 
 def update_plan(
-    lib: Library, facts: IncidentFacts, details: str, now: datetime
+    lib: Sources, facts: IncidentFacts, details: str, now: datetime
 ) -> tuple[Plan, IncidentFacts]:
     """The next approved update statement; after a takeover the press gets the referral.
 
@@ -64,7 +64,7 @@ def told(pb: Playbook, msgs: Iterable[MessageRow]) -> Targets:
 
 
 def all_clear_plan(
-    lib: Library, facts: IncidentFacts, msgs: Iterable[MessageRow], now: datetime
+    lib: Sources, facts: IncidentFacts, msgs: Iterable[MessageRow], now: datetime
 ) -> Plan:
     """The all-clear to everyone who was told."""
     pb = lib.playbook(facts.factory)
@@ -73,7 +73,7 @@ def all_clear_plan(
     return plan_statement(lib, resolved, Purpose.ALL_CLEAR, template, told(pb, msgs), 0, now)
 
 
-def takeover_plan(lib: Library, facts: IncidentFacts, now: datetime) -> Plan:
+def takeover_plan(lib: Sources, facts: IncidentFacts, now: datetime) -> Plan:
     """The referral to the official spokesperson, for every external audience of the incident."""
     pb = lib.playbook(facts.factory)
     external = external_audiences(pb)

@@ -24,7 +24,7 @@ from markupsafe import Markup
 from crisisd.errors import InvalidReportError
 from crisisd.formats.textfit import TELEGRAM_LIMIT, fit_telegram_html
 from crisisd.formats.timefmt import is_persian
-from crisisd.library.loader import Library
+from crisisd.library.model import Library
 from crisisd.playbook import Playbook
 from crisisd.redaction import redact
 from crisisd.reports.facts import (

@@ -26,7 +26,7 @@ from datetime import datetime, timedelta, tzinfo
 
 from crisisd.errors import UnknownIncidentError
 from crisisd.formats.timefmt import fa_digits, gregorian, is_persian, jalali
-from crisisd.library.loader import Library
+from crisisd.library.model import Library
 from crisisd.playbook import Names, Playbook
 from crisisd.redaction import redact
 from crisisd.store import AuditEntry, IncidentRow, MessageRow, Store
@@ -259,3 +259,67 @@ def factory_names(lib: Library, row: IncidentRow) -> tuple[Playbook | None, Name
     factory = name_of(row.factory, pb.factory.name if pb else None)
     kind = pb.incidents.get(row.incident_type) if pb else None
     return pb, factory, name_of(row.incident_type, kind.name if kind else None)
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineEvent:
+    """One audit entry; ``facts``: its detail as (key, shown value), names for ids."""
+
+    when: When
+    offset: timedelta  # since the incident was opened
+    action: str
+    actor: Name
+    channel: str | None
+    facts: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class MessageLine:
+    id: int
+    purpose: str
+    audience: Name
+    recipient: Name
+    channel: str  # the channel it went out on, or the one tried last
+    status: str
+    attempts: int
+    sent: When | None
+    ack: When | None
+    ack_via: str | None
+    last_error: str | None
+    provider_id: str | None
+    template: str | None
+    sha256: str | None
+    text: str | None  # the exact text sent, from the audit trail
+
+
+@dataclass(frozen=True, slots=True)
+class TaskLine:
+    title: Name
+    due: When
+    done: When | None
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentReportDoc:
+    """Everything known about one incident, redacted, with times in both calendars."""
+
+    id: str
+    factory: Name
+    incident_type: Name
+    severity: str
+    drill: bool
+    status: str
+    reporter: Name
+    source: str
+    details: str
+    location: str
+    casualties: str
+    update_number: int
+    opened: When
+    closed: When | None
+    zone: str
+    timeline: tuple[TimelineEvent, ...]
+    messages: tuple[MessageLine, ...]
+    acks: tuple[Ack, ...]
+    audiences: tuple[AudienceSummary, ...]
+    tasks: tuple[TaskLine, ...]

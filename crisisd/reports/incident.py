@@ -13,12 +13,11 @@ The drill score lives in :mod:`crisisd.reports.drill`; it is reachable from here
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import timedelta, tzinfo
+from datetime import tzinfo
 from typing import Any
 
 from crisisd.domain import channel_kind
-from crisisd.library.loader import Library
+from crisisd.library.model import Library
 from crisisd.playbook import Names, Playbook
 from crisisd.redaction import redact
 from crisisd.reports.drill import (
@@ -31,7 +30,11 @@ from crisisd.reports.drill import (
 from crisisd.reports.facts import (
     Ack,
     AudienceSummary,
+    IncidentReportDoc,
+    MessageLine,
     Name,
+    TaskLine,
+    TimelineEvent,
     When,
     acks_of,
     audience_name,
@@ -63,70 +66,6 @@ __all__ = [
     "render_html",
     "render_markdown",
 ]
-
-
-@dataclass(frozen=True, slots=True)
-class TimelineEvent:
-    """One audit entry; ``facts``: its detail as (key, shown value), names for ids."""
-
-    when: When
-    offset: timedelta  # since the incident was opened
-    action: str
-    actor: Name
-    channel: str | None
-    facts: tuple[tuple[str, str], ...]
-
-
-@dataclass(frozen=True, slots=True)
-class MessageLine:
-    id: int
-    purpose: str
-    audience: Name
-    recipient: Name
-    channel: str  # the channel it went out on, or the one tried last
-    status: str
-    attempts: int
-    sent: When | None
-    ack: When | None
-    ack_via: str | None
-    last_error: str | None
-    provider_id: str | None
-    template: str | None
-    sha256: str | None
-    text: str | None  # the exact text sent, from the audit trail
-
-
-@dataclass(frozen=True, slots=True)
-class TaskLine:
-    title: Name
-    due: When
-    done: When | None
-
-
-@dataclass(frozen=True, slots=True)
-class IncidentReportDoc:
-    """Everything known about one incident, redacted, with times in both calendars."""
-
-    id: str
-    factory: Name
-    incident_type: Name
-    severity: str
-    drill: bool
-    status: str
-    reporter: Name
-    source: str
-    details: str
-    location: str
-    casualties: str
-    update_number: int
-    opened: When
-    closed: When | None
-    zone: str
-    timeline: tuple[TimelineEvent, ...]
-    messages: tuple[MessageLine, ...]
-    acks: tuple[Ack, ...]
-    audiences: tuple[AudienceSummary, ...]
-    tasks: tuple[TaskLine, ...]
 
 
 async def incident_report(store: Store, lib: Library, incident_id: str) -> IncidentReportDoc:

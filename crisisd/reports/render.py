@@ -12,15 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from markupsafe import Markup
 
 from crisisd.redaction import redact
-from crisisd.reports.facts import Name, When, span
-
-if TYPE_CHECKING:  # only for annotations: crisisd.reports.incident imports this module
-    from crisisd.reports.incident import IncidentReportDoc, MessageLine
+from crisisd.reports.facts import IncidentReportDoc, MessageLine, Name, When, span
 
 __all__ = [
     "ACTIONS",

@@ -11,8 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from aiohttp import web
+from pydantic import SecretStr
 
-from crisisd.config import Config
+from crisisd.config import Config, SmsGateway
 from crisisd.playbook import Directory, Playbook
 from crisisd.sandbox.botapi import BOTAPI_STATE, create_botapi_app
 from crisisd.sandbox.botapi_state import BotApiState
@@ -64,6 +65,17 @@ class Sandbox:
                 if state is not None:
                     state.add_user(chat_id, contact.name.en, language_code=contact.lang)
 
+    def point(self, config: Config) -> Config:
+        """``config`` with every messenger, SMS gateway and the SMTP server pointed at the
+        fakes, with the credentials the fakes expect (none of them secret)."""
+        return point_config(
+            config,
+            host=self.host,
+            botapi_urls=self.botapi_urls,
+            sms_url=self.sms.url if self.sms else None,
+            smtp_port=self.smtp.port if self.smtp else None,
+        )
+
     def addresses(self) -> dict[str, str]:
         out = {"inbox page": self.inbox_url}
         if self.trainer_url:
@@ -85,6 +97,40 @@ class Sandbox:
         for runner in reversed(self._runners):
             with contextlib.suppress(Exception):
                 await runner.cleanup()
+
+
+def point_config(
+    config: Config,
+    *,
+    host: str,
+    botapi_urls: Mapping[str, str],
+    sms_url: str | None,
+    smtp_port: int | None,
+) -> Config:
+    """``config`` pointed at fakes listening at these addresses (in this process or another)."""
+    messengers = [
+        m.model_copy(
+            update={"base_url": botapi_urls[m.name], "token": SecretStr(sandbox_token(m.name))}
+        )
+        for m in config.messengers
+        if m.name in botapi_urls
+    ]
+    update: dict[str, object] = {"messengers": messengers}
+    if sms_url is not None:
+        gateways = [_sandboxed(g, sms_url) for g in config.sms.gateways]
+        update["sms"] = config.sms.model_copy(update={"gateways": gateways})
+    if smtp_port is not None:
+        update["smtp"] = config.smtp.model_copy(update={"host": host, "port": smtp_port})
+    return config.model_copy(update=update)
+
+
+def _sandboxed(gateway: SmsGateway, url: str) -> SmsGateway:
+    """A gateway pointed at its fake, with the fake's key where the provider expects it."""
+    key = SMS_KEYS["generic" if gateway.provider == "generic_http" else gateway.provider]
+    update: dict[str, object] = {"api_key": SecretStr(key), "base_url": url}
+    if gateway.provider == "generic_http":  # a generic gateway authenticates by header
+        update["headers"] = {**gateway.headers, "X-Api-Key": SecretStr(key)}
+    return gateway.model_copy(update=update)
 
 
 async def _to_trainer(_request: web.Request) -> web.StreamResponse:

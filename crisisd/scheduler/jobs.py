@@ -23,7 +23,7 @@ from crisisd.context import DaemonContext
 from crisisd.domain import IncidentReport
 from crisisd.formats.crontab import parse_cron
 from crisisd.formats.timefmt import clock, duration_words, local_date
-from crisisd.library.loader import Library
+from crisisd.library.model import Library
 from crisisd.planning.planner import plan_notice
 from crisisd.scheduler.sweeper import sweep
 from crisisd.store import AuditEntry, IncidentRow

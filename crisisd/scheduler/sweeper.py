@@ -15,7 +15,7 @@ import structlog
 from crisisd.domain import IncidentFacts, Plan, PlannedMessage, Purpose, Rendering
 from crisisd.formats.timefmt import duration_words
 from crisisd.incidents import IncidentService
-from crisisd.library.loader import Library
+from crisisd.library.model import Library
 from crisisd.planning.planner import plan_notice, plan_statement
 from crisisd.store import AuditEntry, MessageRow
 

@@ -11,8 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from crisisd.channels.base import ack_code
-from crisisd.domain import IncidentFacts, MessageStatus, Plan, PlannedMessage
+from crisisd.domain import IncidentFacts, MessageStatus, Plan, PlannedMessage, ack_code
 from crisisd.store import migrate
 from crisisd.store.engine import WriteGate, create_engine
 from crisisd.store.outbox import OutboxMixin

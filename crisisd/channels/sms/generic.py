@@ -49,7 +49,7 @@ class GenericHttpGateway(HttpGateway):
         timeout: float = 15.0,
     ) -> None:
         super().__init__(cfg, base_url, session, timeout=timeout)
-        self.url = _effective_url(cfg, base_url)
+        self.url = _effective_url(cfg, base_url or cfg.base_url)
         try:
             self._template = _ENV.from_string(cfg.body) if cfg.body else None
         except TemplateError as exc:
@@ -105,7 +105,7 @@ class GenericHttpGateway(HttpGateway):
 
 
 def _effective_url(cfg: SmsGateway, base_url: str | None) -> str:
-    """``cfg.url``; with a base override (sandbox), its path and query on that base."""
+    """``cfg.url``; with a base (``base_url``: the sandbox), its path and query on that base."""
     if not base_url:
         return cfg.url or ""
     parts = urlsplit(cfg.url or SANDBOX_PATH)
