@@ -25,7 +25,7 @@ from crisisd.errors import ProblemsError
 from crisisd.formats.crontab import parse_cron
 from crisisd.library.loader import load_library
 from crisisd.library.model import Library
-from crisisd.planning.planner import template_context
+from crisisd.planning.render import MessageExtras, template_context
 from tools.docsgen import reference as docsgen
 from tools.docsgen import sample as docs_sample
 from tools.docsgen import templates as docs_templates
@@ -150,7 +150,9 @@ def test_documented_template_variables_are_what_templates_get(sample_library: Li
     )
     audience = "emergency_team"
     contact = lib.directory.contacts[pb.audiences[audience].members[0]]
-    extra = {"ack_required": True, "ack_url": "https://x.example/v1/ack/T", "next_update": OPENED}
+    extra = MessageExtras(
+        ack_required=True, ack_url="https://x.example/v1/ack/T", next_update=OPENED
+    )
     produced = _keys(template_context(lib, pb, facts, contact, audience, extra))
     documented = docs_templates.template_variable_names()
     assert produced == documented, (

@@ -21,9 +21,8 @@ from crisisd.reports.drill import (
     Unreached,
     drill_score,
     previous_drill,
-    render_drill_markdown,
-    render_drill_text,
 )
+from crisisd.reports.drill_text import render_drill_markdown, render_drill_text
 from crisisd.reports.facts import Name, When, median, nearest_rank
 from crisisd.reports.incident import incident_report, render_html, render_markdown
 from crisisd.reports.render import md
@@ -466,9 +465,11 @@ async def test_previous_drill_of_an_unknown_incident_is_refused(store: Store) ->
 
 def test_drill_api_is_reachable_from_crisisd_reports() -> None:
     import crisisd.reports.drill as reports_drill
+    import crisisd.reports.drill_text as reports_drill_text
     import crisisd.reports.incident as reports
 
-    for name in ("DrillScore", "drill_score", "previous_drill", "render_drill_text"):
+    for name in ("DrillScore", "drill_score", "previous_drill"):
         assert getattr(reports, name) is getattr(reports_drill, name)
+    assert reports.render_drill_text is reports_drill_text.render_drill_text
     with pytest.raises(AttributeError):
         _ = reports.no_such_thing  # type: ignore[attr-defined]

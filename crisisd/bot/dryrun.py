@@ -1,6 +1,6 @@
 """What an action would send, planned without storing anything, for the officer's preview.
 
-The open preview is :func:`crisisd.planning.rendering.preview_open`. Update, all-clear and
+The open preview is :func:`crisisd.planning.preview.preview_open`. Update, all-clear and
 takeover are planned by the same functions :class:`~crisisd.incidents.IncidentService`
 stores, so the preview is what ``update`` / ``resolve`` / ``takeover`` will send
 (:mod:`crisisd.planning.statements`).

@@ -8,7 +8,7 @@ from datetime import datetime
 from crisisd.bot.texts import norm
 from crisisd.formats.timefmt import clock, local_date
 from crisisd.library.model import Library
-from crisisd.planning.planner import SEVERITY_NAMES
+from crisisd.planning.render import SEVERITY_NAMES
 
 
 def factory_name(lib: Library, factory: str, lang: str) -> str:

@@ -72,8 +72,7 @@ def render(
     config_path: Path | None,
 ) -> None:
     """Print exactly what each audience would receive for an incident, per channel."""
-    from crisisd.planning.preview import describe_plan
-    from crisisd.planning.rendering import preview_open
+    from crisisd.planning.preview import describe_plan, preview_open
 
     try:
         lib = library_from(config_path)

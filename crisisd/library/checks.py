@@ -16,7 +16,7 @@ from crisisd.errors import TemplateRenderError
 from crisisd.formats.crontab import parse_cron
 from crisisd.library.model import Library
 from crisisd.parsing.yamlsource import Document, Loc
-from crisisd.planning.planner import render_one
+from crisisd.planning.render import MessageExtras, render_one
 from crisisd.playbook import Playbook
 from crisisd.problems import Problem, did_you_mean
 from crisisd.templates import Kind
@@ -277,11 +277,11 @@ def _check_renders(lib: Library, fid: str, pb: Playbook) -> list[Problem]:
                 update_number=1,
                 update_details=SAMPLE_DETAILS[contact.lang],
             )
-            extra = {
-                "ack_required": True,
-                "ack_url": "https://crisisd.example.com/v1/ack/XXXXXXXXXXXXXXXXXXXXXXXX",
-                "next_update": opened,
-            }
+            extra = MessageExtras(
+                ack_required=True,
+                ack_url="https://crisisd.example.com/v1/ack/XXXXXXXXXXXXXXXXXXXXXXXX",
+                next_update=opened,
+            )
             try:
                 r = render_one(lib, pb, facts, template, kind, contact, audience, budget, extra)
             except TemplateRenderError as exc:

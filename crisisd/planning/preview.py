@@ -1,12 +1,18 @@
-"""Human-readable previews of a plan: what each audience would receive, per channel."""
+"""Previews: the plan a hypothetical incident would produce (`crisisd render`, the bot's
+preview) and a human-readable description of what each audience would receive."""
 
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import replace
+from datetime import datetime
 
-from crisisd.domain import Plan, PlannedMessage, channel_kind
+from crisisd.domain import Casualties, IncidentFacts, Plan, PlannedMessage, channel_kind
+from crisisd.errors import InvalidReportError
 from crisisd.formats.timefmt import duration_words
+from crisisd.planning.planner import plan_open
 from crisisd.planning.sources import Sources
+from crisisd.problems import did_you_mean
 
 
 def describe_plan(lib: Sources, plan: Plan, channel: str | None = None) -> str:
@@ -74,3 +80,52 @@ def _rendering(lib: Sources, msg: PlannedMessage, channel: str) -> str:
         lines.append(f"    Subject: {r.subject}")
     lines.extend(f"    | {line}" for line in r.text.splitlines())
     return "\n".join(lines)
+
+
+def preview_open(
+    lib: Sources,
+    factory: str,
+    incident_type: str,
+    severity: str,
+    details: str,
+    location: str,
+    drill: bool,
+    opened_at: datetime,
+    lang: str | None = None,
+    reporter: str | None = None,
+) -> Plan:
+    """The plan an incident would produce, without storing anything."""
+    pb = lib.playbook(factory)
+    if incident_type not in pb.incidents:
+        raise InvalidReportError(
+            f"unknown incident type '{incident_type}' for {factory} — "
+            + did_you_mean(incident_type, pb.incidents)
+        )
+    if severity not in pb.incidents[incident_type].severities:
+        raise InvalidReportError(
+            f"unknown severity '{severity}' for {incident_type} — "
+            + did_you_mean(severity, pb.incidents[incident_type].severities)
+        )
+    facts = IncidentFacts(
+        id="PREVIEW",
+        factory=factory,
+        incident_type=incident_type,
+        severity=severity,
+        reporter=reporter or pb.factory.officers[0],
+        opened_at=opened_at,
+        details=details,
+        location=location,
+        casualties=Casualties.UNKNOWN,
+        drill=drill,
+    )
+    if lang is None:
+        return plan_open(lib, facts)
+    forced = lib.directory.model_copy(
+        update={
+            "contacts": {
+                cid: c.model_copy(update={"lang": lang})
+                for cid, c in lib.directory.contacts.items()
+            }
+        }
+    )
+    return plan_open(replace(lib, directory=forced), facts)

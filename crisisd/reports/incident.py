@@ -20,13 +20,8 @@ from crisisd.domain import channel_kind
 from crisisd.library.model import Library
 from crisisd.playbook import Names, Playbook
 from crisisd.redaction import redact
-from crisisd.reports.drill import (
-    DrillScore,
-    drill_score,
-    previous_drill,
-    render_drill_markdown,
-    render_drill_text,
-)
+from crisisd.reports.drill import DrillScore, drill_score, previous_drill
+from crisisd.reports.drill_text import render_drill_markdown, render_drill_text
 from crisisd.reports.facts import (
     Ack,
     AudienceSummary,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from crisisd.context import DaemonContext
 from crisisd.planning.planner import plan_notice
-from crisisd.reports.drill import drill_score, previous_drill, render_drill_text
+from crisisd.reports.drill import drill_score, previous_drill
+from crisisd.reports.drill_text import render_drill_text
 from crisisd.store import AuditEntry, IncidentRow
 
 MANAGEMENT = "management"

@@ -13,7 +13,7 @@ template environment.
 ``tests/test_docs.py`` fails when the committed file differs from :func:`playbook_reference`,
 when a model field has no description, when
 :data:`~tools.docsgen.templates.TEMPLATE_VARIABLES` is not exactly what
-:func:`crisisd.planning.planner.template_context` gives templates, and when the samples stop
+:func:`crisisd.planning.render.template_context` gives templates, and when the samples stop
 validating.
 """
 

@@ -1,6 +1,6 @@
 """The Templates section of docs/playbooks.md: layout, drill marker, variables and filters.
 
-:data:`TEMPLATE_VARIABLES` must be exactly what :func:`crisisd.planning.planner.template_context`
+:data:`TEMPLATE_VARIABLES` must be exactly what :func:`crisisd.planning.render.template_context`
 gives templates, and :data:`FILTERS` exactly the filters the template environment adds;
 tests/test_docs.py checks both. The filter examples are rendered by that environment.
 """
@@ -18,7 +18,7 @@ from crisisd.templates import _env as template_environment
 from tools.docsgen.markdown import table, table_cell
 from tools.docsgen.sample import OPENED
 
-# -- template variables: what crisisd.planning.planner.template_context gives every template --
+# -- template variables: what crisisd.planning.render.template_context gives every template --
 
 TEMPLATE_VARIABLES: tuple[tuple[str, str, str], ...] = (
     ("lang", "`fa` or `en`: the recipient's language (the template's folder)", "`fa`"),

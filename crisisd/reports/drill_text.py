@@ -1,0 +1,211 @@
+"""A drill score in words: the officer's message (Telegram HTML, one message) and the
+Markdown/HTML report sections, in Persian and English."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from markupsafe import Markup
+
+from crisisd.formats.textfit import TELEGRAM_LIMIT, fit_telegram_html
+from crisisd.formats.timefmt import is_persian
+from crisisd.redaction import redact
+from crisisd.reports.drill import DrillDelta, DrillScore, Unreached
+from crisisd.reports.facts import AudienceSummary, number, pct, span
+from crisisd.reports.render import NO_HEAD, Cell, Pair, Section, both, md_document, status_of
+
+__all__ = ["render_drill_markdown", "render_drill_text"]
+
+RLM = "\u200f"
+CHAT_UNREACHED_LINES = 10  # more names do not help in a chat message; the report lists all
+
+_WORDS = {
+    "title": ("کارنامهٔ تمرین", "Drill score"),
+    "title_real": ("کارنامهٔ حادثه", "Incident score"),
+    "first": ("نخستین پیام", "First notification"),
+    "after_open": ("پس از گشایش", "after opening"),
+    "none_sent": ("هنوز پیامی نرفته است", "nothing sent yet"),
+    "channels": ("کانال‌ها", "Channels"),
+    "delivered": ("رسید", "delivered"),
+    "failed": ("نرسید", "failed"),
+    "acks": ("تأیید دریافت", "Acknowledged"),
+    "of": ("از", "of"),
+    "comma": ("،", ","),
+    "median": ("میانه", "median"),
+    "no_acks": ("تأییدی خواسته نشده بود", "no acknowledgement was asked for"),
+    "unreached": ("دست‌نیافته", "Never reached"),
+    "more": ("و {n} نفر دیگر", "and {n} more"),
+    "since": ("نسبت به تمرین", "Since drill"),
+    "ack_rate": ("نرخ تأیید", "Ack rate"),
+    "p90": ("p90 تأیید", "p90 time to ack"),
+    "n_unreached": ("دست‌نیافته‌ها", "Never reached"),
+    "faster": ("زودتر", "faster"),
+    "slower": ("دیرتر", "slower"),
+    "same": ("بدون تغییر", "no change"),
+    "na": ("قابل مقایسه نیست", "not comparable"),
+    "points_up": ("واحد درصد بیشتر", "points higher"),
+    "points_down": ("واحد درصد کمتر", "points lower"),
+    "people_more": ("نفر بیشتر", "more"),
+    "people_fewer": ("نفر کمتر", "fewer"),
+}
+
+
+def _w(key: str, lang: str) -> str:
+    return _WORDS[key][0 if is_persian(lang) else 1]
+
+
+def _time_delta(d: timedelta | None, lang: str) -> str:
+    if d is None:
+        return _w("na", lang)
+    if round(d.total_seconds()) == 0:
+        return _w("same", lang)
+    return f"{span(d, lang)} {_w('faster' if d < timedelta(0) else 'slower', lang)}"
+
+
+def _rate_delta(points: float | None, lang: str) -> str:
+    if points is None:
+        return _w("na", lang)
+    if round(points) == 0:
+        return _w("same", lang)
+    words = _w("points_up" if points > 0 else "points_down", lang)
+    return f"{number(abs(round(points)), lang)} {words}"
+
+
+def _count_delta(n: int, lang: str) -> str:
+    if n == 0:
+        return _w("same", lang)
+    return f"{number(abs(n), lang)} {_w('people_more' if n > 0 else 'people_fewer', lang)}"
+
+
+def _acks(a: AudienceSummary | DrillScore, lang: str) -> str:
+    """E.g. "80% (4 of 5) · median 1 min 15 s · p90 2 min" in the reader's language."""
+    asked = a.asked
+    acked = a.asked_acked if isinstance(a, AudienceSummary) else a.acked
+    if not asked or a.ack_rate is None:
+        return _w("no_acks", lang)
+    text = f"{pct(a.ack_rate, lang)} ({number(acked, lang)} {_w('of', lang)} {number(asked, lang)})"
+    if a.median_ack is not None and a.p90_ack is not None:
+        text += f" · {_w('median', lang)} {span(a.median_ack, lang)} · p90 {span(a.p90_ack, lang)}"
+    return text
+
+
+def _audiences(u: Unreached, lang: str) -> str:
+    return ("، " if is_persian(lang) else ", ").join(a.get(lang) for a in u.audiences)
+
+
+def _first(score: DrillScore, lang: str) -> str:
+    if score.first_notification is None:
+        return _w("none_sent", lang)
+    return f"{span(score.first_notification, lang)} {_w('after_open', lang)}"
+
+
+def _lines(score: DrillScore, lang: str) -> list[str]:
+    """The chat message as plain lines (escaped into HTML by the caller)."""
+    lines = [
+        f"{score.factory.get(lang)} · {score.scenario.get(lang)} ({score.severity})",
+        score.opened.get(lang),
+        f"{_w('first', lang)}: {_first(score, lang)}",
+        f"{_w('channels', lang)}: "
+        + " · ".join(
+            f"{c.channel} {number(c.delivered, lang)} {_w('delivered', lang)}{_w('comma', lang)} "
+            f"{number(c.failed, lang)} {_w('failed', lang)}"
+            for c in score.channels
+        ),
+        f"{_w('acks', lang)}: {_acks(score, lang)}",
+        *(f"• {a.audience.get(lang)}: {_acks(a, lang)}" for a in score.audiences if a.asked),
+    ]
+    if score.unreachable:
+        lines.append(f"{_w('unreached', lang)} ({number(len(score.unreachable), lang)}):")
+        for u in score.unreachable[:CHAT_UNREACHED_LINES]:
+            auds = _audiences(u, lang)
+            error = (u.last_error or status_of(u.status).en)[:120]
+            lines.append(f"• {u.person.get(lang)} ({auds}) — {error}")
+        extra = len(score.unreachable) - CHAT_UNREACHED_LINES
+        if extra > 0:
+            lines.append(_w("more", lang).format(n=number(extra, lang)))
+    d = score.previous
+    if d is not None:
+        lines += [
+            f"{_w('since', lang)} {d.previous_id} ({d.previous_opened.get(lang)}):",
+            f"• {_w('first', lang)}: {_time_delta(d.first_notification, lang)}",
+            f"• {_w('ack_rate', lang)}: {_rate_delta(d.ack_rate_points, lang)}",
+            f"• {_w('p90', lang)}: {_time_delta(d.p90_ack, lang)}",
+            f"• {_w('n_unreached', lang)}: {_count_delta(d.unreachable, lang)}",
+        ]
+    return lines
+
+
+def render_drill_text(score: DrillScore, lang: str) -> str:
+    """A short Telegram-HTML message (escaped, within 4096) for the officer's chat."""
+    title = _w("title" if score.drill else "title_real", lang)
+    head = Markup("<b>{} {}</b>").format(title, score.incident_id)
+    body = Markup("\n").join(Markup("{}").format(line) for line in _lines(score, lang))
+    text = str(Markup("{}\n{}").format(head, body))
+    if is_persian(lang):
+        text = RLM + text  # so Telegram and Bale lay the message out right to left
+    return fit_telegram_html(redact(text), TELEGRAM_LIMIT)
+
+
+def render_drill_markdown(score: DrillScore) -> str:
+    """The score as Markdown, both languages, every never-reached contact listed."""
+    title = Pair(*_WORDS["title" if score.drill else "title_real"])
+    heading = f"{title.fa} {score.incident_id} · {title.en} {score.incident_id}"
+    return md_document(heading, score.drill, _sections(score))
+
+
+def _sections(score: DrillScore) -> list[Section]:
+    summary: list[tuple[Cell, ...]] = [
+        (Pair("کارخانه", "factory"), score.factory),
+        (Pair("سناریو", "scenario"), Pair(score.scenario.fa, score.scenario.en)),
+        (Pair("شدت", "severity"), score.severity),
+        (Pair("گشایش", "opened"), score.opened),
+        (Pair(*_WORDS["first"]), both(lambda lang: _first(score, lang))),
+        (Pair(*_WORDS["acks"]), both(lambda lang: _acks(score, lang))),
+        (Pair(*_WORDS["unreached"]), str(len(score.unreachable))),
+    ]
+    out = [
+        Section(Pair("خلاصه", "summary"), NO_HEAD, tuple(summary)),
+        Section(
+            Pair(*_WORDS["channels"]),
+            (Pair("کانال", "channel"), Pair(*_WORDS["delivered"]), Pair(*_WORDS["failed"])),
+            tuple((c.channel, c.delivered, c.failed) for c in score.channels),
+        ),
+        Section(
+            Pair("تأیید به تفکیک مخاطبان", "acknowledgement per audience"),
+            (Pair("مخاطبان", "audience"), Pair("تأیید", "acknowledged")),
+            tuple(
+                (a.audience, Pair(_acks(a, "fa"), _acks(a, "en")))
+                for a in score.audiences
+                if a.asked
+            ),
+        ),
+        Section(
+            Pair(*_WORDS["unreached"]),
+            (Pair("نام", "name"), Pair("مخاطبان", "audiences"), Pair("آخرین خطا", "last error")),
+            tuple(
+                (
+                    u.person,
+                    Pair(_audiences(u, "fa"), _audiences(u, "en")),
+                    u.last_error or status_of(u.status),
+                )
+                for u in score.unreachable
+            ),
+        ),
+    ]
+    if score.previous is not None:
+        out.append(_delta_section(score.previous))
+    return out
+
+
+def _delta_section(d: DrillDelta) -> Section:
+    return Section(
+        Pair(f"{_WORDS['since'][0]} {d.previous_id}", f"since drill {d.previous_id}"),
+        NO_HEAD,
+        (
+            (Pair("تمرین پیشین", "previous drill"), d.previous_opened),
+            (Pair(*_WORDS["first"]), both(lambda g: _time_delta(d.first_notification, g))),
+            (Pair(*_WORDS["ack_rate"]), both(lambda g: _rate_delta(d.ack_rate_points, g))),
+            (Pair(*_WORDS["p90"]), both(lambda g: _time_delta(d.p90_ack, g))),
+            (Pair(*_WORDS["n_unreached"]), both(lambda g: _count_delta(d.unreachable, g))),
+        ),
+    )
