@@ -151,6 +151,8 @@ def _event(
             continue  # the sent text goes with its message, in the HTML report only
         if key == "recipient":
             shown = person(lib, str(value)).both
+        elif key == "recipients" and isinstance(value, list):
+            shown = "، ".join(person(lib, str(v)).both for v in value)
         elif key == "to" and pb is not None and value in pb.audiences:
             shown = name_of(str(value), pb.audiences[str(value)].name).both
         elif key == "sha256":
