@@ -208,11 +208,20 @@ class IncidentService:
             raise InvalidReportError(f"incident {row.id} is already {row.status}")
         return row
 
-    async def update(self, incident_id: str, details: str, actor: str) -> int:
-        """Send the approved update statement; press gets the referral after a takeover."""
+    async def update(
+        self, incident_id: str, details: str, actor: str, *, send_now: bool = False
+    ) -> int:
+        """Send the approved update statement; press gets the referral after a takeover.
+
+        An audience whose first statement is not due yet gets the update right after it,
+        unless ``send_now``.
+        """
         row = await self._open_row(incident_id, actor)
         now = self.clock()
-        plan, after = update_plan(self.lib, self.facts_of(row), details, now)
+        msgs = await self.store.messages_of(row.id)
+        plan, after = update_plan(
+            self.lib, self.facts_of(row), details, now, msgs, send_now=send_now
+        )
         every = timedelta(seconds=row.update_every_s) if row.update_every_s else None
         changes = {
             "update_number": after.update_number,

@@ -247,7 +247,12 @@ async def test_incident_report_has_every_event_in_both_calendars(
         assert "مریم احمدی" in text and "Maryam Ahmadi" in text
         for event in ("incident opened", "message sent", "acknowledged", "delivery failed"):
             assert event in text
-        for event in ("unacknowledged alert escalated", "update sent", "taken over", "resolved (all clear)"):
+        for event in (
+            "unacknowledged alert escalated",
+            "update sent",
+            "taken over",
+            "resolved (all clear)",
+        ):
             assert event in text
         assert f"sms:{busy.again}" in text  # the provider id of the resend
         assert "fa/alert.sms.j2" in text

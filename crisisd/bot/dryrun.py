@@ -48,9 +48,16 @@ def open_plan(
     return plan_open(lib, facts)
 
 
-def update_plan(service: IncidentService, row: IncidentRow, details: str, now: datetime) -> Plan:
+def update_plan(
+    service: IncidentService,
+    row: IncidentRow,
+    msgs: list[MessageRow],
+    details: str,
+    now: datetime,
+) -> Plan:
     """The next update statement, as ``IncidentService.update`` would store it."""
-    return statements.update_plan(service.lib, service.facts_of(row), details, now)[0]
+    facts = service.facts_of(row)
+    return statements.update_plan(service.lib, facts, details, now, msgs)[0]
 
 
 def resolve_plan(

@@ -264,7 +264,8 @@ class ReportFlow:
             row = await self.rt.ctx.store.get_incident(draft.incident_id)
             if row is None:
                 return None
-            plan = update_plan(self.rt.ctx.service, row, draft.details, now)
+            msgs = await self.rt.ctx.store.messages_of(row.id)
+            plan = update_plan(self.rt.ctx.service, row, msgs, draft.details, now)
             title = say("update_title", draft.lang, number=row.update_number + 1, id=row.id)
             return statement_preview(lib, row.factory, Html(title), plan, draft.lang)
         assert draft.factory

@@ -91,6 +91,21 @@ def plan_open(lib: Sources, facts: IncidentFacts, ack_link: AckLink | None = Non
     return Plan(tuple(messages), tasks, next_update, sev.update_every, tuple(unreachable))
 
 
+def promised_update(
+    next_update: datetime | None, not_before: datetime, opened_at: datetime
+) -> datetime | None:
+    """The next update a statement promises, counted from when it goes out.
+
+    ``next_update`` is the incident's first update time (opened + update_every). A
+    statement sent later than the incident opened (a press step with ``after: 30m``)
+    promises the same interval from its own sending time, so it never promises an
+    update at or before the moment it is read.
+    """
+    if next_update is None:
+        return None
+    return max(next_update, not_before + (next_update - opened_at))
+
+
 def _due(lib: Sources, start: datetime, due: Any) -> datetime:
     if due.working_days is not None:
         local = start.astimezone(lib.config.zone)
@@ -122,6 +137,7 @@ def _message(
     )
     key = message_key(facts.id, purpose, seq, index, member)
     not_before = facts.opened_at + step.after
+    next_update = promised_update(next_update, not_before, facts.opened_at)
     deadline = None
     if ack_required:
         within = audience.ack.within if audience.ack else timedelta(minutes=10)

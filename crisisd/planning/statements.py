@@ -5,9 +5,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from crisisd.domain import DETAILS_LIMIT, IncidentFacts, IncidentStatus, Plan, Purpose
+from crisisd.domain import (
+    DETAILS_LIMIT,
+    IncidentFacts,
+    IncidentStatus,
+    MessageStatus,
+    Plan,
+    PlannedMessage,
+    Purpose,
+)
 from crisisd.planning.planner import plan_statement
 from crisisd.planning.sources import Sources
 from crisisd.playbook import Playbook
@@ -15,6 +23,7 @@ from crisisd.store.records import MessageRow
 from crisisd.templates import clean_user_text
 
 Targets = list[tuple[str, str, tuple[str, ...]]]
+FOLLOW_GAP = timedelta(seconds=1)  # an update held back goes right after the first statement
 
 
 def external_audiences(pb: Playbook) -> list[str]:
@@ -22,10 +31,19 @@ def external_audiences(pb: Playbook) -> list[str]:
 
 
 def update_plan(
-    lib: Sources, facts: IncidentFacts, details: str, now: datetime
+    lib: Sources,
+    facts: IncidentFacts,
+    details: str,
+    now: datetime,
+    msgs: Iterable[MessageRow] = (),
+    *,
+    send_now: bool = False,
 ) -> tuple[Plan, IncidentFacts]:
     """The next approved update statement; after a takeover the press gets the referral.
 
+    An update never reaches an audience before that audience's first statement of this
+    incident is due (``msgs``: the incident's messages so far): it waits and follows it,
+    unless ``send_now``. An external audience that was never due anything gets nothing.
     Returns the plan and the facts as they are after the update (number, details).
     """
     pb = lib.playbook(facts.factory)
@@ -35,21 +53,41 @@ def update_plan(
         update_details=clean_user_text(details, DETAILS_LIMIT),
     )
     upd = pb.statements.update
-    internal: Targets = []
-    external: Targets = []
+    due = first_statement_due(msgs)
+    groups: dict[tuple[bool, datetime], Targets] = {}
+    seen: set[str] = set()
     for aid in upd.audiences:
         if facts.drill and facts.drill_audiences is not None and aid not in facts.drill_audiences:
             continue  # a drill limited to some audiences updates only those
-        for member in pb.audiences[aid].members:
-            target = (aid, member, tuple(upd.channels))
-            (external if pb.audiences[aid].external else internal).append(target)
+        aud = pb.audiences[aid]
+        first = due.get(aid)
+        if first is None and aud.external:
+            continue  # the press never heard of it: an update would be its first news
+        at = now if send_now or first is None or first <= now else first + FOLLOW_GAP
+        for member in aud.members:
+            if member not in seen:
+                seen.add(member)
+                groups.setdefault((aud.external, at), []).append((aid, member, tuple(upd.channels)))
     press_template = upd.template
     if facts.status == IncidentStatus.TAKEN_OVER:
         press_template = pb.statements.takeover.template
     n = after.update_number
-    first = plan_statement(lib, after, Purpose.UPDATE, upd.template, internal, n, now)
-    second = plan_statement(lib, after, Purpose.UPDATE, press_template, external, n, now)
-    return Plan(first.messages + second.messages), after
+    out: list[PlannedMessage] = []
+    for (external, at), targets in sorted(groups.items(), key=lambda g: (g[0][1], g[0][0])):
+        template = press_template if external else upd.template
+        out.extend(plan_statement(lib, after, Purpose.UPDATE, template, targets, n, at).messages)
+    return Plan(tuple(out)), after
+
+
+def first_statement_due(msgs: Iterable[MessageRow]) -> dict[str, datetime]:
+    """Per audience, when its first message about the incident is (or was) due."""
+    due: dict[str, datetime] = {}
+    for m in msgs:
+        if m.status == MessageStatus.CANCELLED or m.sink_for:
+            continue
+        if m.purpose in (Purpose.ALERT, Purpose.TAKEOVER):
+            due[m.audience] = min(due.get(m.audience, m.not_before), m.not_before)
+    return due
 
 
 def told(pb: Playbook, msgs: Iterable[MessageRow]) -> Targets:

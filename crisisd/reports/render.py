@@ -51,7 +51,7 @@ ACTIONS = {
     "incident.taken_over": ("واگذاری به ستاد بحران استان", "taken over by crisis HQ"),
     "incident.resolved": ("پایان وضعیت اضطراری", "resolved (all clear)"),
     "incident.cancelled": ("لغو", "cancelled"),
-    "escalation.fired": ("پیگیری هشدار بی‌پاسخ", "unacknowledged alert escalated"),
+    "escalation.fired": ("پیگیری هشدار بی‌پاسخ", "escalation: unacknowledged alert"),
     "delivery.failed": ("نرسیدن پیام", "delivery failed"),
     "message.sent": ("ارسال پیام", "message sent"),
     "ack": ("تأیید دریافت", "acknowledged"),
