@@ -248,7 +248,7 @@ async def test_incident_report_has_every_event_in_both_calendars(
         for event in ("incident opened", "message sent", "acknowledged", "delivery failed"):
             assert event in text
         for event in (
-            "unacknowledged alert escalated",
+            "escalation: unacknowledged alert",
             "update sent",
             "taken over",
             "resolved (all clear)",
