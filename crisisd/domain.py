@@ -102,6 +102,8 @@ class Rendering:
     sha256: str = ""
     sms_parts: int = 0
     truncated: bool = False
+    to_name: str = ""  # email: the recipient's name in their language, for the To header
+    from_name: str = ""  # email: the sender's name (the factory's PR office), for From
 
 
 @dataclass(frozen=True, slots=True)

@@ -350,6 +350,12 @@ class Factory(Model):
         description="Contact ids of the PR officers who may report and act on this "
         "factory's incidents in the bot, the API and the CLI."
     )
+    sender_name: Names | None = Field(
+        None,
+        description="The name email from this factory is sent under, in both languages, e.g. "
+        "`{fa: روابط عمومی فولاد شهریار, en: Shahriar Steel Public Relations}`. Unset: "
+        "`smtp.sender.name` from the daemon config.",
+    )
 
 
 class Playbook(Model):

@@ -42,7 +42,8 @@ class OutboundMessage:
     lang: str = "fa"
     subject: str | None = None
     html: str | None = None
-    recipient_name: str = ""
+    recipient_name: str = ""  # shown in To (email); empty: the bare address
+    sender_name: str = ""  # shown in From (email); empty: the configured sender name
     ack_button: bool = False  # chat: add the inline "Acknowledge" button
     incident_id: str = ""
     drill: bool = False

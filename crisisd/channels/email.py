@@ -35,6 +35,7 @@ import structlog
 
 from crisisd import redaction
 from crisisd.channels.base import ChannelLimits, Failed, OutboundMessage, Retry, SendResult, Sent
+from crisisd.channels.mailheaders import set_address_header, set_text_header
 from crisisd.config import EmailFrom, Smtp
 
 _log = structlog.get_logger(__name__)
@@ -66,6 +67,7 @@ _RESERVED = frozenset(
 _HEADER_NAME = re.compile(r"^[!-9;-~]+$")  # RFC 5322 field name: printable ASCII, no colon
 # 7bit: Persian parts are base64-encoded, so the message is valid on servers without 8BITMIME.
 _POLICY = SMTP_POLICY.clone(cte_type="7bit")
+_WIRE = _POLICY.clone(refold_source="none")  # headers as mailheaders encoded them
 
 
 def message_id(key: str, sender_address: str) -> str:
@@ -79,9 +81,10 @@ def build_message(msg: OutboundMessage, sender: EmailFrom) -> EmailMessage:
     """The email for one recipient; raises ValueError on a malformed address."""
     to = _single_address(msg.address, msg.recipient_name)
     mail = EmailMessage(policy=_POLICY)
-    mail["From"] = Address(display_name=sender.name, addr_spec=sender.address)
-    mail["To"] = to
-    mail["Subject"] = msg.subject or ""
+    name = msg.sender_name or sender.name
+    set_address_header(mail, "From", Address(display_name=name, addr_spec=sender.address))
+    set_address_header(mail, "To", to)
+    set_text_header(mail, "Subject", msg.subject or "")
     mail["Date"] = format_datetime(datetime.now(UTC))
     mail["Message-ID"] = message_id(msg.key, sender.address)
     mail["Auto-Submitted"] = "auto-generated"
@@ -198,8 +201,10 @@ class EmailChannel:
         conn = await self._checkout()
         reusable = False
         try:
-            _errors, reply = await conn.send_message(
-                mail, sender=self._smtp.sender.address, recipients=[address]
+            # Flattened here, refolding off: aiosmtplib's send_message would refold the
+            # encoded headers (crisisd.channels.mailheaders) with the standard library.
+            _errors, reply = await conn.sendmail(
+                self._smtp.sender.address, [address], mail.as_bytes(policy=_WIRE)
             )
             reusable = True
         except (aiosmtplib.SMTPResponseException, aiosmtplib.SMTPRecipientsRefused):

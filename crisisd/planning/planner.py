@@ -300,7 +300,7 @@ def plan_notice(
         )
         renderings: dict[str, Rendering] = {}
         for kind in dict.fromkeys(channel_kind(c) for c in channels):
-            renderings[kind] = _notice_rendering(kind, lang, text, html)
+            renderings[kind] = _notice_rendering(kind, lang, text, html, person.name.get(lang))
         out.append(
             PlannedMessage(
                 key=f"{facts.id}/{Purpose.NOTICE.value}/{tag}/{who}",
@@ -323,7 +323,7 @@ def plan_notice(
 _TAGS = re.compile(r"<[^>]+>")
 
 
-def _notice_rendering(kind: str, lang: str, text: str, html: bool) -> Rendering:
+def _notice_rendering(kind: str, lang: str, text: str, html: bool, to: str = "") -> Rendering:
     mark = "[crisisd] "
     plain = unescape(_TAGS.sub("", text)) if html else text
     if kind == "chat":
@@ -336,4 +336,4 @@ def _notice_rendering(kind: str, lang: str, text: str, html: bool) -> Rendering:
         body = fit_sms(mark + plain, 3)
         return Rendering(kind=kind, text=body, sms_parts=sms_info(body).parts)
     subject = (mark + plain.strip().splitlines()[0])[:150] if plain.strip() else mark
-    return Rendering(kind=kind, text=plain, subject=subject)
+    return Rendering(kind=kind, text=plain, subject=subject, to_name=to)

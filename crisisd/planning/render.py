@@ -131,6 +131,7 @@ def render_one(
         fitted = fit_telegram_html(text)
         truncated = fitted != text
         text = fitted
+    sender = pb.factory.sender_name
     return Rendering(
         kind=kind,
         text=text,
@@ -140,4 +141,6 @@ def render_one(
         sha256=ref.sha256,
         sms_parts=sms_info(text).parts if kind == "sms" else 0,
         truncated=truncated,
+        to_name=contact.name.get(lang) if kind == "email" else "",
+        from_name=sender.get(lang) if kind == "email" and sender is not None else "",
     )
