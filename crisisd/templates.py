@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import re
 import traceback
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -26,18 +26,50 @@ from markupsafe import escape
 
 from crisisd.errors import TemplateRenderError
 from crisisd.formats import timefmt
+from crisisd.formats.bidi import isolate_ltr, isolate_ltr_html
 from crisisd.problems import Problem, display_path
 
 Kind = Literal["sms", "chat", "email"]
 KINDS: tuple[Kind, ...] = ("sms", "chat", "email")
 RLM = "\u200f"
 _NAME = re.compile(r"^(?P<name>[a-z][a-z0-9_-]*)\.(?P<kind>sms|chat|email)\.j2$")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u202a-\u202e\u2066-\u2069\ue000\ue001]")
+# User text is carried between these private-use marks through rendering, so that
+# finalize() leaves it exactly as typed (no bidi isolates inserted) and then drops them.
+USER_OPEN, USER_CLOSE = "\ue000", "\ue001"
 
 DRILL_MARK = {
     "fa": {"short": "[تمرین]", "line": "⚠️ تمرین — این پیام بخشی از یک مانور است و واقعی نیست."},
     "en": {"short": "[DRILL]", "line": "⚠️ DRILL — this message is part of an exercise, not real."},
 }
+
+
+def marked_user_text(text: str, limit: int) -> str:
+    """:func:`clean_user_text`, marked as the user's own words for :func:`finalize`."""
+    text = clean_user_text(text, limit)
+    return f"{USER_OPEN}{text}{USER_CLOSE}" if text else ""
+
+
+def _finish_bidi(text: str, lang: str, isolate: Callable[[str], str]) -> str:
+    """Isolate left-to-right fragments in Persian text, except inside the user's words;
+    the marks go. A close mark lost to truncation leaves the rest as the user's."""
+
+    def own(part: str) -> str:
+        part = part.replace(USER_CLOSE, "")
+        return isolate(part) if lang == "fa" else part
+
+    out: list[str] = []
+    pos = 0
+    while (start := text.find(USER_OPEN, pos)) >= 0:
+        out.append(own(text[pos:start]))
+        end = text.find(USER_CLOSE, start + 1)
+        if end < 0:
+            out.append(text[start + 1 :].replace(USER_OPEN, ""))
+            return "".join(out)
+        out.append(text[start + 1 : end])
+        pos = end + 1
+    out.append(own(text[pos:]))
+    return "".join(out)
 
 
 def clean_user_text(text: str, limit: int) -> str:
@@ -280,4 +312,8 @@ def finalize(rendered: Rendered, kind: Kind, lang: str, drill: bool, preface: st
                 f'<meta charset="utf-8"><title>{escape(subject or "")}</title></head>\n'
                 f'<body dir="{direction}">\n{banner}{html}\n</body>\n</html>'
             )
+    # Persian: phone numbers, ids, addresses and links read left to right.
+    text = _finish_bidi(text, lang, isolate_ltr)
+    subject = _finish_bidi(subject, lang, lambda s: s) if subject is not None else None
+    html = _finish_bidi(html, lang, isolate_ltr_html) if html is not None else None
     return Rendered(text=text, subject=subject, html=html)

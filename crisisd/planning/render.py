@@ -15,7 +15,7 @@ from crisisd.errors import TemplateRenderError
 from crisisd.formats.textfit import fit_sms, fit_telegram_html, sms_info
 from crisisd.planning.sources import Sources
 from crisisd.playbook import Contact, Playbook
-from crisisd.templates import Kind, clean_user_text, finalize
+from crisisd.templates import Kind, finalize, marked_user_text
 
 SINK_NOTE = {
     "fa": "در حالت واقعی این پیام برای «{aud}» ({n} نفر) فرستاده می‌شد:",
@@ -56,8 +56,8 @@ def template_context(
             "severity": facts.severity,
             "severity_name": _severity_name(facts.severity, lang),
             # Cleaned again here: the planner never trusts its caller with user text.
-            "details": clean_user_text(facts.details, DETAILS_LIMIT),
-            "location": clean_user_text(facts.location, LOCATION_LIMIT),
+            "details": marked_user_text(facts.details, DETAILS_LIMIT),
+            "location": marked_user_text(facts.location, LOCATION_LIMIT),
             "casualties": facts.casualties.value,
             "opened_at": facts.opened_at.astimezone(lib.config.zone),
             "status": facts.status.value,
@@ -72,7 +72,7 @@ def template_context(
         "audience": {"id": audience, "name": aud.name.get(lang) if aud.name else audience},
         "update": {
             "number": facts.update_number,
-            "details": clean_user_text(facts.update_details, DETAILS_LIMIT),
+            "details": marked_user_text(facts.update_details, DETAILS_LIMIT),
         },
         "takeover": {
             "spokesperson": takeover.spokesperson.get(lang),
