@@ -45,7 +45,16 @@ class ProblemsError(CrisisError):
     def __init__(self, problems: Sequence[Problem]) -> None:
         self.problems = tuple(problems)
         lines = "\n".join(p.format() for p in self.problems)
-        super().__init__(f"{len(self.problems)} problem(s):\n{lines}")
+        super().__init__(f"{self.summary()}:\n{lines}")
+
+    def summary(self) -> str:
+        """ "2 errors, 1 warning": what stops the daemon, and what only needs a look."""
+        errors = sum(p.is_error for p in self.problems)
+        warnings = len(self.problems) - errors
+        text = f"{errors} error{'s' if errors != 1 else ''}"
+        if warnings:
+            text += f", {warnings} warning{'s' if warnings != 1 else ''}"
+        return text
 
 
 class TemplateRenderError(CrisisError):

@@ -15,6 +15,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 
 from crisisd.formats.durations import Due, parse_due, parse_duration
 from crisisd.formats.phones import normalize_phone
+from crisisd.formats.timefmt import normalize_persian
 
 Lang = Literal["fa", "en"]
 LANGS: tuple[Lang, ...] = ("fa", "en")
@@ -83,6 +84,13 @@ class Names(Model):
     en: Annotated[str, Field(min_length=1)] = Field(
         description="The name in English, shown to English readers."
     )
+
+    @field_validator("fa")
+    @classmethod
+    def _persian_letters(cls, value: str) -> str:
+        # Arabic ي/ك typed on an Arabic keyboard look alike but do not match in searches
+        # or sort; `crisisd validate` notes each one it changed.
+        return normalize_persian(value)
 
     def get(self, lang: str) -> str:
         return self.fa if lang == "fa" else self.en

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import click
 
+from crisisd import redaction
 from crisisd.cli.common import CONFIG_HELP, config_from, fail, library_from
 from crisisd.errors import CrisisError
 
@@ -36,14 +37,18 @@ def validate(config_path: Path | None, as_json: bool) -> None:
         "factories": sorted(lib.playbooks),
         "contacts": len(lib.directory.contacts),
         "templates": len(lib.templates.refs),
+        "warnings": [p.as_dict() for p in lib.warnings],
     }
     if as_json:
         click.echo(json.dumps(summary, ensure_ascii=False))
-    else:
-        click.echo(
-            f"ok: {len(lib.playbooks)} playbook(s) ({', '.join(summary['factories'])}), "  # type: ignore[arg-type]
-            f"{summary['contacts']} contacts, {summary['templates']} templates"
-        )
+        return
+    for p in lib.warnings:
+        click.echo(redaction.redact(p.format()))
+    warned = f", {len(lib.warnings)} warning(s) above" if lib.warnings else ""
+    click.echo(
+        f"ok: {len(lib.playbooks)} playbook(s) ({', '.join(sorted(lib.playbooks))}), "
+        f"{len(lib.directory.contacts)} contacts, {len(lib.templates.refs)} templates{warned}"
+    )
 
 
 @main.command()

@@ -35,7 +35,7 @@ def fail(exc: CrisisError, as_json: bool = False) -> None:
     elif isinstance(exc, ProblemsError):
         for p in exc.problems:
             click.echo(redaction.redact(p.format()), err=True)
-        click.echo(f"{len(exc.problems)} problem(s) found.", err=True)
+        click.echo(f"{exc.summary()} found.", err=True)
     else:
         click.echo(f"error: {redaction.redact(str(exc))}", err=True)
     sys.exit(1)

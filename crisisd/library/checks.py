@@ -7,6 +7,7 @@ caused it (or the template file, for rendering problems), with a hint.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -14,6 +15,7 @@ from crisisd.approvals import Status
 from crisisd.domain import Casualties, IncidentFacts, channel_kind
 from crisisd.errors import TemplateRenderError
 from crisisd.formats.crontab import parse_cron
+from crisisd.library.advice import advise, looks_like_a_messenger
 from crisisd.library.model import Library
 from crisisd.parsing.yamlsource import Document, Loc
 from crisisd.planning.render import MessageExtras, render_one
@@ -32,7 +34,10 @@ def check_library(lib: Library) -> list[Problem]:
     messengers = set(lib.config.messenger_names())
     for cid, contact in lib.directory.contacts.items():
         for chat in contact.chats:
-            if chat not in messengers and lib.directory_doc is not None:
+            # A known messenger left out of config.yaml is a warning (crisisd.library.advice);
+            # any other unknown name is most likely a typo.
+            unknown = chat not in messengers and not looks_like_a_messenger(chat)
+            if unknown and lib.directory_doc is not None:
                 problems.append(
                     lib.directory_doc.problem(
                         ("contacts", cid, "chats", chat),
@@ -41,14 +46,32 @@ def check_library(lib: Library) -> list[Problem]:
                     )
                 )
     for fid, pb in lib.playbooks.items():
-        found = _check_playbook(lib, pb, lib.documents[fid], messengers)
-        # Rendering needs sound references; a playbook with broken ones is reported as is.
-        problems.extend(found or _check_renders(lib, fid, pb))
+        problems.extend(_check_playbook(lib, pb, lib.documents[fid], messengers))
+        # Every sound reference is test-rendered in the same run, so a broken reference
+        # elsewhere does not hide a template's own mistakes until the next run.
+        problems.extend(_check_renders(lib, fid, pb))
+    problems.extend(advise(lib))
     return _unique(problems)
 
 
 def _unique(problems: list[Problem]) -> list[Problem]:
-    return list(dict.fromkeys(problems))
+    """One line per problem: the same message at many places is reported at the first,
+    with how many more there are (one edited template used by 17 steps is one problem)."""
+    first: dict[tuple[str, str, bool], Problem] = {}
+    more: dict[tuple[str, str, bool], int] = {}
+    for p in problems:
+        key = (p.path, p.message, p.is_error)
+        if key in first:
+            more[key] += p != first[key]
+        else:
+            first[key], more[key] = p, 0
+    out: list[Problem] = []
+    for key, found in first.items():
+        if more[key]:
+            also = f"also at {more[key]} more place{'s' if more[key] > 1 else ''}"
+            found = replace(found, hint=f"{found.hint} ({also})" if found.hint else also)
+        out.append(found)
+    return out
 
 
 def _check_playbook(
@@ -137,7 +160,7 @@ def _check_step(
 ) -> list[Problem]:
     out: list[Problem] = []
     for j, ch in enumerate(step_channels):
-        if ch not in channels:
+        if ch not in channels and not looks_like_a_messenger(ch):  # else: advice warns
             out.append(_unknown(doc, (*loc, "channels", j), "channel", ch, channels))
     aud = pb.audiences.get(audience)
     if aud is None:
@@ -236,17 +259,22 @@ def _render_jobs(lib: Library, pb: Playbook) -> Iterator[tuple[str, str, str, st
             pairs.extend(
                 (pb.statements.takeover.template, s.audience, s.channels)
                 for s in sev.steps
-                if pb.audiences[s.audience].external
+                if s.audience in pb.audiences and pb.audiences[s.audience].external
             )
     upd = pb.statements.update
     pairs.extend((upd.template, a, upd.channels) for a in upd.audiences)
     for template, audience, chans in pairs:
-        for cid in pb.audiences[audience].members:
-            contact = lib.directory.contacts[cid]
+        aud = pb.audiences.get(audience)
+        for cid in aud.members if aud is not None else ():
+            contact = lib.directory.contacts.get(cid)
+            if contact is None:
+                continue  # an unknown member is reported by the reference checks
             for ch in chans:
-                if not contact.reachable_on(ch):
-                    continue
-                kind = channel_kind(ch)
+                kind: Kind = channel_kind(ch)  # type: ignore[assignment]
+                if not contact.reachable_on(ch) or not lib.templates.find(
+                    contact.lang, template, kind
+                ):
+                    continue  # a missing template is reported by the reference checks
                 job = (template, kind, contact.lang)
                 if job not in seen:
                     seen.add(job)

@@ -7,6 +7,7 @@ finds any problem keeps the previous library.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from crisisd.approvals import load_approvals
@@ -41,9 +42,9 @@ def load_library(config: Config) -> Library:
         config, directory, playbooks, templates, approvals, calendar, documents, directory_doc
     )
     problems.extend(check_library(library))
-    if problems:
-        raise ProblemsError(problems)
-    return library
+    if any(p.is_error for p in problems):
+        raise ProblemsError(sorted(problems, key=lambda p: not p.is_error))
+    return replace(library, warnings=tuple(problems))
 
 
 def _calendar(config: Config, problems: list[Problem]) -> WorkCalendar:

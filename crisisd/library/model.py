@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from crisisd.parsing.yamlsource import Document
 from crisisd.planning.sources import Sources
+from crisisd.problems import Problem
 
 
 @dataclass(frozen=True, slots=True)
@@ -14,3 +15,4 @@ class Library(Sources):
 
     documents: dict[str, Document]  # factory id -> its playbook document (for locations)
     directory_doc: Document | None = None
+    warnings: tuple[Problem, ...] = ()  # found while loading; none of them stops the daemon

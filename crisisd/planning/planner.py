@@ -67,7 +67,7 @@ def plan_open(lib: Sources, facts: IncidentFacts, ack_link: AckLink | None = Non
             continue
         for member in dict.fromkeys(audience.members):
             contact = lib.directory.contacts[member]
-            channels = tuple(c for c in step.channels if contact.reachable_on(c))
+            channels = lib.usable(contact, step.channels)
             if not channels:
                 unreachable.append((step.audience, member))
             messages.append(
@@ -195,9 +195,9 @@ def _drill_sink(
     officer = lib.directory.contacts.get(facts.reporter)
     if officer is None:
         return []
-    channels = tuple(c for c in step.channels if officer.reachable_on(c))
+    channels = lib.usable(officer, step.channels)
     if not channels:  # the officer may not have e.g. email: use any chat they have
-        channels = tuple(officer.chats) or (("sms",) if officer.phone else ())
+        channels = lib.usable(officer, officer.chats) or (("sms",) if officer.phone else ())
     count = len(pb.audiences[step.audience].members)
     sink_step = step.model_copy(update={"channels": list(channels), "ack": False})
     return [
@@ -244,7 +244,7 @@ def plan_statement(
         if facts.drill and aud.external:
             continue
         seen.add(member)
-        usable = tuple(c for c in channels if contact.reachable_on(c))
+        usable = lib.usable(contact, channels)
         note = (preface or {}).get(contact.lang, "")
         extra = MessageExtras()
         renderings = {
@@ -295,9 +295,7 @@ def plan_notice(
             continue
         lang = person.lang
         text = texts.get(lang) or texts.get("en") or next(iter(texts.values()))
-        channels = tuple(person.chats) + tuple(
-            c for c in ("sms", "email") if person.reachable_on(c)
-        )
+        channels = lib.usable(person, [*person.chats, "sms", "email"])
         renderings: dict[str, Rendering] = {}
         for kind in dict.fromkeys(channel_kind(c) for c in channels):
             renderings[kind] = _notice_rendering(kind, lang, text, html, person.name.get(lang))

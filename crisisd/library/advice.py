@@ -1,0 +1,139 @@
+"""Warnings: set-up mistakes that leave a person unreached or surprised, not broken files.
+
+None of them stops the daemon; `crisisd validate` lists them beside the errors, and the
+daemon logs them at start and at every reload:
+
+- a landline as someone's only phone: it cannot receive SMS (phonenumbers' number type);
+- an officer with no messenger chat: the bot cannot reach them until they enrol;
+- Arabic ي/ك in a name: normalised to Persian ی/ک (searches and sorting would miss it);
+- a messenger that contacts or playbook steps name but config.yaml does not configure: its
+  chat ids are ignored and steps skip it (one warning per file, not one per line).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import phonenumbers
+
+from crisisd.library.model import Library
+from crisisd.parsing.yamlsource import Document, Loc
+from crisisd.problems import Problem
+
+_ARABIC_LETTERS = ("ي", "ك")
+_NOT_MOBILE = {phonenumbers.PhoneNumberType.FIXED_LINE}
+
+
+def advise(lib: Library) -> list[Problem]:
+    """Every warning about the loaded set, in file order."""
+    out: list[Problem] = []
+    doc = lib.directory_doc
+    if doc is not None:
+        out.extend(_landlines(lib, doc))
+        out.extend(_arabic_letters(doc))
+        out.extend(_unconfigured_chats(lib, doc))
+    for fid in lib.playbooks:
+        pdoc = lib.documents[fid]
+        out.extend(_officers_without_chat(lib, fid, pdoc))
+        out.extend(_arabic_letters(pdoc))
+        out.extend(_unconfigured_steps(lib, pdoc))
+    return out
+
+
+def _warn(doc: Document, loc: Loc, message: str, hint: str) -> Problem:
+    line, col = doc.pos(loc)
+    found = doc.problem(loc, message, hint)
+    return Problem(found.path, line, col, found.where, message, hint, severity="warning")
+
+
+def _landlines(lib: Library, doc: Document) -> Iterator[Problem]:
+    for cid, contact in lib.directory.contacts.items():
+        if contact.phone is None:
+            continue
+        number = phonenumbers.parse(contact.phone)
+        if phonenumbers.number_type(number) in _NOT_MOBILE:
+            yield _warn(
+                doc,
+                ("contacts", cid, "phone"),
+                f"{contact.phone} is a landline: it cannot receive SMS",
+                "give a mobile number (09…) for SMS alerts, or reach this contact by email"
+                if contact.email is None
+                else "SMS to this contact will fail; email still reaches them",
+            )
+
+
+def _officers_without_chat(lib: Library, fid: str, doc: Document) -> Iterator[Problem]:
+    configured = set(lib.config.messenger_names())
+    for i, officer in enumerate(lib.playbooks[fid].factory.officers):
+        contact = lib.directory.contacts.get(officer)
+        if contact is not None and not (set(contact.chats) & configured):
+            yield _warn(
+                doc,
+                ("factory", "officers", i),
+                f"officer '{officer}' has no chat on a configured messenger: the bot cannot "
+                "reach them (previews, progress, escalation notices)",
+                "ask them to send /start to the bot, or add their chat id under chats:",
+            )
+
+
+def _walk(data: Any, loc: Loc = ()) -> Iterator[tuple[Loc, str]]:
+    if isinstance(data, dict):
+        for key, value in data.items():
+            yield from _walk(value, (*loc, key))
+    elif isinstance(data, list):
+        for i, value in enumerate(data):
+            yield from _walk(value, (*loc, i))
+    elif isinstance(data, str):
+        yield loc, data
+
+
+def _arabic_letters(doc: Document) -> Iterator[Problem]:
+    for loc, text in _walk(doc.data):
+        if loc and loc[-1] == "fa" and any(ch in text for ch in _ARABIC_LETTERS):
+            yield _warn(
+                doc,
+                loc,
+                "Arabic ي/ك in a Persian name: read as Persian ی/ک",
+                "retype it with a Persian keyboard to silence this note",
+            )
+
+
+def _unconfigured_chats(lib: Library, doc: Document) -> Iterator[Problem]:
+    configured = set(lib.config.messenger_names())
+    missing: dict[str, list[str]] = {}
+    for cid, contact in lib.directory.contacts.items():
+        for messenger in contact.chats:
+            if messenger not in configured and looks_like_a_messenger(messenger):
+                missing.setdefault(messenger, []).append(cid)
+    for messenger, who in sorted(missing.items()):
+        yield _warn(
+            doc,
+            ("contacts", who[0], "chats", messenger),
+            f"{len(who)} contact(s) have a '{messenger}' chat id, but config.yaml configures no "
+            f"messenger '{messenger}': those chat ids are not used",
+            f"add {{name: {messenger}, token: …}} under messengers: in config.yaml to use them",
+        )
+
+
+def _unconfigured_steps(lib: Library, doc: Document) -> Iterator[Problem]:
+    configured = set(lib.config.messenger_names()) | {"sms", "email"}
+    first: dict[str, tuple[Loc, int]] = {}
+    for loc, value in _walk(doc.data):
+        if len(loc) >= 2 and loc[-2] == "channels" and value not in configured:
+            where, count = first.get(value, (loc, 0))
+            first[value] = (where, count + 1)
+    for messenger, (loc, count) in sorted(first.items()):
+        if looks_like_a_messenger(messenger):
+            yield _warn(
+                doc,
+                loc,
+                f"messenger '{messenger}' is named in {count} step(s) but not configured in "
+                "config.yaml: those steps skip it and use their other channels",
+                f"add {{name: {messenger}, token: …}} under messengers: in config.yaml",
+            )
+
+
+def looks_like_a_messenger(name: str) -> bool:
+    """Known messenger names only; any other unknown channel stays an error (a typo)."""
+    return name in {"bale", "telegram", "eitaa", "rubika", "soroush"}
