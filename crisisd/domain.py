@@ -67,7 +67,8 @@ class IncidentReport:
     source: str = "cli"  # bot:<messenger>, api:<integration>, cli, scheduler
     idempotency_key: str | None = None
     drill_audiences: tuple[str, ...] | None = None
-    drill_window: timedelta = timedelta(hours=1)  # the drill is scored when it closes
+    # The drill is scored when this closes; None: the playbook's report_after for the scenario.
+    drill_window: timedelta | None = None
 
 
 @dataclass(frozen=True, slots=True)

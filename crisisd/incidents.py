@@ -151,7 +151,7 @@ class IncidentService:
                     entry,
                     source=report.source,
                     idempotency_key=report.idempotency_key,
-                    drill_window_end=facts.opened_at + report.drill_window
+                    drill_window_end=facts.opened_at + self._drill_window(report)
                     if report.drill
                     else None,
                 )
@@ -207,6 +207,12 @@ class IncidentService:
         if row.status in (IncidentStatus.RESOLVED, IncidentStatus.CANCELLED):
             raise InvalidReportError(f"incident {row.id} is already {row.status}")
         return row
+
+    def _drill_window(self, report: IncidentReport) -> timedelta:
+        if report.drill_window is not None:
+            return report.drill_window
+        pb = self.lib.playbook(report.factory)
+        return pb.drill_report_after(report.incident_type, report.severity)
 
     async def update(
         self, incident_id: str, details: str, actor: str, *, send_now: bool = False

@@ -69,6 +69,9 @@ ContactId = Annotated[str, Field(pattern=CONTACT_ID)]
 NameId = Annotated[str, Field(pattern=NAME_ID)]
 
 
+DEFAULT_REPORT_AFTER = timedelta(minutes=30)  # a drill is scored this long after it starts
+
+
 class Model(BaseModel):
     """Base: strict types, unknown keys rejected, immutable once loaded."""
 
@@ -325,7 +328,7 @@ class Drill(Model):
         "most; `0` starts it on the dot.",
     )
     report_after: Duration = Field(
-        timedelta(minutes=30),  # then it is scored and reported
+        DEFAULT_REPORT_AFTER,  # then it is scored and reported
         description="How long after it starts the drill is closed and scored; the score goes "
         "to the officer and to the `management` audience.",
     )
@@ -384,6 +387,15 @@ class Playbook(Model):
         if explicit is not None:
             return explicit
         return DEFAULT_PRIORITY.get(audience, FALLBACK_PRIORITY)
+
+    def drill_report_after(self, incident_type: str, severity: str) -> timedelta:
+        """When a drill of this scenario is scored: its scheduled drill's ``report_after``,
+        else the first drill's, else the documented default (30 minutes)."""
+        same = [
+            d for d in self.drills if (d.incident_type, d.severity) == (incident_type, severity)
+        ]
+        chosen = same or self.drills
+        return chosen[0].report_after if chosen else DEFAULT_REPORT_AFTER
 
     def plan_for(self, incident_type: str, severity: str) -> SeverityPlan:
         return self.incidents[incident_type].severities[severity]

@@ -402,7 +402,7 @@ async def test_drill_score_renderings(store: Store, crowd: Library) -> None:
         "<b>Drill score " + drills.current + "</b>",
         EN_T0,
         "First notification: 4 s after opening",
-        "bale 5 delivered, 0 failed · sms 0 delivered, 1 failed",
+        "Bale 5 sent, 0 failed · SMS 0 sent, 1 failed",
         "Acknowledged: 80% (4 of 5) · median 1 min 15 s · p90 2 min",
         "• emergency_team: 80% (4 of 5)",
         "Never reached (1):",
@@ -411,7 +411,7 @@ async def test_drill_score_renderings(store: Store, crowd: Library) -> None:
         f"Since drill {drills.previous} (Saturday 21 November 2026, 10:30):",
         "• First notification: 6 s faster",
         "• Ack rate: 40 points higher",
-        "• p90 time to ack: 3 min faster",
+        "• time for 90% to acknowledge: 3 min faster",
         "• Never reached: 2 fewer",
     ):
         assert part in en
@@ -422,15 +422,19 @@ async def test_drill_score_renderings(store: Store, crowd: Library) -> None:
     for part in (
         FA_T0,
         "نخستین پیام: ۴ ثانیه پس از گشایش",
-        "تأیید دریافت: ۸۰٪ (۴ از ۵) · میانه ۱ دقیقه و ۱۵ ثانیه · p90 ۲ دقیقه",
-        "• زهرا رحیمی (emergency_team) — Kavenegar 411",
+        "تأیید دریافت: ۸۰٪ (۴ از ۵) — میانه ۱ دقیقه و ۱۵ ثانیه — ۹۰٪ تا ۲ دقیقه",
+        "بله ۵ فرستاده، ۰ ناموفق — پیامک ۰ فرستاده، ۱ ناموفق",
+        "• زهرا رحیمی (emergency_team) — نرسید",
         "• نخستین پیام: ۶ ثانیه زودتر",
         "• نرخ تأیید: ۴۰ واحد درصد بیشتر",
-        "• p90 تأیید: ۳ دقیقه زودتر",
+        "• زمان تأیید ۹۰٪ افراد: ۳ دقیقه زودتر",
         "• دست‌نیافته‌ها: ۲ نفر کمتر",
     ):
         assert part in fa
     assert "<script" not in fa
+    assert " · " not in fa and "p90" not in fa and "Kavenegar" not in fa
+    for silent in score.silent:  # reached, asked, never acknowledged: by name
+        assert silent.en in en and silent.fa in fa
 
     markdown = render_drill_markdown(score)
     assert "DRILL" in markdown
@@ -457,7 +461,7 @@ def test_drill_text_fits_one_telegram_message() -> None:
     for lang in ("fa", "en"):
         text = render_drill_text(score, lang)
         assert telegram_length(text) <= 4096
-        assert "x&lt;y" in text
+    assert "x&lt;y" in render_drill_text(score, "en")  # the provider's reason, escaped
     assert "and 490 more" in render_drill_text(score, "en")
     assert "و ۴۹۰ نفر دیگر" in render_drill_text(score, "fa")
     assert "nothing sent yet" in render_drill_text(score, "en")

@@ -93,6 +93,7 @@ class DrillScore:
     audiences: tuple[AudienceSummary, ...]
     unreachable: tuple[Unreached, ...]
     previous: DrillDelta | None = None
+    silent: tuple[Name, ...] = ()  # reached and asked to acknowledge, never did
 
     @property
     def asked(self) -> int:
@@ -197,7 +198,14 @@ async def _measure(store: Store, lib: Library, incident_id: str) -> DrillScore:
         channels=tuple(ChannelTally(redact(c), d, f) for c, (d, f) in sorted(tallies.items())),
         audiences=summarize_audiences(pb, mine, acks_of(lib, trail, mine, tz)),
         unreachable=_unreached(lib, pb, mine),
+        silent=_silent(lib, mine),
     )
+
+
+def _silent(lib: Library, mine: list[MessageRow]) -> tuple[Name, ...]:
+    asked = {m.recipient for m in mine if m.ack_required and m.status == "sent"}
+    acked = {m.recipient for m in mine if m.acked_at is not None}
+    return tuple(person(lib, r) for r in sorted(asked - acked))
 
 
 def _unreached(lib: Library, pb: Playbook | None, mine: list[MessageRow]) -> tuple[Unreached, ...]:

@@ -9,6 +9,7 @@ from markupsafe import Markup
 
 from crisisd.formats.textfit import TELEGRAM_LIMIT, fit_telegram_html
 from crisisd.formats.timefmt import is_persian
+from crisisd.planning.render import SEVERITY_NAMES
 from crisisd.redaction import redact
 from crisisd.reports.drill import DrillDelta, DrillScore, Unreached
 from crisisd.reports.facts import AudienceSummary, number, pct, span
@@ -26,18 +27,22 @@ _WORDS = {
     "after_open": ("پس از گشایش", "after opening"),
     "none_sent": ("هنوز پیامی نرفته است", "nothing sent yet"),
     "channels": ("کانال‌ها", "Channels"),
-    "delivered": ("رسید", "delivered"),
-    "failed": ("نرسید", "failed"),
+    # "sent", not "delivered": a provider accepting a message is not a person receiving it.
+    "delivered": ("فرستاده", "sent"),
+    "failed": ("ناموفق", "failed"),
     "acks": ("تأیید دریافت", "Acknowledged"),
     "of": ("از", "of"),
     "comma": ("،", ","),
+    "sep": (" — ", " · "),  # "·" looks like the Persian zero "۰"
     "median": ("میانه", "median"),
     "no_acks": ("تأییدی خواسته نشده بود", "no acknowledgement was asked for"),
     "unreached": ("دست‌نیافته", "Never reached"),
     "more": ("و {n} نفر دیگر", "and {n} more"),
     "since": ("نسبت به تمرین", "Since drill"),
     "ack_rate": ("نرخ تأیید", "Ack rate"),
-    "p90": ("p90 تأیید", "p90 time to ack"),
+    "p90": ("زمان تأیید ۹۰٪ افراد", "time for 90% to acknowledge"),
+    "p90_short": ("۹۰٪ تا", "p90"),
+    "silent": ("تأیید نکردند", "Did not acknowledge"),
     "n_unreached": ("دست‌نیافته‌ها", "Never reached"),
     "faster": ("زودتر", "faster"),
     "slower": ("دیرتر", "slower"),
@@ -48,6 +53,23 @@ _WORDS = {
     "people_more": ("نفر بیشتر", "more"),
     "people_fewer": ("نفر کمتر", "fewer"),
 }
+
+
+CHANNEL_NAMES = {
+    "bale": ("بله", "Bale"),
+    "telegram": ("تلگرام", "Telegram"),
+    "sms": ("پیامک", "SMS"),
+    "email": ("ایمیل", "email"),
+}
+
+
+def _channel(name: str, lang: str) -> str:
+    pair = CHANNEL_NAMES.get(name)
+    return name if pair is None else pair[0 if is_persian(lang) else 1]
+
+
+def _severity(severity: str, lang: str) -> str:
+    return SEVERITY_NAMES.get(severity, {}).get("fa" if is_persian(lang) else "en", severity)
 
 
 def _w(key: str, lang: str) -> str:
@@ -85,7 +107,9 @@ def _acks(a: AudienceSummary | DrillScore, lang: str) -> str:
         return _w("no_acks", lang)
     text = f"{pct(a.ack_rate, lang)} ({number(acked, lang)} {_w('of', lang)} {number(asked, lang)})"
     if a.median_ack is not None and a.p90_ack is not None:
-        text += f" · {_w('median', lang)} {span(a.median_ack, lang)} · p90 {span(a.p90_ack, lang)}"
+        sep = _w("sep", lang)
+        text += f"{sep}{_w('median', lang)} {span(a.median_ack, lang)}"
+        text += f"{sep}{_w('p90_short', lang)} {span(a.p90_ack, lang)}"
     return text
 
 
@@ -102,13 +126,14 @@ def _first(score: DrillScore, lang: str) -> str:
 def _lines(score: DrillScore, lang: str) -> list[str]:
     """The chat message as plain lines (escaped into HTML by the caller)."""
     lines = [
-        f"{score.factory.get(lang)} · {score.scenario.get(lang)} ({score.severity})",
+        f"{score.factory.get(lang)}{_w('sep', lang)}{score.scenario.get(lang)}"
+        f" ({_severity(score.severity, lang)})",
         score.opened.get(lang),
         f"{_w('first', lang)}: {_first(score, lang)}",
         f"{_w('channels', lang)}: "
-        + " · ".join(
-            f"{c.channel} {number(c.delivered, lang)} {_w('delivered', lang)}{_w('comma', lang)} "
-            f"{number(c.failed, lang)} {_w('failed', lang)}"
+        + _w("sep", lang).join(
+            f"{_channel(c.channel, lang)} {number(c.delivered, lang)} {_w('delivered', lang)}"
+            f"{_w('comma', lang)} {number(c.failed, lang)} {_w('failed', lang)}"
             for c in score.channels
         ),
         f"{_w('acks', lang)}: {_acks(score, lang)}",
@@ -118,9 +143,18 @@ def _lines(score: DrillScore, lang: str) -> list[str]:
         lines.append(f"{_w('unreached', lang)} ({number(len(score.unreachable), lang)}):")
         for u in score.unreachable[:CHAT_UNREACHED_LINES]:
             auds = _audiences(u, lang)
-            error = (u.last_error or status_of(u.status).en)[:120]
+            # A provider's reason is English; the Persian message says what happened.
+            error = status_of(u.status).fa if is_persian(lang) else u.last_error or u.status
+            error = error[:120]
             lines.append(f"• {u.person.get(lang)} ({auds}) — {error}")
         extra = len(score.unreachable) - CHAT_UNREACHED_LINES
+        if extra > 0:
+            lines.append(_w("more", lang).format(n=number(extra, lang)))
+    if score.silent:
+        lines.append(f"{_w('silent', lang)} ({number(len(score.silent), lang)}):")
+        names = [s.get(lang) for s in score.silent[:CHAT_UNREACHED_LINES]]
+        lines.append("• " + (_w("comma", lang) + " ").join(names))
+        extra = len(score.silent) - CHAT_UNREACHED_LINES
         if extra > 0:
             lines.append(_w("more", lang).format(n=number(extra, lang)))
     d = score.previous
