@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -16,8 +17,10 @@ from crisisd.cli.app import main
 from crisisd.cli.common import CONFIG_HELP, config_from, fail, library_from
 from crisisd.domain import Casualties, IncidentReport
 from crisisd.errors import CrisisError
+from crisisd.formats.timefmt import fa_digits, local_date
 from crisisd.incidents import IncidentService
 from crisisd.library.model import Library
+from crisisd.planning.render import SEVERITY_NAMES
 from crisisd.store import Store
 from crisisd.store.engine import normalize_url
 
@@ -166,9 +169,15 @@ def drill(
 @main.command()
 @click.option("--all", "show_all", is_flag=True, help="closed incidents too")
 @click.option("--json", "as_json", is_flag=True)
+@click.option(
+    "--lang",
+    type=click.Choice(["fa", "en"]),
+    default=lambda: "fa" if os.environ.get("LANG", "").startswith("fa") else "en",
+    help="fa: Persian names, Jalali dates with Persian digits; en: Gregorian (default: from LANG)",
+)
 @config_option
-def status(show_all: bool, as_json: bool, config_path: Path | None) -> None:
-    """Open incidents with delivery and acknowledgement counts."""
+def status(show_all: bool, as_json: bool, lang: str, config_path: Path | None) -> None:
+    """Open incidents with delivery and acknowledgement counts, times in the daemon's zone."""
 
     async def work(svc: IncidentService, lib: Library) -> list[dict[str, Any]]:
         statuses = None if show_all else ["open", "taken_over"]
@@ -187,25 +196,22 @@ def status(show_all: bool, as_json: bool, config_path: Path | None) -> None:
                     "status": row.status,
                     "drill": row.drill,
                     "opened_at": row.opened_at.isoformat(),
+                    "opened_local": local_date(row.opened_at, lang, tz=lib.config.zone),
                     "messages": dict(counts),
                     "acks": f"{acked}/{need}",
                 }
             )
+            out[-1]["line"] = status_line(lib, out[-1], lang)
         return out
 
     rows = _with_service(config_path, work)
     if as_json:
-        click.echo(json.dumps(rows, ensure_ascii=False))
+        click.echo(json.dumps([{k: v for k, v in r.items() if k != "line"} for r in rows]))
         return
     if not rows:
-        click.echo("no open incidents")
+        click.echo("هیچ حادثهٔ بازی نیست" if lang == "fa" else "no open incidents")
     for r in rows:
-        drill_mark = " [DRILL]" if r["drill"] else ""
-        counts = ", ".join(f"{k} {v}" for k, v in sorted(r["messages"].items()))
-        click.echo(
-            f"{r['id']}{drill_mark} {r['factory']} {r['type']}/{r['severity']} {r['status']} "
-            f"opened {r['opened_at']} — {counts}; acks {r['acks']}"
-        )
+        click.echo(r["line"])
 
 
 @main.command()
@@ -291,3 +297,46 @@ def _trigger_via_api(
         sys.exit(1)
     state = "accepted" if answer.get("created", True) else "already accepted (same key)"
     click.echo(f"{state}: incident {answer['id']}, {answer.get('messages', 0)} message(s) queued")
+
+
+STATUS_WORDS = {
+    "fa": {
+        "open": "باز",
+        "taken_over": "واگذار شده",
+        "resolved": "پایان یافته",
+        "cancelled": "لغو شده",
+        "pending": "در صف",
+        "sending": "در حال ارسال",
+        "sent": "فرستاده",
+        "failed": "ناموفق",
+        "drill": "[تمرین]",
+        "acks": "تأیید",
+        "opened": "ثبت",
+        "semi": "؛",
+    },
+    "en": {"drill": "[DRILL]", "acks": "acks", "opened": "opened", "semi": ";"},
+}
+
+
+def status_line(lib: Library, r: dict[str, Any], lang: str) -> str:
+    """One incident for a person: names and the local calendar in ``lang``."""
+    words = STATUS_WORDS[lang]
+    pb = lib.playbooks.get(r["factory"])
+    factory, kind = r["factory"], r["type"]
+    if pb is not None:
+        factory = pb.factory.name.get(lang)
+        itype = pb.incidents.get(r["type"])
+        kind = itype.name.get(lang) if itype is not None else kind
+    severity = SEVERITY_NAMES.get(r["severity"], {}).get(lang, r["severity"])
+    counts = "، " if lang == "fa" else ", "
+    shown = counts.join(
+        f"{words.get(k, k)} {fa_digits(v) if lang == 'fa' else v}"
+        for k, v in sorted(r["messages"].items())
+    )
+    acks = fa_digits(r["acks"]) if lang == "fa" else r["acks"]
+    drill = f" {words['drill']}" if r["drill"] else ""
+    status = words.get(r["status"], r["status"])
+    return (
+        f"{r['id']}{drill} {factory} — {kind} ({severity}) — {status} — "
+        f"{words['opened']} {r['opened_local']} — {shown}{words['semi']} {words['acks']} {acks}"
+    )
