@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import inspect
+import socket
+import sqlite3
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlalchemy import event
 
-from crisisd.domain import IncidentReport
-from crisisd.errors import StoreError
+from crisisd.domain import IncidentFacts, IncidentReport, Plan
+from crisisd.errors import IncidentIdTaken, StoreUnavailable, WorkerIdInUse
 from crisisd.incidents import IncidentService
 from crisisd.library.model import Library
-from crisisd.store import Outcome, Store
+from crisisd.store import AuditEntry, Outcome, Store
+from crisisd.store.engine import normalize_url
 from crisisd.store.workerlock import WorkerLock
 
 T0 = datetime(2026, 11, 28, 7, 0, tzinfo=UTC)
@@ -224,7 +232,7 @@ async def test_one_live_daemon_per_worker_id(store: Store) -> None:
     first = WorkerLock(store.engine, "host:abc")
     await first.acquire()
     second = WorkerLock(store.engine, "host:abc")
-    with pytest.raises(StoreError, match="another crisisd already runs"):
+    with pytest.raises(WorkerIdInUse, match="another crisisd already runs"):
         await second.acquire()
     other = WorkerLock(store.engine, "host:other")  # another config: its own id
     await other.acquire()
@@ -232,3 +240,96 @@ async def test_one_live_daemon_per_worker_id(store: Store) -> None:
     await second.acquire()  # free again once the first has stopped
     await second.release()
     await other.release()
+
+
+# -- the store raises its own errors -------------------------------------------------------------
+
+
+async def test_an_incident_id_collision_is_its_own_error(store: Store) -> None:
+    facts = IncidentFacts("KMT-479", "mini", "fire", "major", "officer.a", T0)
+    entry = AuditEntry(facts.id, T0, "officer.a", "incident.opened")
+    assert await store.open_incident(facts, Plan(), entry, source="cli", idempotency_key=None)
+    with pytest.raises(IncidentIdTaken, match="KMT-479 is already in use"):
+        await store.open_incident(facts, Plan(), entry, source="cli", idempotency_key=None)
+    assert [row.id for row in await store.list_incidents()] == ["KMT-479"]
+
+
+def _on_connect(store: Store, statement: str) -> None:
+    """Run ``statement`` on every new connection of ``store`` (the database's own switches)."""
+
+    @event.listens_for(store.engine.sync_engine, "connect")
+    def _run(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute(statement)
+        cursor.close()
+        dbapi_connection.commit()  # PostgreSQL: a SET inside a rolled-back transaction is undone
+
+
+READ_ONLY = {
+    "sqlite": "PRAGMA query_only = ON",
+    "postgresql": "SET default_transaction_read_only = on",
+}
+
+
+async def test_a_read_only_database_is_store_unavailable(store: Store) -> None:
+    read_only = Store(store.url)
+    _on_connect(read_only, READ_ONLY[read_only.dialect])
+    try:
+        with pytest.raises(StoreUnavailable, match="could not write a setting") as caught:
+            await read_only.put_setting("bot:1", "x")
+        assert isinstance(caught.value, OSError)  # treated like any other I/O failure
+        assert "[SQL" not in str(caught.value)  # the driver's reason, not the statement
+        assert await read_only.settings_with_prefix("bot:") == {}  # reading still works
+    finally:
+        await read_only.aclose()
+
+
+async def test_a_full_disk_is_store_unavailable(tmp_path: Path, library: Library) -> None:
+    path = tmp_path / "full.sqlite3"
+    url = normalize_url(f"sqlite:///{path}")
+    first = Store(url)
+    await first.start()
+    await first.aclose()
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        db.execute("VACUUM")  # no free pages left inside the file: a new row needs a new page
+    full = Store(url)
+    _on_connect(full, "PRAGMA max_page_count = 1")  # clamped to the pages it has: no growth
+    try:
+        svc = IncidentService(full, lambda: library, Clock())
+
+        async def fill() -> None:
+            for _ in range(100):  # the pages the file has fill up within a few incidents
+                await svc.open(report())
+
+        with pytest.raises(StoreUnavailable, match=r"could not open an incident: .*full"):
+            await fill()
+    finally:
+        await full.aclose()
+
+
+async def test_a_refused_connection_names_the_store_but_not_its_password() -> None:
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    store = Store(normalize_url(f"postgresql://crisisd:Xy7-s3cret-pw@127.0.0.1:{port}/crisisd"))
+    try:
+        with pytest.raises(StoreUnavailable) as caught:
+            await store.start()
+    finally:
+        await store.aclose()
+    text = f"{caught.value} {caught.value!r}"
+    assert "Xy7-s3cret-pw" not in text
+    assert f"127.0.0.1:{port}" in text
+    assert "could not apply the schema migrations" in text
+
+
+def test_every_store_operation_maps_driver_errors() -> None:
+    """A new public coroutine on the Store must be a store operation too."""
+    unmapped = [
+        name
+        for name, member in inspect.getmembers(Store, inspect.iscoroutinefunction)
+        if not name.startswith("_")
+        and name not in ("ping", "aclose")  # ping answers False; aclose only disposes
+        and not getattr(member, "__store_operation__", None)
+    ]
+    assert unmapped == []

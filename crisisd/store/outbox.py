@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from crisisd.domain import MessageStatus
+from crisisd.store.driver_errors import store_operation
 from crisisd.store.engine import Transactions
 from crisisd.store.records import AckResult, MessageRow, Outcome
 from crisisd.store.tables import acks, attempts, audit, messages
@@ -24,6 +25,7 @@ SENDING = MessageStatus.SENDING.value
 
 
 class OutboxMixin(Transactions):
+    @store_operation("extend the leases of claimed messages")
     async def extend_leases(self, worker: str, ids: Sequence[int], until: datetime) -> None:
         """Keep claims still queued in memory from expiring under a live worker."""
         for start in range(0, len(ids), 500):
@@ -38,6 +40,7 @@ class OutboxMixin(Transactions):
                     .values(lease_until=until)
                 )
 
+    @store_operation("claim due messages")
     async def claim(
         self,
         worker: str,
@@ -83,6 +86,7 @@ class OutboxMixin(Transactions):
         claimed.sort(key=lambda m: (m.priority, m.not_before, m.id))
         return claimed
 
+    @store_operation("record delivery outcomes")
     async def record(self, outcomes: Sequence[Outcome], worker: str | None = None) -> None:
         """Write a batch of outcomes (messages, attempts, audit) in one transaction.
 
@@ -163,6 +167,7 @@ class OutboxMixin(Transactions):
             if trail:
                 await conn.execute(sa.insert(audit), trail)
 
+    @store_operation("give claimed messages back")
     async def release(self, worker: str) -> int:
         """Give back every claim of ``worker`` (on shutdown), untouched."""
         async with self.write() as conn:
@@ -175,6 +180,7 @@ class OutboxMixin(Transactions):
             )
         return result.rowcount
 
+    @store_operation("count the outbox")
     async def queue_depth(self) -> dict[str, int]:
         async with self.engine.connect() as conn:
             rows = (
@@ -184,6 +190,7 @@ class OutboxMixin(Transactions):
             ).all()
         return {str(status): int(n) for status, n in rows}
 
+    @store_operation("find the next due message")
     async def next_due(self) -> datetime | None:
         """When the next pending message becomes due (for the dispatcher's sleep)."""
         async with self.engine.connect() as conn:
@@ -194,6 +201,7 @@ class OutboxMixin(Transactions):
 
     # -- acknowledgements -----------------------------------------------------------------
 
+    @store_operation("look up an acknowledgement code")
     async def message_by_ack_code(self, code: str) -> MessageRow | None:
         async with self.engine.connect() as conn:
             row = (
@@ -201,11 +209,13 @@ class OutboxMixin(Transactions):
             ).first()
         return MessageRow.from_row(row) if row else None
 
+    @store_operation("look up a message")
     async def message_by_key(self, key: str) -> MessageRow | None:
         async with self.engine.connect() as conn:
             row = (await conn.execute(sa.select(messages).where(messages.c.key == key))).first()
         return MessageRow.from_row(row) if row else None
 
+    @store_operation("record an acknowledgement")
     async def acknowledge(
         self,
         incident_id: str,
@@ -263,6 +273,7 @@ class OutboxMixin(Transactions):
             )
         return AckResult(True, incident_id, recipient, at)
 
+    @store_operation("look for overdue acknowledgements")
     async def overdue_acks(self, now: datetime, limit: int = 500) -> list[MessageRow]:
         """Sent alerts whose ack deadline passed with no ack and no escalation yet."""
         async with self.engine.connect() as conn:
