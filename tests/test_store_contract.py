@@ -14,7 +14,14 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
-from crisisd.domain import IncidentFacts, IncidentReport, Plan
+from crisisd.domain import (
+    IncidentFacts,
+    IncidentReport,
+    IncidentStatus,
+    MessageStatus,
+    Plan,
+    Purpose,
+)
 from crisisd.errors import IncidentIdTaken, StoreUnavailable, WorkerIdInUse
 from crisisd.incidents import IncidentService
 from crisisd.library.model import Library
@@ -54,7 +61,9 @@ async def test_open_commits_incident_messages_tasks_and_audit(
     row = await store.get_incident(opened.incident_id)
     assert row is not None
     assert row.details == "آتش در سالن ۲"
+    assert row.status is IncidentStatus.OPEN  # the vocabulary's enums, not bare strings
     msgs = await store.messages_of(opened.incident_id)
+    assert {(m.status, m.purpose) for m in msgs} == {(MessageStatus.PENDING, Purpose.ALERT)}
     assert {(m.audience, m.recipient) for m in msgs} == {
         ("emergency_team", "staff.b"),
         ("management", "boss.c"),

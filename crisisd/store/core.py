@@ -163,9 +163,7 @@ class Store(SettingsMixin, DueMixin, OutboxMixin):
                 # (record() only updates messages still in "sending").
                 cond = [
                     messages.c.incident_id == incident_id,
-                    messages.c.status.in_(
-                        [MessageStatus.PENDING.value, MessageStatus.SENDING.value]
-                    ),
+                    messages.c.status.in_([MessageStatus.PENDING, MessageStatus.SENDING]),
                 ]
                 if cancel.get("audiences") is not None:
                     cond.append(messages.c.audience.in_(cancel["audiences"]))
@@ -174,7 +172,7 @@ class Store(SettingsMixin, DueMixin, OutboxMixin):
                 result = await conn.execute(
                     sa.update(messages)
                     .where(*cond)
-                    .values(status=MessageStatus.CANCELLED.value, last_error="cancelled")
+                    .values(status=MessageStatus.CANCELLED, last_error="cancelled")
                 )
                 cancelled = result.rowcount
             ids = list(escalated_ids)
@@ -299,7 +297,7 @@ def _incident_values(facts: IncidentFacts, plan: Plan) -> dict[str, Any]:
         "factory": facts.factory,
         "incident_type": facts.incident_type,
         "severity": facts.severity,
-        "status": facts.status.value,
+        "status": facts.status,
         "drill": facts.drill,
         "reporter": facts.reporter,
         "details": facts.details,
@@ -318,7 +316,7 @@ def _message_values(m: PlannedMessage, at: datetime) -> dict[str, Any]:
     return {
         "key": m.key,
         "incident_id": m.incident_id,
-        "purpose": m.purpose.value,
+        "purpose": m.purpose,
         "step": m.step,
         "audience": m.audience,
         "recipient": m.recipient,
@@ -331,7 +329,7 @@ def _message_values(m: PlannedMessage, at: datetime) -> dict[str, Any]:
         "planned_at": at,
         "not_before": m.not_before,
         # A recipient with no reachable channel is a failure the officer must see at once.
-        "status": (MessageStatus.PENDING if m.channels else MessageStatus.FAILED).value,
+        "status": MessageStatus.PENDING if m.channels else MessageStatus.FAILED,
         "attempts": 0,
         "ack_required": m.ack_required,
         "ack_deadline": m.ack_deadline,

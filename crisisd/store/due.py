@@ -13,7 +13,7 @@ from crisisd.store.engine import Transactions
 from crisisd.store.records import IncidentRow, TaskRow
 from crisisd.store.tables import incidents, tasks
 
-_LIVE = [IncidentStatus.OPEN.value, IncidentStatus.TAKEN_OVER.value]
+_LIVE = [IncidentStatus.OPEN, IncidentStatus.TAKEN_OVER]
 
 
 class DueMixin(Transactions):

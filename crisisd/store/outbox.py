@@ -20,8 +20,8 @@ from crisisd.store.engine import Transactions
 from crisisd.store.records import AckResult, MessageRow, Outcome
 from crisisd.store.tables import acks, attempts, audit, messages
 
-PENDING = MessageStatus.PENDING.value
-SENDING = MessageStatus.SENDING.value
+PENDING = MessageStatus.PENDING
+SENDING = MessageStatus.SENDING
 
 
 class OutboxMixin(Transactions):
@@ -285,7 +285,7 @@ class OutboxMixin(Transactions):
                         messages.c.acked_at.is_(None),
                         messages.c.escalated.is_(False),
                         messages.c.ack_deadline < now,
-                        messages.c.status.in_(["sent", "failed"]),
+                        messages.c.status.in_([MessageStatus.SENT, MessageStatus.FAILED]),
                     )
                     .order_by(messages.c.ack_deadline)
                     .limit(limit)

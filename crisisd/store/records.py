@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from crisisd.domain import Rendering
+from crisisd.domain import IncidentStatus, MessageStatus, Purpose, Rendering
 
 
 @dataclass(frozen=True, slots=True)
@@ -15,7 +15,7 @@ class IncidentRow:
     factory: str
     incident_type: str
     severity: str
-    status: str
+    status: IncidentStatus
     drill: bool
     reporter: str
     source: str
@@ -44,7 +44,7 @@ class MessageRow:
     id: int
     key: str
     incident_id: str
-    purpose: str
+    purpose: Purpose
     step: int
     audience: str
     recipient: str
@@ -56,7 +56,7 @@ class MessageRow:
     priority: int
     planned_at: datetime
     not_before: datetime
-    status: str
+    status: MessageStatus
     attempts: int
     ack_required: bool
     ack_deadline: datetime | None
