@@ -25,7 +25,14 @@ from crisisd.domain import (
 from crisisd.errors import IncidentIdTaken, StoreUnavailable, WorkerIdInUse
 from crisisd.incidents import IncidentService
 from crisisd.library.model import Library
-from crisisd.store import AuditEntry, Outcome, Store
+from crisisd.store import (
+    AuditEntry,
+    OutcomeFailed,
+    OutcomeFailover,
+    OutcomeRetry,
+    OutcomeSent,
+    Store,
+)
 from crisisd.store.engine import normalize_url
 from crisisd.store.workerlock import WorkerLock
 
@@ -121,20 +128,7 @@ async def test_record_outcomes_and_audit_text(store: Store, library: Library) ->
     (msg,) = await store.claim("w1", T0, 1, timedelta(seconds=60))
     r = msg.rendering("chat")
     await store.record(
-        [
-            Outcome(
-                msg.id,
-                "sent",
-                "bale",
-                T0,
-                provider_id="1002:7",
-                text=r.text,
-                sha256=r.sha256,
-                template=r.template,
-                incident_id=msg.incident_id,
-                recipient=msg.recipient,
-            )
-        ]
+        [OutcomeSent(msg.id, "bale", T0, "1002:7", msg.incident_id, msg.recipient, r)]
     )
     (sent,) = [m for m in await store.messages_of(opened.incident_id) if m.id == msg.id]
     assert (sent.status, sent.provider_id, sent.sent_channel) == ("sent", "1002:7", "bale")
@@ -142,6 +136,38 @@ async def test_record_outcomes_and_audit_text(store: Store, library: Library) ->
     assert trail[0].detail is not None
     assert trail[0].detail["text"] == r.text
     assert trail[0].detail["sha256"] == r.sha256
+
+
+async def test_a_retry_waits_for_its_time_and_a_failure_is_final(
+    store: Store, library: Library
+) -> None:
+    svc = IncidentService(store, lambda: library, Clock())
+    opened = await svc.open(report())
+    first, second = await store.claim("w1", T0, 10, timedelta(minutes=5))
+    later = T0 + timedelta(seconds=30)
+    await store.record(
+        [
+            OutcomeRetry(first.id, first.channel, T0, "429 too many requests", later),
+            OutcomeFailed(second.id, second.channel, T0, "blocked"),
+        ],
+        "w1",
+    )
+    rows = {m.id: m for m in await store.messages_of(opened.incident_id)}
+    retried, failed = rows[first.id], rows[second.id]
+    assert (retried.status, retried.not_before, retried.channel) == (
+        MessageStatus.PENDING,
+        later,
+        first.channel,
+    )
+    assert (retried.attempts, retried.last_error) == (1, "429 too many requests")
+    assert (failed.status, failed.last_error, failed.sent_at) == (
+        MessageStatus.FAILED,
+        "blocked",
+        None,
+    )
+    assert await store.claim("w2", later - timedelta(seconds=1), 10, timedelta(minutes=5)) == []
+    (again,) = await store.claim("w2", later, 10, timedelta(minutes=5))
+    assert (again.id, again.attempts) == (first.id, 2)
 
 
 async def test_release_gives_claims_back(store: Store, library: Library) -> None:
@@ -185,7 +211,7 @@ async def test_cancel_while_claimed_stays_cancelled(store: Store, library: Libra
     await svc.cancel(opened.incident_id, "officer.a", "reported by mistake")
     # the worker's send comes back "try again later": it must not revive the message
     await store.record(
-        [Outcome(m.id, "retry", m.channel, T0, reason="502", next_at=T0) for m in claimed], "w1"
+        [OutcomeRetry(m.id, m.channel, T0, "502", not_before=T0) for m in claimed], "w1"
     )
     msgs = await store.messages_of(opened.incident_id)
     assert {m.status for m in msgs} == {"cancelled"}
@@ -200,21 +226,7 @@ async def test_failover_starts_the_next_channel_with_a_fresh_budget(
     (msg,) = [
         m for m in await store.claim("w1", T0, 10, timedelta(minutes=5)) if m.recipient == "staff.b"
     ]
-    await store.record(
-        [
-            Outcome(
-                msg.id,
-                "failover",
-                "bale",
-                T0,
-                reason="blocked",
-                next_at=T0,
-                channel_index=1,
-                next_channel="sms",
-            )
-        ],
-        "w1",
-    )
+    await store.record([OutcomeFailover(msg.id, "bale", T0, "blocked", 1, "sms")], "w1")
     (again,) = [m for m in await store.messages_of(opened.incident_id) if m.id == msg.id]
     assert (again.status, again.channel, again.attempts) == ("pending", "sms", 0)
 

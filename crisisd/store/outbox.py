@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -17,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from crisisd.domain import MessageStatus
 from crisisd.store.driver_errors import store_operation
 from crisisd.store.engine import Transactions
+from crisisd.store.outcomes import update_statement, written
 from crisisd.store.records import AckResult, MessageRow, Outcome
 from crisisd.store.tables import acks, attempts, audit, messages
 
@@ -96,74 +96,16 @@ class OutboxMixin(Transactions):
         """
         if not outcomes:
             return
-        updates: list[dict[str, Any]] = []
-        tries: list[dict[str, Any]] = []
-        trail: list[dict[str, Any]] = []
-        for o in outcomes:
-            updates.append(_update_params(o))
-            tries.append(
-                {
-                    "message_id": o.message_id,
-                    "channel": o.channel,
-                    "at": o.at,
-                    "outcome": o.kind,
-                    "provider_id": o.provider_id,
-                    "reason": o.reason,
-                }
-            )
-            if o.kind == "sent":
-                trail.append(
-                    {
-                        "incident_id": o.incident_id,
-                        "at": o.at,
-                        "actor": "crisisd",
-                        "action": "message.sent",
-                        "channel": o.channel,
-                        "detail": {
-                            "message_id": o.message_id,
-                            "recipient": o.recipient,
-                            "provider_id": o.provider_id,
-                            "template": o.template,
-                            "sha256": o.sha256,
-                            "text": o.text,
-                        },
-                    }
-                )
-        stmt = (
-            sa.update(messages)
-            .where(messages.c.id == sa.bindparam("b_id"))
-            .where(
-                sa.or_(
-                    messages.c.status == SENDING,
-                    sa.and_(
-                        messages.c.status == MessageStatus.CANCELLED.value,
-                        sa.bindparam("b_status") == MessageStatus.SENT.value,
-                    ),
-                )
-            )
-            .values(
-                status=sa.bindparam("b_status"),
-                not_before=sa.bindparam("b_not_before"),
-                channel_index=sa.bindparam("b_channel_index"),
-                channel=sa.bindparam("b_channel"),
-                sent_at=sa.bindparam("b_sent_at"),
-                sent_channel=sa.bindparam("b_sent_channel"),
-                provider_id=sa.bindparam("b_provider_id"),
-                last_error=sa.bindparam("b_last_error"),
-                lease_until=None,
-                worker=None,
-            )
-        )
-        if worker is not None:
-            stmt = stmt.where(sa.or_(messages.c.worker == worker, messages.c.worker.is_(None)))
-        failovers = [o.message_id for o in outcomes if o.kind == "failover"]
+        rows = [(o.message_id, written(o)) for o in outcomes]
+        trail = [w.audit for _, w in rows if w.audit is not None]
+        fresh = [message_id for message_id, w in rows if w.fresh_budget]
         async with self.write(urgent=False) as conn:
-            await conn.execute(stmt, updates)
-            if failovers:  # a new channel starts with a fresh retry budget
+            await conn.execute(update_statement(worker), [w.update for _, w in rows])
+            if fresh:  # a new channel starts with a fresh retry budget
                 await conn.execute(
-                    sa.update(messages).where(messages.c.id.in_(failovers)).values(attempts=0)
+                    sa.update(messages).where(messages.c.id.in_(fresh)).values(attempts=0)
                 )
-            await conn.execute(sa.insert(attempts), tries)
+            await conn.execute(sa.insert(attempts), [w.attempt for _, w in rows])
             if trail:
                 await conn.execute(sa.insert(audit), trail)
 
@@ -292,23 +234,3 @@ class OutboxMixin(Transactions):
                 )
             ).all()
         return [MessageRow.from_row(r) for r in rows]
-
-
-def _update_params(o: Outcome) -> dict[str, Any]:
-    status = {
-        "sent": MessageStatus.SENT,
-        "retry": MessageStatus.PENDING,
-        "failover": MessageStatus.PENDING,
-        "failed": MessageStatus.FAILED,
-    }[o.kind].value
-    return {
-        "b_id": o.message_id,
-        "b_status": status,
-        "b_not_before": o.next_at or o.at,
-        "b_channel_index": o.channel_index if o.channel_index is not None else 0,
-        "b_channel": o.next_channel or o.channel,
-        "b_sent_at": o.at if o.kind == "sent" else None,
-        "b_sent_channel": o.channel if o.kind == "sent" else None,
-        "b_provider_id": o.provider_id,
-        "b_last_error": o.reason,
-    }
