@@ -13,7 +13,16 @@
     ├── PermissionDeniedError (PermissionError)
     │   └── AckLinkError (acklinks.py): Malformed…, BadAckSignature…, ExpiredAckLink…
     ├── InvalidReportError (ValueError)
-    └── StoreError
+    └── StoreError             the store failed; says what it was doing and on which store
+        ├── StoreUnavailable (OSError)   connection refused or lost, disk full, read-only,
+        │                                database locked: the database cannot do it now
+        ├── StoreConflict      a write collided with a stored row (unique or foreign key)
+        │   └── IncidentIdTaken    the drawn incident id is in use: draw another
+        ├── StoreFault         the database refused a statement: schema or data mismatch
+        └── WorkerIdInUse      another live daemon already runs as this worker id
+
+Driver errors (SQLAlchemy, sqlite3, asyncpg, sockets) never leave ``crisisd.store``: they
+are mapped to a ``StoreError`` subclass at its boundary (``store/driver_errors.py``).
 
 Every message says what was wrong, where, and what to do about it.
 """
@@ -89,3 +98,25 @@ class InvalidReportError(CrisisError, ValueError):
 
 class StoreError(CrisisError):
     """The store failed in a way the caller should hear about."""
+
+
+class StoreUnavailable(StoreError, OSError):
+    """The database cannot do it now: unreachable, connection lost, disk full, read-only,
+    locked. An ``OSError`` too, so code that treats I/O failures alike keeps doing so."""
+
+
+class StoreConflict(StoreError):
+    """A write collided with a row already stored (unique or foreign key constraint)."""
+
+
+class IncidentIdTaken(StoreConflict):
+    """The incident id drawn for a new incident is already in use: draw another."""
+
+
+class StoreFault(StoreError):
+    """The database refused a statement (schema or data mismatch): a bug or a missing
+    migration, not something waiting would fix."""
+
+
+class WorkerIdInUse(StoreError):
+    """Another live daemon already runs as this worker id on this store."""

@@ -13,7 +13,6 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 import structlog
-from sqlalchemy.exc import IntegrityError
 
 from crisisd.domain import (
     DETAILS_LIMIT,
@@ -25,7 +24,12 @@ from crisisd.domain import (
     Plan,
     Purpose,
 )
-from crisisd.errors import InvalidReportError, PermissionDeniedError, UnknownIncidentError
+from crisisd.errors import (
+    IncidentIdTaken,
+    InvalidReportError,
+    PermissionDeniedError,
+    UnknownIncidentError,
+)
 from crisisd.library.model import Library
 from crisisd.metrics import Metrics
 from crisisd.planning.planner import plan_notice, plan_open
@@ -155,7 +159,7 @@ class IncidentService:
                     if report.drill
                     else None,
                 )
-            except IntegrityError:
+            except IncidentIdTaken:
                 continue  # the random id was taken: draw another
             if created and self.metrics is not None:
                 self.metrics.incidents.labels(report.factory, str(report.drill).lower()).inc()

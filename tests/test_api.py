@@ -20,10 +20,11 @@ from crisisd.api.acklinks import AckSigner
 from crisisd.api.app import STATE, create_api_app, start_api
 from crisisd.config import ApiToken
 from crisisd.context import DaemonContext
+from crisisd.domain import channel_kind
 from crisisd.incidents import IncidentService
 from crisisd.library.loader import load_library
 from crisisd.metrics import Metrics
-from crisisd.store import MessageRow, Outcome, Store
+from crisisd.store import MessageRow, OutcomeSent, Store
 from crisisd.store.engine import normalize_url
 from tests.minitree import make_tree
 
@@ -438,7 +439,18 @@ async def _deliver_all(api: Api) -> None:
     now = datetime.now(UTC)
     claimed = await api.store.claim("test", now + timedelta(hours=1), 100, timedelta(minutes=1))
     await api.store.record(
-        [Outcome(m.id, "sent", m.channel, now, provider_id=f"p{m.id}") for m in claimed]
+        [
+            OutcomeSent(
+                m.id,
+                m.channel,
+                now,
+                f"p{m.id}",
+                m.incident_id,
+                m.recipient,
+                m.rendering(channel_kind(m.channel)),
+            )
+            for m in claimed
+        ]
     )
 
 

@@ -27,7 +27,7 @@ from crisisd.reports.facts import Name, When, median, nearest_rank
 from crisisd.reports.incident import incident_report, render_html, render_markdown
 from crisisd.reports.render import md
 from crisisd.scheduler.sweeper import sweep
-from crisisd.store import Outcome, Store
+from crisisd.store import Outcome, OutcomeFailed, OutcomeSent, Store
 from tests.minitree import DIRECTORY, PLAYBOOK, make_tree
 from tests.test_store_contract import T0, Clock, report
 
@@ -75,7 +75,7 @@ async def deliver(
     Messages of other incidents, or of recipients not named, are given back untouched.
     """
     claimed = await store.claim("test", at, 100, timedelta(minutes=5))
-    done = []
+    done: list[Outcome] = []
     for m in claimed:
         if m.incident_id != incident_id or m.recipient not in outcomes:
             continue
@@ -83,21 +83,10 @@ async def deliver(
         if kind == "sent":
             r = m.rendering(channel_kind(value))
             done.append(
-                Outcome(
-                    m.id,
-                    "sent",
-                    value,
-                    at,
-                    provider_id=f"{value}:{m.id}",
-                    text=r.text,
-                    sha256=r.sha256,
-                    template=r.template,
-                    incident_id=m.incident_id,
-                    recipient=m.recipient,
-                )
+                OutcomeSent(m.id, value, at, f"{value}:{m.id}", m.incident_id, m.recipient, r)
             )
         else:
-            done.append(Outcome(m.id, "failed", m.channel, at, reason=value))
+            done.append(OutcomeFailed(m.id, m.channel, at, value))
     await store.record(done)
     await store.release("test")
 

@@ -3,15 +3,37 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import inspect
+import socket
+import sqlite3
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlalchemy import event
 
-from crisisd.domain import IncidentReport
-from crisisd.errors import StoreError
+from crisisd.domain import (
+    IncidentFacts,
+    IncidentReport,
+    IncidentStatus,
+    MessageStatus,
+    Plan,
+    Purpose,
+)
+from crisisd.errors import IncidentIdTaken, StoreUnavailable, WorkerIdInUse
 from crisisd.incidents import IncidentService
 from crisisd.library.model import Library
-from crisisd.store import Outcome, Store
+from crisisd.store import (
+    AuditEntry,
+    OutcomeFailed,
+    OutcomeFailover,
+    OutcomeRetry,
+    OutcomeSent,
+    Store,
+)
+from crisisd.store.engine import normalize_url
 from crisisd.store.workerlock import WorkerLock
 
 T0 = datetime(2026, 11, 28, 7, 0, tzinfo=UTC)
@@ -46,7 +68,9 @@ async def test_open_commits_incident_messages_tasks_and_audit(
     row = await store.get_incident(opened.incident_id)
     assert row is not None
     assert row.details == "آتش در سالن ۲"
+    assert row.status is IncidentStatus.OPEN  # the vocabulary's enums, not bare strings
     msgs = await store.messages_of(opened.incident_id)
+    assert {(m.status, m.purpose) for m in msgs} == {(MessageStatus.PENDING, Purpose.ALERT)}
     assert {(m.audience, m.recipient) for m in msgs} == {
         ("emergency_team", "staff.b"),
         ("management", "boss.c"),
@@ -104,20 +128,7 @@ async def test_record_outcomes_and_audit_text(store: Store, library: Library) ->
     (msg,) = await store.claim("w1", T0, 1, timedelta(seconds=60))
     r = msg.rendering("chat")
     await store.record(
-        [
-            Outcome(
-                msg.id,
-                "sent",
-                "bale",
-                T0,
-                provider_id="1002:7",
-                text=r.text,
-                sha256=r.sha256,
-                template=r.template,
-                incident_id=msg.incident_id,
-                recipient=msg.recipient,
-            )
-        ]
+        [OutcomeSent(msg.id, "bale", T0, "1002:7", msg.incident_id, msg.recipient, r)]
     )
     (sent,) = [m for m in await store.messages_of(opened.incident_id) if m.id == msg.id]
     assert (sent.status, sent.provider_id, sent.sent_channel) == ("sent", "1002:7", "bale")
@@ -125,6 +136,38 @@ async def test_record_outcomes_and_audit_text(store: Store, library: Library) ->
     assert trail[0].detail is not None
     assert trail[0].detail["text"] == r.text
     assert trail[0].detail["sha256"] == r.sha256
+
+
+async def test_a_retry_waits_for_its_time_and_a_failure_is_final(
+    store: Store, library: Library
+) -> None:
+    svc = IncidentService(store, lambda: library, Clock())
+    opened = await svc.open(report())
+    first, second = await store.claim("w1", T0, 10, timedelta(minutes=5))
+    later = T0 + timedelta(seconds=30)
+    await store.record(
+        [
+            OutcomeRetry(first.id, first.channel, T0, "429 too many requests", later),
+            OutcomeFailed(second.id, second.channel, T0, "blocked"),
+        ],
+        "w1",
+    )
+    rows = {m.id: m for m in await store.messages_of(opened.incident_id)}
+    retried, failed = rows[first.id], rows[second.id]
+    assert (retried.status, retried.not_before, retried.channel) == (
+        MessageStatus.PENDING,
+        later,
+        first.channel,
+    )
+    assert (retried.attempts, retried.last_error) == (1, "429 too many requests")
+    assert (failed.status, failed.last_error, failed.sent_at) == (
+        MessageStatus.FAILED,
+        "blocked",
+        None,
+    )
+    assert await store.claim("w2", later - timedelta(seconds=1), 10, timedelta(minutes=5)) == []
+    (again,) = await store.claim("w2", later, 10, timedelta(minutes=5))
+    assert (again.id, again.attempts) == (first.id, 2)
 
 
 async def test_release_gives_claims_back(store: Store, library: Library) -> None:
@@ -168,7 +211,7 @@ async def test_cancel_while_claimed_stays_cancelled(store: Store, library: Libra
     await svc.cancel(opened.incident_id, "officer.a", "reported by mistake")
     # the worker's send comes back "try again later": it must not revive the message
     await store.record(
-        [Outcome(m.id, "retry", m.channel, T0, reason="502", next_at=T0) for m in claimed], "w1"
+        [OutcomeRetry(m.id, m.channel, T0, "502", not_before=T0) for m in claimed], "w1"
     )
     msgs = await store.messages_of(opened.incident_id)
     assert {m.status for m in msgs} == {"cancelled"}
@@ -183,21 +226,7 @@ async def test_failover_starts_the_next_channel_with_a_fresh_budget(
     (msg,) = [
         m for m in await store.claim("w1", T0, 10, timedelta(minutes=5)) if m.recipient == "staff.b"
     ]
-    await store.record(
-        [
-            Outcome(
-                msg.id,
-                "failover",
-                "bale",
-                T0,
-                reason="blocked",
-                next_at=T0,
-                channel_index=1,
-                next_channel="sms",
-            )
-        ],
-        "w1",
-    )
+    await store.record([OutcomeFailover(msg.id, "bale", T0, "blocked", 1, "sms")], "w1")
     (again,) = [m for m in await store.messages_of(opened.incident_id) if m.id == msg.id]
     assert (again.status, again.channel, again.attempts) == ("pending", "sms", 0)
 
@@ -224,7 +253,7 @@ async def test_one_live_daemon_per_worker_id(store: Store) -> None:
     first = WorkerLock(store.engine, "host:abc")
     await first.acquire()
     second = WorkerLock(store.engine, "host:abc")
-    with pytest.raises(StoreError, match="another crisisd already runs"):
+    with pytest.raises(WorkerIdInUse, match="another crisisd already runs"):
         await second.acquire()
     other = WorkerLock(store.engine, "host:other")  # another config: its own id
     await other.acquire()
@@ -232,3 +261,96 @@ async def test_one_live_daemon_per_worker_id(store: Store) -> None:
     await second.acquire()  # free again once the first has stopped
     await second.release()
     await other.release()
+
+
+# -- the store raises its own errors -------------------------------------------------------------
+
+
+async def test_an_incident_id_collision_is_its_own_error(store: Store) -> None:
+    facts = IncidentFacts("KMT-479", "mini", "fire", "major", "officer.a", T0)
+    entry = AuditEntry(facts.id, T0, "officer.a", "incident.opened")
+    assert await store.open_incident(facts, Plan(), entry, source="cli", idempotency_key=None)
+    with pytest.raises(IncidentIdTaken, match="KMT-479 is already in use"):
+        await store.open_incident(facts, Plan(), entry, source="cli", idempotency_key=None)
+    assert [row.id for row in await store.list_incidents()] == ["KMT-479"]
+
+
+def _on_connect(store: Store, statement: str) -> None:
+    """Run ``statement`` on every new connection of ``store`` (the database's own switches)."""
+
+    @event.listens_for(store.engine.sync_engine, "connect")
+    def _run(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute(statement)
+        cursor.close()
+        dbapi_connection.commit()  # PostgreSQL: a SET inside a rolled-back transaction is undone
+
+
+READ_ONLY = {
+    "sqlite": "PRAGMA query_only = ON",
+    "postgresql": "SET default_transaction_read_only = on",
+}
+
+
+async def test_a_read_only_database_is_store_unavailable(store: Store) -> None:
+    read_only = Store(store.url)
+    _on_connect(read_only, READ_ONLY[read_only.dialect])
+    try:
+        with pytest.raises(StoreUnavailable, match="could not write a setting") as caught:
+            await read_only.put_setting("bot:1", "x")
+        assert isinstance(caught.value, OSError)  # treated like any other I/O failure
+        assert "[SQL" not in str(caught.value)  # the driver's reason, not the statement
+        assert await read_only.settings_with_prefix("bot:") == {}  # reading still works
+    finally:
+        await read_only.aclose()
+
+
+async def test_a_full_disk_is_store_unavailable(tmp_path: Path, library: Library) -> None:
+    path = tmp_path / "full.sqlite3"
+    url = normalize_url(f"sqlite:///{path}")
+    first = Store(url)
+    await first.start()
+    await first.aclose()
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        db.execute("VACUUM")  # no free pages left inside the file: a new row needs a new page
+    full = Store(url)
+    _on_connect(full, "PRAGMA max_page_count = 1")  # clamped to the pages it has: no growth
+    try:
+        svc = IncidentService(full, lambda: library, Clock())
+
+        async def fill() -> None:
+            for _ in range(100):  # the pages the file has fill up within a few incidents
+                await svc.open(report())
+
+        with pytest.raises(StoreUnavailable, match=r"could not open an incident: .*full"):
+            await fill()
+    finally:
+        await full.aclose()
+
+
+async def test_a_refused_connection_names_the_store_but_not_its_password() -> None:
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    store = Store(normalize_url(f"postgresql://crisisd:Xy7-s3cret-pw@127.0.0.1:{port}/crisisd"))
+    try:
+        with pytest.raises(StoreUnavailable) as caught:
+            await store.start()
+    finally:
+        await store.aclose()
+    text = f"{caught.value} {caught.value!r}"
+    assert "Xy7-s3cret-pw" not in text
+    assert f"127.0.0.1:{port}" in text
+    assert "could not apply the schema migrations" in text
+
+
+def test_every_store_operation_maps_driver_errors() -> None:
+    """A new public coroutine on the Store must be a store operation too."""
+    unmapped = [
+        name
+        for name, member in inspect.getmembers(Store, inspect.iscoroutinefunction)
+        if not name.startswith("_")
+        and name not in ("ping", "aclose")  # ping answers False; aclose only disposes
+        and not getattr(member, "__store_operation__", None)
+    ]
+    assert unmapped == []

@@ -11,21 +11,29 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
+import dataclasses
 import random
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
 
 from crisisd.channels.base import Channel, Failed, OutboundMessage, Retry, SendResult, Sent
+from crisisd.delivery.decide import JITTER, RetryPolicy, decide
 from crisisd.delivery.pacing import Pacer
 from crisisd.domain import channel_kind
 from crisisd.metrics import Metrics
 from crisisd.redaction import redact
-from crisisd.store import MessageRow, Outcome, Store
+from crisisd.store import (
+    MessageRow,
+    Outcome,
+    OutcomeFailed,
+    OutcomeFailover,
+    OutcomeRetry,
+    OutcomeSent,
+    Store,
+)
 
 log = structlog.get_logger("crisisd.delivery.dispatcher")
 
@@ -33,18 +41,9 @@ AddressOf = Callable[[MessageRow, str], str | None]
 OnFinal = Callable[[MessageRow, str], Coroutine[Any, Any, None]]
 
 
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    """Exponential backoff with jitter and a cap; a channel that keeps failing is left."""
+__all__ = ["AddressOf", "Dispatcher", "OnFinal", "RetryPolicy"]
 
-    base: float = 2.0
-    cap: float = 300.0
-    max_attempts_per_channel: int = 8
-
-    def delay(self, attempt: int, rng: random.Random) -> float:
-        ceiling = min(self.cap, self.base * (2.0 ** max(0, attempt - 1)))
-        jitter: float = rng.uniform(0.5, 1.0)
-        return ceiling * jitter
+_DEFAULT_POLICY = RetryPolicy()
 
 
 def _now() -> datetime:
@@ -72,7 +71,7 @@ class Dispatcher:
         lease: timedelta = timedelta(seconds=120),
         idle_poll: float = 0.25,
         flush_every: float = 0.05,
-        policy: RetryPolicy = RetryPolicy(),
+        policy: RetryPolicy = _DEFAULT_POLICY,
         on_final_failure: OnFinal | None = None,
         clock: Callable[[], datetime] = _now,
         rng: random.Random | None = None,
@@ -260,65 +259,37 @@ class Dispatcher:
     def _finish(self, msg: MessageRow, result: SendResult) -> None:
         now = self.clock()
         self._claimed.pop(msg.id, None)
-        outcome = functools.partial(Outcome, message_id=msg.id, channel=msg.channel, at=now)
         if self.metrics is not None:
             kind = type(result).__name__.lower()
             self.metrics.sends.labels(msg.channel, kind).inc()
             if isinstance(result, Sent):
                 wait = max(0.0, (now - msg.not_before).total_seconds())
                 self.metrics.delivery_latency.labels(msg.channel).observe(wait)
+        if isinstance(result, Retry | Failed):  # a reason is recorded and logged: no secrets
+            result = dataclasses.replace(result, reason=redact(result.reason))
+        outcome = decide(msg, result, self.policy, now, jitter=self.rng.uniform(*JITTER))
+        self._outcomes.append(outcome)
+        self._announce(msg, outcome)
+
+    def _announce(self, msg: MessageRow, outcome: Outcome) -> None:
+        """Log what was decided; a final failure (and only that) tells the officer."""
         bound = log.bind(incident_id=msg.incident_id, channel=msg.channel, message_id=msg.id)
-        if isinstance(result, Sent):
-            r = msg.rendering(channel_kind(msg.channel))
-            self.sent_count += 1
-            self._outcomes.append(
-                outcome(
-                    kind="sent",
-                    provider_id=result.provider_id,
-                    text=r.text,
-                    sha256=r.sha256,
-                    template=r.template,
-                    incident_id=msg.incident_id,
-                    recipient=msg.recipient,
+        match outcome:
+            case OutcomeSent():
+                self.sent_count += 1
+            case OutcomeRetry(reason=reason, not_before=at):
+                after = (at - outcome.at).total_seconds()
+                bound.info(
+                    "delivery.retrying", reason=reason, after=round(after, 2), attempt=msg.attempts
                 )
-            )
-            return
-        reason = redact(result.reason)
-        if isinstance(result, Retry) and msg.attempts < self.policy.max_attempts_per_channel:
-            delay = max(result.after, self.policy.delay(msg.attempts, self.rng))
-            bound.info(
-                "delivery.retrying", reason=reason, after=round(delay, 2), attempt=msg.attempts
-            )
-            self._outcomes.append(
-                outcome(
-                    kind="retry",
-                    reason=reason,
-                    next_at=now + timedelta(seconds=delay),
-                    channel_index=msg.channel_index,
-                )
-            )
-            return
-        nxt = msg.channel_index + 1
-        if nxt < len(msg.channels):
-            bound.warning("delivery.failover", reason=reason, next_channel=msg.channels[nxt])
-            self._outcomes.append(
-                outcome(
-                    kind="failover",
-                    reason=reason,
-                    next_at=now,
-                    channel_index=nxt,
-                    next_channel=msg.channels[nxt],
-                )
-            )
-            return
-        bound.error("delivery.failed", reason=reason, recipient=msg.recipient)
-        self._outcomes.append(
-            outcome(kind="failed", reason=reason, channel_index=msg.channel_index)
-        )
-        if self.on_final_failure is not None:
-            task = asyncio.create_task(self.on_final_failure(msg, reason))
-            self._notices.add(task)
-            task.add_done_callback(self._notices.discard)
+            case OutcomeFailover(reason=reason, next_channel=next_channel):
+                bound.warning("delivery.failover", reason=reason, next_channel=next_channel)
+            case OutcomeFailed(reason=reason):
+                bound.error("delivery.failed", reason=reason, recipient=msg.recipient)
+                if self.on_final_failure is not None:
+                    task = asyncio.create_task(self.on_final_failure(msg, reason))
+                    self._notices.add(task)
+                    task.add_done_callback(self._notices.discard)
 
     # -- recording --------------------------------------------------------------------------
 
@@ -342,5 +313,5 @@ class Dispatcher:
             log.warning("dispatch.record_failed", error=redact(str(exc)), pending=len(batch))
             self._outcomes = batch + self._outcomes
             return
-        if any(o.kind in ("retry", "failover") for o in batch):
+        if any(isinstance(o, OutcomeRetry | OutcomeFailover) for o in batch):
             self._wake.set()

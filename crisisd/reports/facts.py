@@ -191,7 +191,7 @@ def summarize_audiences(
     out = []
     for label, ms in groups.values():
         aud = pb.audiences.get(ms[0].audience) if pb else None
-        status = [m.status for m in ms]
+        status: list[str] = [m.status for m in ms]
         recipients = {m.recipient for m in ms}
         asked = {m.recipient for m in ms if m.ack_required}
         times = []

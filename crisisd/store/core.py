@@ -12,16 +12,23 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from crisisd.domain import IncidentFacts, MessageStatus, Plan, PlannedMessage, ack_code
+from crisisd.errors import IncidentIdTaken
 from crisisd.store import migrate
+from crisisd.store.driver_errors import store_operation
+from crisisd.store.due import DueMixin
 from crisisd.store.engine import WriteGate, create_engine
 from crisisd.store.outbox import OutboxMixin
-from crisisd.store.records import AuditEntry, IncidentRow, MessageRow, TaskRow
+from crisisd.store.records import AuditEntry, IncidentRow, MessageRow
 from crisisd.store.settings import SettingsMixin
 from crisisd.store.tables import audit, incidents, messages, tasks
 
 
-class Store(SettingsMixin, OutboxMixin):
-    """Durable state. Every method is one transaction; nothing is half-written."""
+class Store(SettingsMixin, DueMixin, OutboxMixin):
+    """Durable state. Every method is one transaction; nothing is half-written.
+
+    Every operation raises a :class:`crisisd.errors.StoreError` subclass, never a driver's
+    own error (see driver_errors.py).
+    """
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -29,6 +36,7 @@ class Store(SettingsMixin, OutboxMixin):
         self.dialect = self.engine.dialect.name
         self._gate = WriteGate() if self.dialect == "sqlite" else None
 
+    @store_operation("apply the schema migrations")
     async def start(self) -> None:
         """Apply pending migrations (safe on every start)."""
         await migrate.upgrade(self.engine)
@@ -44,72 +52,9 @@ class Store(SettingsMixin, OutboxMixin):
             return False
         return True
 
-    # -- what the scheduler looks for ----------------------------------------------------------
-
-    async def updates_due(self, before: datetime) -> list[IncidentRow]:
-        """Open incidents whose next press update is due before ``before``."""
-        async with self.engine.connect() as conn:
-            rows = (
-                await conn.execute(
-                    sa.select(incidents).where(
-                        incidents.c.status.in_(["open", "taken_over"]),
-                        incidents.c.next_update_at.is_not(None),
-                        incidents.c.next_update_at <= before,
-                    )
-                )
-            ).all()
-        return [IncidentRow.from_row(r) for r in rows]
-
-    async def drills_to_report(self, now: datetime) -> list[IncidentRow]:
-        """Drills whose window has closed and whose score has not been sent yet."""
-        async with self.engine.connect() as conn:
-            rows = (
-                await conn.execute(
-                    sa.select(incidents).where(
-                        incidents.c.drill.is_(True),
-                        incidents.c.reported.is_(False),
-                        incidents.c.drill_window_end.is_not(None),
-                        incidents.c.drill_window_end <= now,
-                    )
-                )
-            ).all()
-        return [IncidentRow.from_row(r) for r in rows]
-
-    async def mark_reported(self, incident_id: str) -> None:
-        async with self.write() as conn:
-            await conn.execute(
-                sa.update(incidents).where(incidents.c.id == incident_id).values(reported=True)
-            )
-
-    async def tasks_due(self, before: datetime, reminded_before: datetime) -> list[TaskRow]:
-        """Open tasks due before ``before`` not reminded since ``reminded_before``."""
-        async with self.engine.connect() as conn:
-            rows = (
-                await conn.execute(
-                    sa.select(tasks).where(
-                        tasks.c.done_at.is_(None),
-                        tasks.c.due_at <= before,
-                        sa.or_(
-                            tasks.c.reminded_at.is_(None), tasks.c.reminded_at < reminded_before
-                        ),
-                    )
-                )
-            ).all()
-        return [TaskRow(**r._mapping) for r in rows]
-
-    async def mark_task(
-        self, task_id: int, *, reminded: datetime | None = None, done: datetime | None = None
-    ) -> None:
-        values: dict[str, Any] = {}
-        if reminded is not None:
-            values["reminded_at"] = reminded
-        if done is not None:
-            values["done_at"] = done
-        async with self.write() as conn:
-            await conn.execute(sa.update(tasks).where(tasks.c.id == task_id).values(**values))
-
     # -- incidents --------------------------------------------------------------------------
 
+    @store_operation("open an incident")
     async def open_incident(
         self,
         facts: IncidentFacts,
@@ -143,14 +88,17 @@ class Store(SettingsMixin, OutboxMixin):
                         reported=False,
                     )
                 )
-            except IntegrityError:
+            except IntegrityError as exc:
                 await conn.rollback()
-                if idempotency_key is None:
-                    raise
-                existing = await self._by_key(idempotency_key)
-                if existing is None:
-                    raise
-                return existing, False
+                if idempotency_key is not None:
+                    existing = await self._by_key(idempotency_key)
+                    if existing is not None:  # the same request, committed meanwhile
+                        return existing, False
+                if await self._id_taken(facts.id):
+                    raise IncidentIdTaken(
+                        f"incident id {facts.id} is already in use — draw another"
+                    ) from exc
+                raise
             await self._insert_plan(conn, plan, facts.opened_at)
             await conn.execute(sa.insert(audit).values(**_audit_values(entry)))
         return facts.id, True
@@ -162,13 +110,18 @@ class Store(SettingsMixin, OutboxMixin):
             )
         return None if found is None else str(found)
 
-    async def incident_exists(self, incident_id: str) -> bool:
+    async def _id_taken(self, incident_id: str) -> bool:
         async with self.engine.connect() as conn:
             found = await conn.scalar(
                 sa.select(incidents.c.id).where(incidents.c.id == incident_id)
             )
         return found is not None
 
+    @store_operation("look up an incident id")
+    async def incident_exists(self, incident_id: str) -> bool:
+        return await self._id_taken(incident_id)
+
+    @store_operation("add messages to an incident")
     async def add_plan(
         self,
         incident_id: str,
@@ -210,9 +163,7 @@ class Store(SettingsMixin, OutboxMixin):
                 # (record() only updates messages still in "sending").
                 cond = [
                     messages.c.incident_id == incident_id,
-                    messages.c.status.in_(
-                        [MessageStatus.PENDING.value, MessageStatus.SENDING.value]
-                    ),
+                    messages.c.status.in_([MessageStatus.PENDING, MessageStatus.SENDING]),
                 ]
                 if cancel.get("audiences") is not None:
                     cond.append(messages.c.audience.in_(cancel["audiences"]))
@@ -221,7 +172,7 @@ class Store(SettingsMixin, OutboxMixin):
                 result = await conn.execute(
                     sa.update(messages)
                     .where(*cond)
-                    .values(status=MessageStatus.CANCELLED.value, last_error="cancelled")
+                    .values(status=MessageStatus.CANCELLED, last_error="cancelled")
                 )
                 cancelled = result.rowcount
             ids = list(escalated_ids)
@@ -280,6 +231,7 @@ class Store(SettingsMixin, OutboxMixin):
                     ],
                 )
 
+    @store_operation("read an incident")
     async def get_incident(self, incident_id: str) -> IncidentRow | None:
         async with self.engine.connect() as conn:
             row = (
@@ -287,6 +239,7 @@ class Store(SettingsMixin, OutboxMixin):
             ).first()
         return IncidentRow.from_row(row) if row else None
 
+    @store_operation("list incidents")
     async def list_incidents(
         self, statuses: Sequence[str] | None = None, factory: str | None = None, limit: int = 100
     ) -> list[IncidentRow]:
@@ -299,6 +252,7 @@ class Store(SettingsMixin, OutboxMixin):
             rows = (await conn.execute(query)).all()
         return [IncidentRow.from_row(r) for r in rows]
 
+    @store_operation("read an incident's messages")
     async def messages_of(self, incident_id: str) -> list[MessageRow]:
         async with self.engine.connect() as conn:
             rows = (
@@ -310,22 +264,12 @@ class Store(SettingsMixin, OutboxMixin):
             ).all()
         return [MessageRow.from_row(r) for r in rows]
 
-    async def tasks_of(
-        self, incident_id: str | None = None, open_only: bool = True
-    ) -> list[TaskRow]:
-        query = sa.select(tasks).order_by(tasks.c.due_at)
-        if incident_id is not None:
-            query = query.where(tasks.c.incident_id == incident_id)
-        if open_only:
-            query = query.where(tasks.c.done_at.is_(None))
-        async with self.engine.connect() as conn:
-            rows = (await conn.execute(query)).all()
-        return [TaskRow(**r._mapping) for r in rows]
-
+    @store_operation("write to the audit trail")
     async def add_audit(self, entry: AuditEntry) -> None:
         async with self.write() as conn:
             await conn.execute(sa.insert(audit).values(**_audit_values(entry)))
 
+    @store_operation("read the audit trail")
     async def audit_of(self, incident_id: str) -> list[AuditEntry]:
         async with self.engine.connect() as conn:
             rows = (
@@ -353,7 +297,7 @@ def _incident_values(facts: IncidentFacts, plan: Plan) -> dict[str, Any]:
         "factory": facts.factory,
         "incident_type": facts.incident_type,
         "severity": facts.severity,
-        "status": facts.status.value,
+        "status": facts.status,
         "drill": facts.drill,
         "reporter": facts.reporter,
         "details": facts.details,
@@ -372,7 +316,7 @@ def _message_values(m: PlannedMessage, at: datetime) -> dict[str, Any]:
     return {
         "key": m.key,
         "incident_id": m.incident_id,
-        "purpose": m.purpose.value,
+        "purpose": m.purpose,
         "step": m.step,
         "audience": m.audience,
         "recipient": m.recipient,
@@ -385,7 +329,7 @@ def _message_values(m: PlannedMessage, at: datetime) -> dict[str, Any]:
         "planned_at": at,
         "not_before": m.not_before,
         # A recipient with no reachable channel is a failure the officer must see at once.
-        "status": (MessageStatus.PENDING if m.channels else MessageStatus.FAILED).value,
+        "status": MessageStatus.PENDING if m.channels else MessageStatus.FAILED,
         "attempts": 0,
         "ack_required": m.ack_required,
         "ack_deadline": m.ack_deadline,

@@ -38,15 +38,22 @@ def normalize_url(url: str, base: Path | None = None) -> str:
 
 
 def create_engine(url: str) -> AsyncEngine:
+    # hide_parameters: a driver error's text never carries the values of a statement
+    # (message text, settings that hold generated secrets), only the SQL.
+    # https://docs.sqlalchemy.org/en/20/core/engines.html#sqlalchemy.create_engine.params.hide_parameters
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         db = parsed.database or ""
         if db and db != ":memory:":
             Path(db).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
+        engine = create_async_engine(
+            url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000}, hide_parameters=True
+        )
         _sqlite_pragmas(engine)
         return engine
-    return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    return create_async_engine(
+        url, pool_size=10, max_overflow=10, pool_pre_ping=True, hide_parameters=True
+    )
 
 
 def _sqlite_pragmas(engine: AsyncEngine) -> None:

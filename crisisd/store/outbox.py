@@ -9,21 +9,23 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from crisisd.domain import MessageStatus
+from crisisd.store.driver_errors import store_operation
 from crisisd.store.engine import Transactions
+from crisisd.store.outcomes import update_statement, written
 from crisisd.store.records import AckResult, MessageRow, Outcome
 from crisisd.store.tables import acks, attempts, audit, messages
 
-PENDING = MessageStatus.PENDING.value
-SENDING = MessageStatus.SENDING.value
+PENDING = MessageStatus.PENDING
+SENDING = MessageStatus.SENDING
 
 
 class OutboxMixin(Transactions):
+    @store_operation("extend the leases of claimed messages")
     async def extend_leases(self, worker: str, ids: Sequence[int], until: datetime) -> None:
         """Keep claims still queued in memory from expiring under a live worker."""
         for start in range(0, len(ids), 500):
@@ -38,6 +40,7 @@ class OutboxMixin(Transactions):
                     .values(lease_until=until)
                 )
 
+    @store_operation("claim due messages")
     async def claim(
         self,
         worker: str,
@@ -83,6 +86,7 @@ class OutboxMixin(Transactions):
         claimed.sort(key=lambda m: (m.priority, m.not_before, m.id))
         return claimed
 
+    @store_operation("record delivery outcomes")
     async def record(self, outcomes: Sequence[Outcome], worker: str | None = None) -> None:
         """Write a batch of outcomes (messages, attempts, audit) in one transaction.
 
@@ -92,77 +96,20 @@ class OutboxMixin(Transactions):
         """
         if not outcomes:
             return
-        updates: list[dict[str, Any]] = []
-        tries: list[dict[str, Any]] = []
-        trail: list[dict[str, Any]] = []
-        for o in outcomes:
-            updates.append(_update_params(o))
-            tries.append(
-                {
-                    "message_id": o.message_id,
-                    "channel": o.channel,
-                    "at": o.at,
-                    "outcome": o.kind,
-                    "provider_id": o.provider_id,
-                    "reason": o.reason,
-                }
-            )
-            if o.kind == "sent":
-                trail.append(
-                    {
-                        "incident_id": o.incident_id,
-                        "at": o.at,
-                        "actor": "crisisd",
-                        "action": "message.sent",
-                        "channel": o.channel,
-                        "detail": {
-                            "message_id": o.message_id,
-                            "recipient": o.recipient,
-                            "provider_id": o.provider_id,
-                            "template": o.template,
-                            "sha256": o.sha256,
-                            "text": o.text,
-                        },
-                    }
-                )
-        stmt = (
-            sa.update(messages)
-            .where(messages.c.id == sa.bindparam("b_id"))
-            .where(
-                sa.or_(
-                    messages.c.status == SENDING,
-                    sa.and_(
-                        messages.c.status == MessageStatus.CANCELLED.value,
-                        sa.bindparam("b_status") == MessageStatus.SENT.value,
-                    ),
-                )
-            )
-            .values(
-                status=sa.bindparam("b_status"),
-                not_before=sa.bindparam("b_not_before"),
-                channel_index=sa.bindparam("b_channel_index"),
-                channel=sa.bindparam("b_channel"),
-                sent_at=sa.bindparam("b_sent_at"),
-                sent_channel=sa.bindparam("b_sent_channel"),
-                provider_id=sa.bindparam("b_provider_id"),
-                last_error=sa.bindparam("b_last_error"),
-                lease_until=None,
-                worker=None,
-            )
-        )
-        if worker is not None:
-            stmt = stmt.where(sa.or_(messages.c.worker == worker, messages.c.worker.is_(None)))
-        failovers = [o.message_id for o in outcomes if o.kind == "failover"]
+        rows = [(o.message_id, written(o)) for o in outcomes]
+        trail = [w.audit for _, w in rows if w.audit is not None]
+        fresh = [message_id for message_id, w in rows if w.fresh_budget]
         async with self.write(urgent=False) as conn:
-            await conn.execute(stmt, updates)
-            if failovers:  # a new channel starts with a fresh retry budget
+            await conn.execute(update_statement(worker), [w.update for _, w in rows])
+            if fresh:  # a new channel starts with a fresh retry budget
                 await conn.execute(
-                    sa.update(messages).where(messages.c.id.in_(failovers)).values(attempts=0)
+                    sa.update(messages).where(messages.c.id.in_(fresh)).values(attempts=0)
                 )
-            await conn.execute(sa.insert(attempts), tries)
+            await conn.execute(sa.insert(attempts), [w.attempt for _, w in rows])
             if trail:
                 await conn.execute(sa.insert(audit), trail)
 
+    @store_operation("give claimed messages back")
     async def release(self, worker: str) -> int:
         """Give back every claim of ``worker`` (on shutdown), untouched."""
         async with self.write() as conn:
@@ -175,6 +122,7 @@ class OutboxMixin(Transactions):
             )
         return result.rowcount
 
+    @store_operation("count the outbox")
     async def queue_depth(self) -> dict[str, int]:
         async with self.engine.connect() as conn:
             rows = (
@@ -184,6 +132,7 @@ class OutboxMixin(Transactions):
             ).all()
         return {str(status): int(n) for status, n in rows}
 
+    @store_operation("find the next due message")
     async def next_due(self) -> datetime | None:
         """When the next pending message becomes due (for the dispatcher's sleep)."""
         async with self.engine.connect() as conn:
@@ -194,6 +143,7 @@ class OutboxMixin(Transactions):
 
     # -- acknowledgements -----------------------------------------------------------------
 
+    @store_operation("look up an acknowledgement code")
     async def message_by_ack_code(self, code: str) -> MessageRow | None:
         async with self.engine.connect() as conn:
             row = (
@@ -201,11 +151,13 @@ class OutboxMixin(Transactions):
             ).first()
         return MessageRow.from_row(row) if row else None
 
+    @store_operation("look up a message")
     async def message_by_key(self, key: str) -> MessageRow | None:
         async with self.engine.connect() as conn:
             row = (await conn.execute(sa.select(messages).where(messages.c.key == key))).first()
         return MessageRow.from_row(row) if row else None
 
+    @store_operation("record an acknowledgement")
     async def acknowledge(
         self,
         incident_id: str,
@@ -263,6 +215,7 @@ class OutboxMixin(Transactions):
             )
         return AckResult(True, incident_id, recipient, at)
 
+    @store_operation("look for overdue acknowledgements")
     async def overdue_acks(self, now: datetime, limit: int = 500) -> list[MessageRow]:
         """Sent alerts whose ack deadline passed with no ack and no escalation yet."""
         async with self.engine.connect() as conn:
@@ -274,30 +227,10 @@ class OutboxMixin(Transactions):
                         messages.c.acked_at.is_(None),
                         messages.c.escalated.is_(False),
                         messages.c.ack_deadline < now,
-                        messages.c.status.in_(["sent", "failed"]),
+                        messages.c.status.in_([MessageStatus.SENT, MessageStatus.FAILED]),
                     )
                     .order_by(messages.c.ack_deadline)
                     .limit(limit)
                 )
             ).all()
         return [MessageRow.from_row(r) for r in rows]
-
-
-def _update_params(o: Outcome) -> dict[str, Any]:
-    status = {
-        "sent": MessageStatus.SENT,
-        "retry": MessageStatus.PENDING,
-        "failover": MessageStatus.PENDING,
-        "failed": MessageStatus.FAILED,
-    }[o.kind].value
-    return {
-        "b_id": o.message_id,
-        "b_status": status,
-        "b_not_before": o.next_at or o.at,
-        "b_channel_index": o.channel_index if o.channel_index is not None else 0,
-        "b_channel": o.next_channel or o.channel,
-        "b_sent_at": o.at if o.kind == "sent" else None,
-        "b_sent_channel": o.channel if o.kind == "sent" else None,
-        "b_provider_id": o.provider_id,
-        "b_last_error": o.reason,
-    }

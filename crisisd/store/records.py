@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, TypeAlias
 
-from crisisd.domain import Rendering
+from crisisd.domain import IncidentStatus, MessageStatus, Purpose, Rendering
 
 
 @dataclass(frozen=True, slots=True)
@@ -15,7 +15,7 @@ class IncidentRow:
     factory: str
     incident_type: str
     severity: str
-    status: str
+    status: IncidentStatus
     drill: bool
     reporter: str
     source: str
@@ -44,7 +44,7 @@ class MessageRow:
     id: int
     key: str
     incident_id: str
-    purpose: str
+    purpose: Purpose
     step: int
     audience: str
     recipient: str
@@ -56,7 +56,7 @@ class MessageRow:
     priority: int
     planned_at: datetime
     not_before: datetime
-    status: str
+    status: MessageStatus
     attempts: int
     ack_required: bool
     ack_deadline: datetime | None
@@ -81,29 +81,59 @@ class MessageRow:
         return Rendering(**data)
 
 
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """What a worker learned about one claimed message; recorded in batches.
+# -- what a worker learned about one claimed message; recorded in batches -------------------
+# A tagged union like the channels' SendResult: each case carries only what it needs, and
+# Store.record handles each by ``match``.
 
-    ``kind``: sent; retry (try again at ``next_at`` on the same channel); failover
-    (permanent on this channel, move to ``channel_index`` at ``next_at``); failed
-    (no channel left).
-    """
+
+@dataclass(frozen=True, slots=True)
+class OutcomeSent:
+    """Handed to the provider on ``channel``; the exact content goes to the audit trail."""
 
     message_id: int
-    kind: Literal["sent", "retry", "failover", "failed"]
     channel: str
     at: datetime
-    provider_id: str | None = None
-    reason: str | None = None
-    next_at: datetime | None = None
-    channel_index: int | None = None
-    next_channel: str | None = None
-    text: str | None = None  # exact text sent, for the audit trail
-    sha256: str | None = None
-    template: str | None = None
-    incident_id: str | None = None
-    recipient: str | None = None
+    provider_id: str
+    incident_id: str
+    recipient: str
+    rendering: Rendering  # what was sent: text, template and its sha256
+
+
+@dataclass(frozen=True, slots=True)
+class OutcomeRetry:
+    """Not now: try again on the same channel at ``not_before``."""
+
+    message_id: int
+    channel: str
+    at: datetime
+    reason: str
+    not_before: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class OutcomeFailover:
+    """Given up on ``channel``: ``next_channel`` (``channels[channel_index]``) is tried at once,
+    with a fresh retry budget."""
+
+    message_id: int
+    channel: str
+    at: datetime
+    reason: str
+    channel_index: int
+    next_channel: str
+
+
+@dataclass(frozen=True, slots=True)
+class OutcomeFailed:
+    """No channel left: the message is failed for good (and the officer is told)."""
+
+    message_id: int
+    channel: str
+    at: datetime
+    reason: str
+
+
+Outcome: TypeAlias = OutcomeSent | OutcomeRetry | OutcomeFailover | OutcomeFailed
 
 
 @dataclass(frozen=True, slots=True)

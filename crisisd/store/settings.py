@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
+from crisisd.store.driver_errors import store_operation
 from crisisd.store.engine import Transactions
 from crisisd.store.tables import settings
 
@@ -26,6 +27,7 @@ def setting_key(key: str) -> str:
 class SettingsMixin(Transactions):
     """The settings operations of :class:`crisisd.store.Store`."""
 
+    @store_operation("read or create a setting")
     async def setting(self, key: str, make: Any = None) -> str:
         """A persistent setting; created with ``make()`` (or a random secret) the first time."""
         key = setting_key(key)
@@ -37,6 +39,7 @@ class SettingsMixin(Transactions):
             await conn.execute(sa.insert(settings).values(key=key, value=value))
             return str(value)
 
+    @store_operation("claim a once-only key")
     async def claim_once(self, key: str, value: str = "") -> bool:
         """True the first time ``key`` is claimed, by any process sharing this store."""
         key = setting_key(key)
@@ -47,6 +50,7 @@ class SettingsMixin(Transactions):
             return False
         return True
 
+    @store_operation("write a setting")
     async def put_setting(self, key: str, value: str) -> None:
         """Set ``key`` to ``value``, whether it was set before or not."""
         key = setting_key(key)
@@ -63,6 +67,7 @@ class SettingsMixin(Transactions):
             if changed.rowcount == 0:
                 await conn.execute(sa.insert(settings).values(key=key, value=value))
 
+    @store_operation("read settings")
     async def settings_with_prefix(self, prefix: str) -> dict[str, str]:
         """Every setting whose key starts with ``prefix`` (case-sensitive), by key."""
         query = sa.select(settings.c.key, settings.c.value).where(
@@ -73,6 +78,7 @@ class SettingsMixin(Transactions):
         # SQLite's LIKE ignores ASCII case: the exact test is made here.
         return {str(k): str(v) for k, v in rows if str(k).startswith(prefix)}
 
+    @store_operation("delete a setting")
     async def delete_setting(self, key: str) -> bool:
         """Forget ``key``; False when it was not set."""
         key = setting_key(key)

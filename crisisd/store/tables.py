@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from enum import StrEnum
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
+
+from crisisd.domain import IncidentStatus, MessageStatus, Purpose
+
+E = TypeVar("E", bound=StrEnum)
 
 
 class UTCDateTime(sa.TypeDecorator[datetime]):
@@ -30,6 +35,25 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC)  # type: ignore[no-any-return]
 
 
+class EnumText(sa.TypeDecorator[E]):
+    """A vocabulary enum stored as its text value: rows read back as the enum, and a value
+    outside it fails at the store instead of travelling on. Plain text in the database
+    (no database ENUM type), so the schema and its migrations are unchanged."""
+
+    impl = sa.String
+    cache_ok = True
+
+    def __init__(self, enum: type[E], length: int) -> None:
+        super().__init__(length)
+        self.enum = enum
+
+    def process_bind_param(self, value: E | str | None, dialect: Dialect) -> str | None:
+        return None if value is None else self.enum(value).value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> E | None:
+        return None if value is None else self.enum(value)
+
+
 metadata = sa.MetaData()
 
 incidents = sa.Table(
@@ -39,7 +63,7 @@ incidents = sa.Table(
     sa.Column("factory", sa.String(64), nullable=False, index=True),
     sa.Column("incident_type", sa.String(64), nullable=False),
     sa.Column("severity", sa.String(64), nullable=False),
-    sa.Column("status", sa.String(16), nullable=False, index=True),
+    sa.Column("status", EnumText(IncidentStatus, 16), nullable=False, index=True),
     sa.Column("drill", sa.Boolean, nullable=False, default=False),
     sa.Column("reporter", sa.String(128), nullable=False),
     sa.Column("source", sa.String(64), nullable=False),
@@ -65,7 +89,7 @@ messages = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("key", sa.String(300), nullable=False, unique=True),
     sa.Column("incident_id", sa.String(16), sa.ForeignKey("incidents.id"), nullable=False),
-    sa.Column("purpose", sa.String(16), nullable=False),
+    sa.Column("purpose", EnumText(Purpose, 16), nullable=False),
     sa.Column("step", sa.Integer, nullable=False),
     sa.Column("audience", sa.String(64), nullable=False),
     sa.Column("recipient", sa.String(128), nullable=False),
@@ -77,7 +101,7 @@ messages = sa.Table(
     sa.Column("priority", sa.Integer, nullable=False),
     sa.Column("planned_at", UTCDateTime, nullable=False),
     sa.Column("not_before", UTCDateTime, nullable=False),
-    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("status", EnumText(MessageStatus, 16), nullable=False),
     sa.Column("attempts", sa.Integer, nullable=False, default=0),
     sa.Column("lease_until", UTCDateTime),
     sa.Column("worker", sa.String(64)),

@@ -13,7 +13,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from crisisd.errors import StoreError
+from crisisd.errors import WorkerIdInUse
+from crisisd.store.driver_errors import store_operation
 
 
 class WorkerLock:
@@ -25,8 +26,9 @@ class WorkerLock:
         self._file: IO[str] | None = None
         self._conn: AsyncConnection | None = None
 
+    @store_operation("take the worker lock")
     async def acquire(self) -> None:
-        busy = StoreError(
+        busy = WorkerIdInUse(
             f"another crisisd already runs as '{self.worker_id}' on this store — stop it first "
             "(systemctl stop crisisd), or give this one its own config file"
         )
@@ -56,6 +58,7 @@ class WorkerLock:
             raise busy
         self._conn = conn
 
+    @store_operation("release the worker lock")
     async def release(self) -> None:
         if self._file is not None:
             fcntl.flock(self._file.fileno(), fcntl.LOCK_UN)
