@@ -20,7 +20,7 @@ from crisisd.incidents import IncidentService
 from crisisd.library.model import Library
 from crisisd.scheduler.sweeper import sweep
 from crisisd.store import MessageRow, Store
-from tests.test_store_contract import report
+from tests.minitree import report
 
 
 class Scripted:

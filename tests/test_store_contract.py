@@ -3,38 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
-from crisisd.domain import IncidentReport
 from crisisd.errors import StoreError
 from crisisd.incidents import IncidentService
 from crisisd.library.model import Library
 from crisisd.store import Outcome, Store
 from crisisd.store.workerlock import WorkerLock
-
-T0 = datetime(2026, 11, 28, 7, 0, tzinfo=UTC)
-
-
-class Clock:
-    def __init__(self, at: datetime = T0) -> None:
-        self.at = at
-
-    def __call__(self) -> datetime:
-        return self.at
-
-
-def report(**kw: object) -> IncidentReport:
-    base: dict[str, object] = {
-        "factory": "mini",
-        "incident_type": "fire",
-        "severity": "major",
-        "reporter": "officer.a",
-        "details": "آتش در سالن ۲",
-    }
-    base.update(kw)
-    return IncidentReport(**base)  # type: ignore[arg-type]
+from tests.minitree import T0, Clock, report
 
 
 async def test_open_commits_incident_messages_tasks_and_audit(
