@@ -36,6 +36,7 @@ def validate(config_path: Path | None, as_json: bool) -> None:
         "factories": sorted(lib.playbooks),
         "contacts": len(lib.directory.contacts),
         "templates": len(lib.templates.refs),
+        "calendar": lib.calendar.describe(),
     }
     if as_json:
         click.echo(json.dumps(summary, ensure_ascii=False))
@@ -44,6 +45,7 @@ def validate(config_path: Path | None, as_json: bool) -> None:
             f"ok: {len(lib.playbooks)} playbook(s) ({', '.join(summary['factories'])}), "  # type: ignore[arg-type]
             f"{summary['contacts']} contacts, {summary['templates']} templates"
         )
+        click.echo(f"calendar: {summary['calendar']}")
 
 
 @main.command()
