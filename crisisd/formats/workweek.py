@@ -31,6 +31,7 @@ from datetime import date, datetime, time, timedelta
 from functools import cache
 
 import holidays as holiday_tables
+from holidays.version import __version__ as holidays_version
 
 from crisisd.formats.timefmt import ascii_digits, from_jalali
 
@@ -51,7 +52,7 @@ def iran_public_holidays(year: int) -> frozenset[date]:
 
 def public_holiday_source() -> str:
     """Where the public holidays come from, with the version in force."""
-    return f"holidays {holiday_tables.__version__}"
+    return f"holidays {holidays_version}"
 
 
 @dataclass(frozen=True, slots=True)
