@@ -218,13 +218,21 @@ class Api(Model):
 
 
 class Calendar(Model):
-    """The Iranian working week: Saturday–Wednesday, Thursday optional, Friday off."""
+    """The Iranian working week: Saturday–Wednesday, Thursday optional, Friday off, and
+    Iran's public holidays off."""
 
     thursday_working: bool = Field(False, description="Whether Thursday counts as a working day.")
+    public_holidays: bool = Field(
+        True,
+        description="Whether Iran's official public holidays (Nowruz, Tasua and Ashura, the "
+        "other solar and lunar ones) are days off, as the `holidays` package dates them. "
+        "`false`: only Fridays, Thursdays when off, and the `holidays` listed here.",
+    )
     holidays: list[str] = Field(
         default_factory=list,  # 2026-03-21 or Jalali 1405-01-01
-        description="Days off besides Fridays, Gregorian (`2026-03-21`) or Jalali "
-        "(`1405-01-01`); they do not count as working days.",
+        description="The factory's own days off besides Fridays and the public holidays "
+        "(a local closure, a lunar holiday announced on another day), Gregorian "
+        "(`2026-03-21`) or Jalali (`1405-01-01`); they do not count as working days.",
     )
 
 

@@ -1,4 +1,8 @@
-"""Shared fixtures: the mini playbook tree, and a real store on SQLite and PostgreSQL."""
+"""Shared fixtures: the mini playbook tree, and a real store on SQLite and PostgreSQL.
+
+Every asyncio test runs on a guarded loop (:mod:`tests.loopguard`): a background task
+that dies unseen fails the test.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +19,8 @@ from crisisd.library.model import Library
 from crisisd.store import Store
 from crisisd.store.engine import normalize_url
 from tests.minitree import make_tree
+
+pytest_plugins = ["pytester", "tests.loopguard"]
 
 PG_ENV = "CRISISD_TEST_PG_URL"
 

@@ -1,12 +1,15 @@
-"""A small, fully known playbook tree for tests that need exact file:line answers."""
+"""A small, fully known playbook tree for tests that need exact file:line answers, a report
+against it and a clock that stands still until a test moves it."""
 
 from __future__ import annotations
 
 import datetime as dt
+from datetime import UTC, datetime
 from pathlib import Path
 
 from crisisd.approvals import approve
 from crisisd.config import Config
+from crisisd.domain import IncidentReport
 from crisisd.templates import TemplateSet
 
 DIRECTORY = """\
@@ -112,3 +115,29 @@ def approve_all(troot: Path, name: str) -> None:
     for ref in templates.refs.values():
         if ref.name == name:
             approve(troot, ref, "PR directorate", dt.date(2026, 11, 20))
+
+
+T0 = datetime(2026, 11, 28, 7, 0, tzinfo=UTC)  # Saturday 10:30 in Tehran
+
+
+class Clock:
+    """A clock that shows ``at`` until the test sets it."""
+
+    def __init__(self, at: datetime = T0) -> None:
+        self.at = at
+
+    def __call__(self) -> datetime:
+        return self.at
+
+
+def report(**kw: object) -> IncidentReport:
+    """A fire/major report on the mini factory by its officer; ``kw`` overrides fields."""
+    base: dict[str, object] = {
+        "factory": "mini",
+        "incident_type": "fire",
+        "severity": "major",
+        "reporter": "officer.a",
+        "details": "آتش در سالن ۲",
+    }
+    base.update(kw)
+    return IncidentReport(**base)  # type: ignore[arg-type]

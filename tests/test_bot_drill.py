@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.test_bot_world import PTB_RETRY_AFTER, World, confirm, wait_for
+from tests.botworld import PTB_RETRY_AFTER, World, confirm, wait_for
 
 MARKS = ("تمرین", "DRILL")
 

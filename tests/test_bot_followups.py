@@ -7,7 +7,7 @@ from pathlib import Path
 
 from crisisd.bot import BotSettings
 from crisisd.domain import IncidentReport
-from tests.test_bot_world import PTB_RETRY_AFTER, Chat, World, buttons, wait_for
+from tests.botworld import PTB_RETRY_AFTER, Chat, World, buttons, wait_for
 
 pytestmark = PTB_RETRY_AFTER
 

@@ -10,7 +10,7 @@ from aiohttp import web
 
 from crisisd.bot import BotSettings
 from crisisd.bot.webhook import SECRET_HEADER
-from tests.test_bot_world import PTB_RETRY_AFTER, World, buttons, wait_for
+from tests.botworld import PTB_RETRY_AFTER, World, buttons, wait_for
 
 pytestmark = PTB_RETRY_AFTER
 

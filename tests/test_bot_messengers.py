@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from tests.test_bot_world import PTB_RETRY_AFTER, World, buttons, confirm, report, wait_for
+from tests.botworld import PTB_RETRY_AFTER, World, buttons, confirm, report, wait_for
 
 pytestmark = PTB_RETRY_AFTER
 

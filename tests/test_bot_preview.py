@@ -10,8 +10,8 @@ from crisisd.bot.previews import open_preview
 from crisisd.bot.runtime import prepare
 from crisisd.formats.textfit import TELEGRAM_LIMIT, telegram_length
 from crisisd.library.loader import load_library
+from tests.botworld import make_world_tree
 from tests.minitree import approve_all
-from tests.test_bot_world import make_world_tree
 
 LONG_STATEMENT = """\
 {% block subject %}{{ factory.name }} — {{ incident.type_name }}{% endblock %}

@@ -8,7 +8,7 @@ from typing import Any
 
 from crisisd.bot import BotSettings
 from crisisd.store import Store
-from tests.test_bot_world import (
+from tests.botworld import (
     PTB_RETRY_AFTER,
     Chat,
     World,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from tests.test_bot_world import PTB_RETRY_AFTER, Chat, World, buttons, confirm, report, wait_for
+from tests.botworld import PTB_RETRY_AFTER, Chat, World, buttons, confirm, report, wait_for
 
 pytestmark = PTB_RETRY_AFTER
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from crisisd.incidents import IncidentService
 from crisisd.store import Store
-from tests.test_bot_world import PTB_RETRY_AFTER, World, confirm, report, wait_for
+from tests.botworld import PTB_RETRY_AFTER, World, confirm, report, wait_for
 
 pytestmark = PTB_RETRY_AFTER
 

@@ -379,7 +379,11 @@ async def test_a_rate_limit_is_waited_out_not_hammered(world: World, case: Case)
     assert delivered(world, case.address) == [TEXT]
 
 
-async def _until(condition: Callable[[], bool], within: float = 3.0) -> None:
+HUNG_BOUND = 60.0  # seconds: above every channel's budget here, below every fake's hold
+
+
+async def _until(condition: Callable[[], bool], within: float = 30.0) -> None:
+    """Wait for ``condition``; ``within`` only bounds a broken case, it is not a timing check."""
     async with asyncio.timeout(within):
         while not condition():
             await asyncio.sleep(0.01)
@@ -388,20 +392,22 @@ async def _until(condition: Callable[[], bool], within: float = 3.0) -> None:
 async def test_a_hung_server_costs_the_timeout_and_holds_up_no_one(
     world: World, case: Case
 ) -> None:
+    """Each fake holds a hung request until it shuts down (the SMS fake: 300 s), far past any
+    channel's whole budget here: an answer before then is the channel giving up on its own.
+    What is asserted is order and state (the other channel finished first, one request, a
+    Retry), never how long it took, so a loaded machine cannot turn it red."""
     other_case = BY_ID["bale" if case is EMAIL_CASE else "email"]
     channel, other = world.channel(case), world.channel(other_case)
+    assert channel.limits.timeout_seconds < HUNG_BOUND
     case.fault(world, "hang")
-    started = time.monotonic()
     hung = asyncio.create_task(channel.send(outbound(case)))
     await _until(lambda: case.requests(world) == 1)  # the request is at the fake, stuck
     assert isinstance(await other.send(outbound(other_case)), Sent)
     assert not hung.done(), "the other channel finished while this one still waits"
-    result = await hung
-    elapsed = time.monotonic() - started
+    async with asyncio.timeout(HUNG_BOUND):  # bounds a broken channel; not a timing check
+        result = await hung
     assert isinstance(result, Retry), result
     assert result.after > 0
-    assert elapsed < TIMEOUT * 3 + 2, elapsed
-    assert elapsed < channel.limits.timeout_seconds + 2, (elapsed, channel.limits)
     assert case.requests(world) == 1
     assert delivered(world, case.address) == []
     assert delivered(world, other_case.address) == [TEXT]

@@ -27,7 +27,7 @@ from crisisd.incidents import IncidentService
 from crisisd.library.model import Library
 from crisisd.scheduler.sweeper import sweep
 from crisisd.store import MessageRow, Store
-from tests.test_store_contract import report
+from tests.minitree import report
 
 T0 = datetime(2026, 11, 28, 7, 0, tzinfo=UTC)
 

@@ -28,8 +28,7 @@ from crisisd.reports.incident import incident_report, render_html, render_markdo
 from crisisd.reports.render import md
 from crisisd.scheduler.sweeper import sweep
 from crisisd.store import Outcome, OutcomeFailed, OutcomeSent, Store
-from tests.minitree import DIRECTORY, PLAYBOOK, make_tree
-from tests.test_store_contract import T0, Clock, report
+from tests.minitree import DIRECTORY, PLAYBOOK, T0, Clock, make_tree, report
 
 # T0 is 2026-11-28 07:00 UTC: Saturday 10:30 in Tehran (UTC+03:30).
 FA_T0 = "شنبه ۷ آذر ۱۴۰۵، ساعت ۱۰:۳۰"

@@ -7,7 +7,7 @@ import contextlib
 import inspect
 import socket
 import sqlite3
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,6 @@ from sqlalchemy import event
 
 from crisisd.domain import (
     IncidentFacts,
-    IncidentReport,
     IncidentStatus,
     MessageStatus,
     Plan,
@@ -35,28 +34,7 @@ from crisisd.store import (
 )
 from crisisd.store.engine import normalize_url
 from crisisd.store.workerlock import WorkerLock
-
-T0 = datetime(2026, 11, 28, 7, 0, tzinfo=UTC)
-
-
-class Clock:
-    def __init__(self, at: datetime = T0) -> None:
-        self.at = at
-
-    def __call__(self) -> datetime:
-        return self.at
-
-
-def report(**kw: object) -> IncidentReport:
-    base: dict[str, object] = {
-        "factory": "mini",
-        "incident_type": "fire",
-        "severity": "major",
-        "reporter": "officer.a",
-        "details": "آتش در سالن ۲",
-    }
-    base.update(kw)
-    return IncidentReport(**base)  # type: ignore[arg-type]
+from tests.minitree import T0, Clock, report
 
 
 async def test_open_commits_incident_messages_tasks_and_audit(

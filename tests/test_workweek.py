@@ -1,4 +1,4 @@
-"""The Iranian working week and deadlines in working days."""
+"""The Iranian working week, Iran's public holidays, and deadlines in working days."""
 
 from __future__ import annotations
 
@@ -9,7 +9,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from crisisd.formats.timefmt import TEHRAN
-from crisisd.formats.workweek import END_OF_DAY, WorkCalendar, parse_holiday
+from crisisd.formats.workweek import (
+    END_OF_DAY,
+    WorkCalendar,
+    iran_public_holidays,
+    parse_holiday,
+    public_holiday_source,
+)
 
 # A known week: 2026-11-21 is Saturday (1 Azar 1405) ... 2026-11-27 is Friday.
 SAT, SUN, MON, TUE, WED, THU, FRI = (date(2026, 11, 21) + timedelta(days=i) for i in range(7))
@@ -102,6 +108,7 @@ calendars = st.builds(
     WorkCalendar,
     thursday_working=st.booleans(),
     holidays=st.frozensets(days, max_size=40),
+    iran_public=st.booleans(),
 )
 
 
@@ -116,6 +123,7 @@ def test_deadline_is_a_working_day_at_end_of_day(
     assert cal.is_working_day(due.date())
     assert due.weekday() != 4  # never Friday
     assert due.date() not in cal.holidays
+    assert not (cal.iran_public and due.date() in iran_public_holidays(due.year))
     assert due.timetz() == END_OF_DAY.replace(tzinfo=TEHRAN)
     assert due.date() >= day
 
@@ -191,3 +199,68 @@ def test_parse_holiday_rejects_with_examples(value: object, why: str) -> None:
         parse_holiday(value)  # type: ignore[arg-type]
     assert "2026-03-21" in str(info.value)
     assert "1405-01-01" in str(info.value)
+
+
+# -- Iran's public holidays -------------------------------------------------------------------
+
+IRAN = WorkCalendar(iran_public=True)
+# Nowruz 1405: 1-4 Farvardin = 21-24 March 2026 (Saturday to Tuesday); 29 Esfand 1404,
+# Oil Nationalisation Day, is Friday 20 March. Tasua and Ashura 1448: 24-25 June 2026.
+NOWRUZ_1405 = [date(2026, 3, 21) + timedelta(days=i) for i in range(4)]
+TASUA_1448, ASHURA_1448 = date(2026, 6, 24), date(2026, 6, 25)
+TASUA_1447, ASHURA_1447 = date(2025, 7, 5), date(2025, 7, 6)  # Saturday and Sunday
+
+
+def test_nowruz_and_tasua_ashura_are_days_off() -> None:
+    for day in [*NOWRUZ_1405, TASUA_1448, TASUA_1447, ASHURA_1447]:
+        assert not IRAN.is_working_day(day), day
+        assert IRAN.is_holiday(day)
+    assert {*NOWRUZ_1405, TASUA_1448, ASHURA_1448} <= iran_public_holidays(2026)
+    assert {TASUA_1447, ASHURA_1447} <= iran_public_holidays(2025)
+    # the same weekdays without the public calendar: ordinary working days
+    assert all(WorkCalendar().is_working_day(d) for d in [*NOWRUZ_1405, TASUA_1448])
+
+
+def test_a_deadline_waits_out_nowruz() -> None:
+    # Reported Wednesday 27 Esfand 1404; Thursday off, Friday, then four days of Nowruz:
+    # Wednesday 25 March is day 1, Saturday 28 day 2, Sunday 29 March day 3.
+    start = datetime(2026, 3, 18, 11, 0, tzinfo=TEHRAN)
+    assert IRAN.add_working_days(start, 3) == datetime(2026, 3, 29, 23, 59, 59, tzinfo=TEHRAN)
+    assert WorkCalendar().add_working_days(start, 3).date() == date(2026, 3, 23)
+    assert IRAN.working_days_between(start.date(), date(2026, 3, 29)) == 3
+
+
+def test_a_deadline_waits_out_tasua_and_ashura() -> None:
+    start = datetime(2026, 6, 23, 9, 0, tzinfo=TEHRAN)  # Tuesday
+    assert IRAN.add_working_days(start, 1).date() == date(2026, 6, 27)  # Saturday
+    assert IRAN.add_working_days(start, 3).date() == date(2026, 6, 29)  # Monday
+
+
+def test_local_holidays_add_to_the_public_ones() -> None:
+    start = datetime(2026, 3, 18, 11, 0, tzinfo=TEHRAN)
+    local = WorkCalendar(
+        holidays=frozenset({date(2026, 3, 29), NOWRUZ_1405[0]}),  # one new, one already off
+        iran_public=True,
+    )
+    assert local.add_working_days(start, 3).date() == date(2026, 3, 30)
+    assert local.working_days_between(start.date(), date(2026, 3, 30)) == 3
+
+
+def test_the_public_calendar_is_a_pure_function_of_the_year() -> None:
+    assert iran_public_holidays(2026) == iran_public_holidays(2026)
+    assert iran_public_holidays(1975) == frozenset()  # before the package's start year
+    assert all(d.year == 2026 for d in iran_public_holidays(2026))
+    assert 20 <= len(iran_public_holidays(2025)) <= 40
+
+
+def test_the_calendar_in_force_in_one_line() -> None:
+    source = public_holiday_source()
+    assert source.startswith("holidays 0.")
+    two = frozenset({date(2026, 8, 1), date(2026, 8, 2)})
+    assert (
+        WorkCalendar(thursday_working=True, holidays=two, iran_public=True).describe()
+        == f"Iran public holidays ({source}) + 2 local; Thursday working"
+    )
+    assert IRAN.describe() == f"Iran public holidays ({source}); Thursday off"
+    assert WorkCalendar().describe() == "no holidays besides Fridays; Thursday off"
+    assert WorkCalendar(holidays=two).describe() == "2 local; Thursday off"

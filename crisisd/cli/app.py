@@ -38,6 +38,7 @@ def validate(config_path: Path | None, as_json: bool) -> None:
         "contacts": len(lib.directory.contacts),
         "templates": len(lib.templates.refs),
         "warnings": [p.as_dict() for p in lib.warnings],
+        "calendar": lib.calendar.describe(),
     }
     if as_json:
         click.echo(json.dumps(summary, ensure_ascii=False))
@@ -49,6 +50,7 @@ def validate(config_path: Path | None, as_json: bool) -> None:
         f"ok: {len(lib.playbooks)} playbook(s) ({', '.join(sorted(lib.playbooks))}), "
         f"{len(lib.directory.contacts)} contacts, {len(lib.templates.refs)} templates{warned}"
     )
+    click.echo(f"calendar: {summary['calendar']}")
 
 
 @main.command()

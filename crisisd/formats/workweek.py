@@ -1,9 +1,20 @@
 """The Iranian working week, for deadlines given in working days.
 
 Saturday to Wednesday are working days; Thursday only at factories that work it
-(``thursday_working``); Friday never; listed holidays never. Holidays can be
-written in the Jalali calendar people use ("1405-01-01") or in Gregorian
-("2026-03-21"); ``parse_holiday`` tells them apart by the year.
+(``thursday_working``); Friday never; Iran's official public holidays never (with
+``iran_public``); the factory's own listed holidays never. Those can be written in the
+Jalali calendar people use ("1405-01-01") or in Gregorian ("2026-03-21");
+``parse_holiday`` tells them apart by the year.
+
+Iran's public holidays come from the ``holidays`` package (github.com/vacanza/holidays,
+``holidays/countries/iran.py``): the solar ones (Nowruz and the days after it, 12 and 13
+Farvardin, 14 and 15 Khordad, 22 Bahman, 29 Esfand, the year's last day) and the lunar
+ones (Tasua, Ashura, Arbaeen, the Eids, ...) on the Hijri calendar as Iran observes it,
+a day after Umm al-Qura. Lunar
+dates past the years the package has confirmed are its estimates; a day the government
+announces differently goes into ``calendar.holidays``. The lookup is a pure function of
+the year: the package computes the dates from tables it ships, with no network and no
+configuration (it reads only its own bundled name catalogue, once per year looked up).
 
 A deadline of N working days ends at the end (23:59:59) of the N-th working day
 *after* the day the clock starts, in the start's own timezone: an incident on
@@ -17,6 +28,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from functools import cache
+
+import holidays as holiday_tables
+from holidays.version import __version__ as holidays_version
 
 from crisisd.formats.timefmt import ascii_digits, from_jalali
 
@@ -29,12 +44,28 @@ _ISO_LIKE = re.compile(r"([0-9]{4})([-/])([0-9]{1,2})\2([0-9]{1,2})")
 _HOLIDAY_EXAMPLES = "write e.g. 2026-03-21 (Gregorian) or 1405-01-01 / 1405/01/01 (Jalali)"
 
 
+@cache
+def iran_public_holidays(year: int) -> frozenset[date]:
+    """Iran's official public holidays in the Gregorian ``year`` (empty before 1980)."""
+    return frozenset(holiday_tables.country_holidays("IR", years=year))
+
+
+def public_holiday_source() -> str:
+    """Where the public holidays come from, with the version in force."""
+    return f"holidays {holidays_version}"
+
+
 @dataclass(frozen=True, slots=True)
 class WorkCalendar:
-    """Which days a factory works: Saturday to Wednesday, maybe Thursday, minus holidays."""
+    """Which days a factory works: Saturday to Wednesday, maybe Thursday, minus holidays.
+
+    ``holidays`` are the factory's own days off; ``iran_public`` adds Iran's official
+    public holidays (the daemon's calendar has it on; a bare ``WorkCalendar()`` has not).
+    """
 
     thursday_working: bool = False
     holidays: frozenset[date] = frozenset()
+    iran_public: bool = False
 
     def is_working_day(self, d: date) -> bool:
         """Whether ``d`` is a working day (a ``datetime`` counts by its own date)."""
@@ -43,7 +74,22 @@ class WorkCalendar:
         weekday = d.weekday()
         if weekday == _FRIDAY or (weekday == _THURSDAY and not self.thursday_working):
             return False
-        return d not in self.holidays
+        return not self.is_holiday(d)
+
+    def is_holiday(self, d: date) -> bool:
+        """Whether ``d`` is a listed or (with ``iran_public``) a public holiday."""
+        return d in self.holidays or (self.iran_public and d in iran_public_holidays(d.year))
+
+    def describe(self) -> str:
+        """The calendar in force, in one line, e.g. for ``crisisd validate``."""
+        parts = []
+        if self.iran_public:
+            parts.append(f"Iran public holidays ({public_holiday_source()})")
+        if self.holidays:
+            parts.append(f"{len(self.holidays)} local")
+        days_off = " + ".join(parts) if parts else "no holidays besides Fridays"
+        thursday = "Thursday working" if self.thursday_working else "Thursday off"
+        return f"{days_off}; {thursday}"
 
     def next_working_day(self, d: date) -> date:
         """The first working day strictly after ``d``."""
@@ -89,8 +135,16 @@ class WorkCalendar:
         for offset in range(1, extra + 1):
             if self._weekly_working(a + timedelta(days=weeks * 7 + offset)):
                 count += 1
-        count -= sum(1 for h in self.holidays if a < h <= b and self._weekly_working(h))
+        count -= sum(1 for h in self._holidays_between(a, b) if self._weekly_working(h))
         return count
+
+    def _holidays_between(self, a: date, b: date) -> set[date]:
+        """Listed and public holidays ``h`` with ``a < h <= b``, each once."""
+        found = {h for h in self.holidays if a < h <= b}
+        if self.iran_public:
+            for year in range(a.year, b.year + 1):
+                found.update(h for h in iran_public_holidays(year) if a < h <= b)
+        return found
 
     def _weekly_working(self, d: date) -> bool:
         """Whether ``d`` is a working day of the week, before holidays are considered."""

@@ -55,7 +55,11 @@ def _calendar(config: Config, problems: list[Problem]) -> WorkCalendar:
         except ValueError as exc:
             shown = display_path(config.source) if config.source else "config.yaml"
             problems.append(Problem(shown, 1, 1, f"calendar.holidays[{i}]", str(exc)))
-    return WorkCalendar(config.calendar.thursday_working, frozenset(holidays))
+    return WorkCalendar(
+        config.calendar.thursday_working,
+        frozenset(holidays),
+        iran_public=config.calendar.public_holidays,
+    )
 
 
 def _load_directory(

@@ -27,6 +27,8 @@ from tools.docsgen.sample import (
 )
 
 COMMAND = "python -m tools.docsgen > docs/playbooks.md"
+# The daemon's calendar with config.yaml's defaults: Thursday off, Iran's public holidays off.
+CALENDAR = WorkCalendar(iran_public=True)
 
 
 def _when(moment: datetime) -> str:
@@ -53,8 +55,9 @@ def _refused(text: str, parse: Callable[[str], object]) -> str:
 
 
 def _due_rows() -> list[str]:
-    calendar = WorkCalendar()
     wednesday = datetime(2026, 12, 2, 14, 0, tzinfo=TEHRAN)
+    before_nowruz = datetime(2026, 3, 18, 11, 0, tzinfo=TEHRAN)  # 27 Esfand 1404
+    before_tasua = datetime(2026, 6, 23, 9, 0, tzinfo=TEHRAN)  # Tasua is 24 June 2026
     rows = ["| you write | reported | due |", "| --- | --- | --- |"]
     for text, start in (
         ("24h", OPENED),
@@ -63,14 +66,16 @@ def _due_rows() -> list[str]:
         ("3 working days", wednesday),
         ("۳ روز کاری", wednesday),
         ("1 working day", wednesday),
+        ("3 working days", before_nowruz),
+        ("3 working days", before_tasua),
     ):
         due = parse_due(text)
         if due.working_days is not None:
-            at = calendar.add_working_days(start, due.working_days)
+            at = CALENDAR.add_working_days(start, due.working_days)
         else:
             assert due.delta is not None
             at = start + due.delta
-        rows.append(f"| `{text}` | {gregorian(start)} | {gregorian(at)} |")
+        rows.append(f"| `{text}` | {_when(start)} | {_when(at)} |")
     return rows
 
 
@@ -108,7 +113,7 @@ def walkthrough_section() -> list[str]:
     ack = pb.audiences["emergency_team"].ack
     assert ack is not None
     assert sev.update_every is not None
-    task_due = WorkCalendar().add_working_days(OPENED, 3)
+    task_due = CALENDAR.add_working_days(OPENED, 3)
     drill = pb.drills[0]
     drill_at = parse_cron(drill.cron, TEHRAN).get_next_fire_time(None, OPENED)
     clock = f"{OPENED:%H:%M}"
@@ -241,8 +246,13 @@ def values_section() -> list[str]:
         "",
         "A task's `due` is a duration counted from the report, or a number of working days.",
         "Working days follow the Iranian week: Saturday to Wednesday, Thursday only with",
-        "`calendar.thursday_working: true`, never Friday, never a day listed in",
-        "`calendar.holidays`. A deadline in working days ends at 23:59:59 of the last one.",
+        "`calendar.thursday_working: true`, never Friday, never one of Iran's public holidays",
+        "(Nowruz, Tasua and Ashura and the other solar and lunar ones, as the",
+        "[`holidays`](https://github.com/vacanza/holidays) package dates them;",
+        "`calendar.public_holidays: false` leaves them out), never a day listed in",
+        "`calendar.holidays` (a local closure, or a lunar holiday announced on another day than",
+        "the package expects). The start day never counts; a deadline in working days ends at",
+        "23:59:59 of the last one. `crisisd validate` prints the calendar in force.",
         "",
         *_due_rows(),
         "",
