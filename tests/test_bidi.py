@@ -24,6 +24,11 @@ def test_phone_numbers_ids_addresses_and_commands_are_isolated() -> None:
     assert out.replace(LRI, "").replace(PDI, "") == text
 
 
+def test_links_are_not_isolated_in_text() -> None:
+    text = "تأیید: https://crisis.example.com/v1/ack/AZNnrKSS-X_9 سپاس"
+    assert isolate_ltr(text) == text  # an SMS app would take the PDI into the link
+
+
 def test_plain_numbers_and_times_are_left_alone() -> None:
     text = "سالن ۲، ساعت ۱۸:۴۶، ۳ نفر"
     assert isolate_ltr(text) == text

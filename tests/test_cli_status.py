@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -41,3 +42,41 @@ def test_status_in_persian_and_english(config: Path, monkeypatch: pytest.MonkeyP
     assert "Shahriar Steel" in en and "Fire (major)" in en and "2026" in en
     rows = json.loads(run("status", "--json", "--config", c))
     assert rows[0]["factory"] == "shahriar-steel" and "line" not in rows[0]
+
+
+def test_a_cli_incident_carries_signed_ack_links(
+    config: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+
+    from crisisd.store import Store
+
+    monkeypatch.chdir(config.parent)
+    out = run(
+        "trigger",
+        "shahriar-steel",
+        "fire",
+        "major",
+        "--reporter",
+        "officer.rezaei",
+        "--config",
+        str(config),
+    )
+    found_id = re.search(r"incident ([A-Z]{3}-[0-9]{3})", out)
+    assert found_id, out
+    incident = found_id.group(1)
+
+    async def messages() -> list[tuple[bool, str]]:
+        store = Store(f"sqlite+aiosqlite:///{config.parent / 'var' / 'crisisd.sqlite3'}")
+        await store.start()
+        try:
+            rows = await store.messages_of(incident)
+            return [
+                (m.ack_required, m.rendering("sms").text) for m in rows if "sms" in m.renderings
+            ]
+        finally:
+            await store.aclose()
+
+    found = asyncio.run(messages())
+    asked = [text for ack, text in found if ack]
+    assert asked and all("/v1/ack/" in text for text in asked)

@@ -23,9 +23,12 @@ from datetime import UTC, datetime, timedelta
 from html import escape
 from typing import Literal
 
+from crisisd import redaction
+from crisisd.config import Config
 from crisisd.domain import ack_code
 from crisisd.errors import PermissionDeniedError
 from crisisd.formats.timefmt import gregorian, jalali
+from crisisd.store import Store
 
 VERSION = 1
 _CONTEXT = b"crisisd.ack"
@@ -200,3 +203,19 @@ def ack_page(kind: PageKind, incident_id: str = "", at: datetime | None = None) 
         f"</section>{_CONFIRM_FORM if kind == 'confirm' else ''}</body></html>\n"
     )
     return AckPage(_STATUS[kind], html)
+
+
+async def signer_for(config: Config, store: Store) -> tuple[AckSigner, str]:
+    """The daemon's ack-link signer and the public base URL its links point at.
+
+    The secret is ``api.ack_secret`` or, unset, the one the store generated on first use,
+    so links made by ``crisisd trigger`` on the command line verify at the daemon's API.
+    """
+    secret = (
+        config.api.ack_secret.get_secret_value()
+        if config.api.ack_secret
+        else await store.setting("ack_secret")
+    )
+    redaction.register(secret)
+    public = config.api.public_url or f"http://{config.api.bind}:{config.api.port}"
+    return AckSigner(secret.encode()), public

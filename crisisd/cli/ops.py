@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 import click
 
+from crisisd.api.acklinks import signer_for
 from crisisd.cli.app import main
 from crisisd.cli.common import CONFIG_HELP, config_from, fail, library_from
 from crisisd.domain import Casualties, IncidentReport
@@ -48,7 +49,11 @@ def _with_service(
         store = Store(_store_url(lib))
         await store.start()
         try:
-            return await work(IncidentService(store, lambda: lib), lib)
+            service = IncidentService(store, lambda: lib)
+            # Signed ack links in SMS and email, as the daemon's own incidents carry.
+            signer, public = await signer_for(lib.config, store)
+            service.ack_link = lambda key: signer.url(public, key)
+            return await work(service, lib)
         finally:
             await store.aclose()
 

@@ -4,8 +4,9 @@ In a right-to-left paragraph the Unicode bidi algorithm reorders a phone number 
 with hyphens ("۰۹۱۲-۰۰۰-۱۱۰۱" reads "۱۱۰۱-۰۰۰-۰۹۱۲"), and an incident id, an email
 address, a link or a command (``/status KMT-479``) drifts to the wrong end of its line.
 Each such fragment is wrapped in LRI … PDI (U+2066, U+2069: Unicode 6.3 isolates) in
-plain text and chat, and in ``<bdi dir="ltr">`` in HTML (text nodes only; tags, entities
-and attribute values are left alone).
+plain text and chat (links excepted: they are strong LTR text already, and a phone's link
+detector would swallow the closing isolate into the URL), and in ``<bdi dir="ltr">`` in
+HTML (text nodes only; tags, entities and attribute values are left alone).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ _LATIN = r"/?[A-Za-z0-9][A-Za-z0-9._@:/+\-?=&%#~]*[A-Za-z0-9/]|/?[A-Za-z]"
 _COMMAND = r"/[A-Za-z_]+ [A-Z0-9][A-Z0-9\-]*"
 _FRAGMENT = re.compile(rf"(?:{_COMMAND})|(?:{_PHONE})|(?:{_LATIN})")
 _HAS_LATIN_OR_SEPARATOR = re.compile(r"[A-Za-z]|[\- ]")
+_URL = re.compile(r"(?:https?://|www\.)", re.IGNORECASE)
 _ENTITY_OR_TAG = re.compile(r"(<[^>]*>|&[#A-Za-z0-9]+;)")
 
 
@@ -32,6 +34,10 @@ def _wrap(text: str, left: str, right: str) -> str:
         s = m.group(0)
         if not _HAS_LATIN_OR_SEPARATOR.search(s):
             return s  # a plain number reads the same either way
+        if _URL.match(s) and left == LRI:
+            # Android's link detection takes U+2069 as part of an IRI path: an isolated ack
+            # link would open with a broken token. A URL is all strong LTR text anyway.
+            return s
         return f"{left}{s}{right}"
 
     return _FRAGMENT.sub(repl, text)
