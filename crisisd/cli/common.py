@@ -5,19 +5,23 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from crisisd import redaction
-from crisisd.config import Config, default_config, load_config
 from crisisd.errors import CrisisError, ProblemsError
-from crisisd.library.loader import load_library
-from crisisd.library.model import Library
+
+if TYPE_CHECKING:  # loading the models costs time that `crisisd --help` need not pay
+    from crisisd.config import Config
+    from crisisd.library.model import Library
 
 CONFIG_HELP = "daemon config file (default: ./config.yaml when present, else built-in defaults)"
 
 
 def config_from(path: Path | None) -> Config:
+    from crisisd.config import default_config, load_config
+
     if path is None:
         path = Path("config.yaml")
         if not path.exists():
@@ -26,6 +30,8 @@ def config_from(path: Path | None) -> Config:
 
 
 def library_from(path: Path | None) -> Library:
+    from crisisd.library.loader import load_library
+
     return load_library(config_from(path))
 
 

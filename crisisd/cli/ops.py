@@ -9,21 +9,19 @@ import sys
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from crisisd.api.acklinks import signer_for
 from crisisd.cli.app import main
 from crisisd.cli.common import CONFIG_HELP, config_from, fail, library_from
 from crisisd.domain import Casualties, IncidentReport
 from crisisd.errors import CrisisError
 from crisisd.formats.timefmt import fa_digits, local_date
-from crisisd.incidents import IncidentService
-from crisisd.library.model import Library
-from crisisd.planning.render import SEVERITY_NAMES
-from crisisd.store import Store
-from crisisd.store.engine import normalize_url
+
+if TYPE_CHECKING:  # the store and the service load SQLAlchemy: only commands that need them do
+    from crisisd.incidents import IncidentService
+    from crisisd.library.model import Library
 
 T = TypeVar("T")
 config_option = click.option(
@@ -32,6 +30,8 @@ config_option = click.option(
 
 
 def _store_url(lib: Library) -> str:
+    from crisisd.store.engine import normalize_url
+
     base = lib.config.source.parent if lib.config.source else Path.cwd()
     return normalize_url(lib.config.store_url, base)
 
@@ -44,6 +44,10 @@ def _with_service(
     except CrisisError as exc:
         fail(exc)
         raise  # unreachable: _fail exits
+
+    from crisisd.api.acklinks import signer_for
+    from crisisd.incidents import IncidentService
+    from crisisd.store import Store
 
     async def go() -> T:
         store = Store(_store_url(lib))
@@ -255,6 +259,8 @@ def db_upgrade(config_path: Path | None) -> None:
         fail(exc)
         return
     base = config.source.parent if config.source else Path.cwd()
+    from crisisd.store import Store
+    from crisisd.store.engine import normalize_url
 
     async def go() -> None:
         store = Store(normalize_url(config.store_url, base))
@@ -325,6 +331,8 @@ STATUS_WORDS = {
 
 def status_line(lib: Library, r: dict[str, Any], lang: str) -> str:
     """One incident for a person: names and the local calendar in ``lang``."""
+    from crisisd.planning.render import SEVERITY_NAMES
+
     words = STATUS_WORDS[lang]
     pb = lib.playbooks.get(r["factory"])
     factory, kind = r["factory"], r["type"]
