@@ -71,6 +71,31 @@ class IncidentReport:
     drill_window: timedelta | None = None
 
 
+class AudienceGroup(StrEnum):
+    """Who an update speaks to: an officer may word it differently for each."""
+
+    STAFF = "staff"  # everyone inside: staff, emergency team, management, families
+    AUTHORITIES = "authorities"
+    PRESS = "press"
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateTexts:
+    """An update's free text: one for everyone (``common``), or per group and language.
+
+    ``groups``: group -> language -> text. A reader gets their group's text in their
+    language, else in the other language, else the common text.
+    """
+
+    common: str = ""
+    groups: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def for_reader(self, group: str, lang: str) -> str:
+        by_lang = self.groups.get(group, {})
+        other = "en" if lang == "fa" else "fa"
+        return by_lang.get(lang) or by_lang.get(other) or self.common
+
+
 @dataclass(frozen=True, slots=True)
 class IncidentFacts:
     """What templates and the planner know about an incident at one moment."""
