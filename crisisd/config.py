@@ -140,6 +140,9 @@ class Sms(Model):
         description="Gateways in the order they are tried; a failed one is skipped for its "
         "cool-down. Empty: no SMS channel.",
     )
+    receipts_hours: Annotated[float, Field(gt=0)] = Field(
+        24.0, description="Hours after sending that crisisd asks whether an SMS was delivered."
+    )
 
 
 class EmailFrom(Model):
@@ -242,6 +245,9 @@ class Schedule(Model):
     remind_minutes_before: Annotated[float, Field(ge=0)] = Field(
         5.0,  # press update due
         description="The officer is reminded this many minutes before an update is due.",
+    )
+    receipts_seconds: Annotated[float, Field(ge=0)] = Field(
+        60.0, description="Seconds between asks whether sent SMS were delivered. 0: never."
     )
 
 

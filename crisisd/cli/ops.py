@@ -20,6 +20,7 @@ from crisisd.incidents import IncidentService
 from crisisd.library.model import Library
 from crisisd.store import Store
 from crisisd.store.engine import normalize_url
+from crisisd.store.receipts import ReceiptLedger
 
 T = TypeVar("T")
 config_option = click.option(
@@ -168,10 +169,11 @@ def drill(
 @click.option("--json", "as_json", is_flag=True)
 @config_option
 def status(show_all: bool, as_json: bool, config_path: Path | None) -> None:
-    """Open incidents with delivery and acknowledgement counts."""
+    """Open incidents with delivery and acknowledgement counts (SMS: delivered of sent)."""
 
     async def work(svc: IncidentService, lib: Library) -> list[dict[str, Any]]:
         statuses = None if show_all else ["open", "taken_over"]
+        ledger = ReceiptLedger(svc.store)
         out = []
         for row in await svc.store.list_incidents(statuses):
             msgs = await svc.store.messages_of(row.id)
@@ -188,6 +190,7 @@ def status(show_all: bool, as_json: bool, config_path: Path | None) -> None:
                     "drill": row.drill,
                     "opened_at": row.opened_at.isoformat(),
                     "messages": dict(counts),
+                    "sms": await ledger.counts(row.id),
                     "acks": f"{acked}/{need}",
                 }
             )
@@ -202,9 +205,13 @@ def status(show_all: bool, as_json: bool, config_path: Path | None) -> None:
     for r in rows:
         drill_mark = " [DRILL]" if r["drill"] else ""
         counts = ", ".join(f"{k} {v}" for k, v in sorted(r["messages"].items()))
+        sms = r["sms"]
+        delivered = (
+            f"; SMS delivered {sms.get('delivered', 0)} of {sum(sms.values())} sent" if sms else ""
+        )
         click.echo(
             f"{r['id']}{drill_mark} {r['factory']} {r['type']}/{r['severity']} {r['status']} "
-            f"opened {r['opened_at']} — {counts}; acks {r['acks']}"
+            f"opened {r['opened_at']} — {counts}{delivered}; acks {r['acks']}"
         )
 
 
