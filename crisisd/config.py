@@ -140,9 +140,10 @@ class Sms(Model):
         description="Gateways in the order they are tried; a failed one is skipped for its "
         "cool-down. Empty: no SMS channel.",
     )
-    receipts_hours: Annotated[float, Field(gt=0)] = Field(
-        24.0, description="Hours after sending that crisisd asks whether an SMS was delivered."
-    )
+    alert_delivered_within_minutes: Annotated[float, Field(ge=0)] = Field(
+        5.0, description="An alert to acknowledge whose SMS is not reported delivered "
+        "this long after sending goes to the person's next channel. 0: never.",
+    )  # fmt: skip
 
 
 class EmailFrom(Model):

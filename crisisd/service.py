@@ -167,7 +167,8 @@ class Daemon:
             sms,
             self.service.clock,
             every=timedelta(seconds=every),
-            keep_asking=timedelta(hours=config.sms.receipts_hours),
+            alert_within=timedelta(minutes=config.sms.alert_delivered_within_minutes),
+            kick=self.dispatcher.kick,
         )
         self.scheduler.aps.add_job(poller.poll, "interval", seconds=every, id="receipts")
 

@@ -157,7 +157,7 @@ def _message_line(
 def _with_receipt(line: MessageLine, receipts: dict[Any, AuditEntry], tz: tzinfo) -> MessageLine:
     """The line with its SMS delivery receipt (scheduler/receipts.py), when there is one."""
     entry = receipts.get(line.id)
-    if entry is None:
+    if entry is None or entry.channel != line.channel:  # failed over and sent elsewhere since
         return line
     at = entry.at
     provider_at = (entry.detail or {}).get("provider_at")

@@ -6,6 +6,9 @@ asks it for SMS sent recently whose receipt is not final, asks the gateways, and
 the answers; a state that becomes final is written to the audit trail too, so the incident
 report shows when each message reached (or failed to reach) its phone.
 
+SMS that did not reach the phone go back to the outbox on the person's next channel
+(:meth:`ReceiptLedger.fail_over`; the poller decides which).
+
 States are plain strings here (the store knows no channel): ``delivered``, ``undelivered``,
 ``expired`` (final), ``pending``, ``unknown`` (asked again later) and ``untracked`` (the
 gateway has no status API; never asked again).
@@ -19,9 +22,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from crisisd.store.core import Store
-from crisisd.store.tables import audit, messages, receipts
+from crisisd.store.tables import attempts, audit, messages, receipts
 
 REACHED = ("delivered", "undelivered", "expired")  # the provider's final word
 FINAL = (*REACHED, "untracked")  # never asked again
@@ -39,6 +43,17 @@ class Awaiting:
     provider_id: str
     sent_at: datetime
     state: str | None  # the last state recorded, None before the first answer
+    ack_required: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Moved:
+    """A sent SMS that did not reach its phone, put back in the outbox on the next channel."""
+
+    message_id: int
+    incident_id: str
+    recipient: str
+    to_channel: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +81,13 @@ class ReceiptLedger:
         m, r = messages, receipts
         query = (
             sa.select(
-                m.c.id, m.c.incident_id, m.c.recipient, m.c.provider_id, m.c.sent_at, r.c.state
+                m.c.id,
+                m.c.incident_id,
+                m.c.recipient,
+                m.c.provider_id,
+                m.c.sent_at,
+                r.c.state,
+                m.c.ack_required,
             )
             .select_from(m.outerjoin(r, r.c.message_id == m.c.id))
             .where(
@@ -110,6 +131,52 @@ class ReceiptLedger:
                 trail = [self._audit(a, answers[a.message_id], now) for a in final]
                 await conn.execute(sa.insert(audit), trail)
         return final
+
+    async def fail_over(self, ids: Sequence[int], reason: str, now: datetime) -> list[Moved]:
+        """Put sent SMS that did not reach the phone back in the outbox, due now, on the
+        person's next channel (a fresh retry budget, like any failover). A message that was
+        acknowledged meanwhile, or whose SMS was its last channel, stays as it is. Each move
+        is an attempt ``failover`` (with the SMS's provider id, which the message row
+        forgets until its next send) and an audit entry ``delivery.failover``."""
+        m = messages
+        query = sa.select(
+            m.c.id, m.c.incident_id, m.c.recipient, m.c.channels, m.c.channel_index,
+            m.c.provider_id,
+        ).where(
+            m.c.id.in_(list(ids)), m.c.status == "sent", m.c.sent_channel == self.channel,
+            m.c.acked_at.is_(None),
+        )  # fmt: skip
+        moved: list[Moved] = []
+        async with self.store.write() as conn:
+            for row in (await conn.execute(query)).all():
+                step = row.channel_index + 1
+                if step >= len(row.channels):
+                    continue
+                changed = await conn.execute(
+                    sa.update(m)
+                    .where(m.c.id == row.id, m.c.status == "sent", m.c.channel_index == step - 1)
+                    .values(
+                        status="pending", channel_index=step, channel=row.channels[step],
+                        not_before=now, attempts=0, last_error=reason, lease_until=None,
+                        worker=None, sent_at=None, sent_channel=None, provider_id=None,
+                    )
+                )  # fmt: skip
+                if changed.rowcount:
+                    moved.append(Moved(row.id, row.incident_id, row.recipient, row.channels[step]))
+                    await self._moved(conn, moved[-1], row.provider_id, reason, now)
+        return moved
+
+    async def _moved(
+        self, conn: AsyncConnection, moved: Moved, provider_id: str, reason: str, now: datetime
+    ) -> None:
+        attempt = {"message_id": moved.message_id, "channel": self.channel, "at": now}
+        attempt |= {"outcome": "failover", "provider_id": provider_id, "reason": reason}
+        await conn.execute(sa.insert(attempts), [attempt])
+        detail = {"message_id": moved.message_id, "recipient": moved.recipient}
+        detail |= {"from": self.channel, "to": moved.to_channel, "reason": reason}
+        entry = {"incident_id": moved.incident_id, "at": now, "actor": "crisisd"}
+        entry |= {"action": "delivery.failover", "channel": self.channel, "detail": detail}
+        await conn.execute(sa.insert(audit), [entry])
 
     async def counts(self, incident_id: str) -> dict[str, int]:
         """An incident's sent SMS by receipt state (``unknown`` before the first answer)."""
