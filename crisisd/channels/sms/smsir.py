@@ -21,6 +21,7 @@ Status: ``GET {base}/v1/send/{messageId}``, one id a call; ``data.deliveryState`
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from urllib.parse import quote
 
 from crisisd.channels.base import Failed, SendResult
 from crisisd.channels.sms.codes import (
@@ -137,7 +138,7 @@ class SmsIrGateway(HttpGateway):
         if not key:
             return Receipts({}, self.no_key().reason)
         [message_id] = message_ids
-        url = self.base_url + REPORT_PATH.format(message_id=message_id)
+        url = self.base_url + REPORT_PATH.format(message_id=quote(message_id, safe=""))
         reply = await self.request("GET", url, headers={"X-API-KEY": key})
         data = reply.json_object()
         code = code_of(field(data, "status"))
