@@ -140,6 +140,10 @@ class Sms(Model):
         description="Gateways in the order they are tried; a failed one is skipped for its "
         "cool-down. Empty: no SMS channel.",
     )
+    alert_delivered_within_minutes: Annotated[float, Field(ge=0)] = Field(
+        5.0, description="An alert to acknowledge whose SMS is not reported delivered "
+        "this long after sending goes to the person's next channel. 0: never.",
+    )  # fmt: skip
 
 
 class EmailFrom(Model):
@@ -250,6 +254,9 @@ class Schedule(Model):
     remind_minutes_before: Annotated[float, Field(ge=0)] = Field(
         5.0,  # press update due
         description="The officer is reminded this many minutes before an update is due.",
+    )
+    receipts_seconds: Annotated[float, Field(ge=0)] = Field(
+        60.0, description="Seconds between asks whether sent SMS were delivered. 0: never."
     )
 
 

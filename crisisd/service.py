@@ -13,6 +13,7 @@ import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from crisisd import redaction, sdnotify
 from crisisd.api.acklinks import AckSigner
 from crisisd.channels.base import Channel, OutboundMessage
 from crisisd.channels.registry import build_channels
+from crisisd.channels.sms import SmsChannel
 from crisisd.config import Config, load_config
 from crisisd.context import DaemonContext
 from crisisd.delivery.dispatcher import Dispatcher
@@ -35,8 +37,10 @@ from crisisd.redaction import redact
 from crisisd.sandbox.runner import Sandbox, sandbox_token
 from crisisd.scheduler.gatewaywatch import GatewayWatch
 from crisisd.scheduler.jobs import Scheduler
+from crisisd.scheduler.receipts import ReceiptPoller
 from crisisd.store import MessageRow, Store
 from crisisd.store.engine import normalize_url
+from crisisd.store.receipts import ReceiptLedger
 from crisisd.store.workerlock import WorkerLock
 
 log = structlog.get_logger("crisisd.service")
@@ -148,9 +152,25 @@ class Daemon:
         self.scheduler.aps.add_job(
             watch.check, "interval", seconds=config.schedule.check_seconds, id="gateways"
         )
+        self._start_receipts(config)
         stack.callback(self.scheduler.shutdown)
         await self._start_api(stack)
         await self._start_bots(stack, sandbox)
+
+    def _start_receipts(self, config: Config) -> None:
+        """Ask the SMS gateways' status APIs where sent SMS are (see scheduler/receipts.py)."""
+        sms, every = self.channels.get("sms"), config.schedule.receipts_seconds
+        if not isinstance(sms, SmsChannel) or every <= 0:
+            return
+        poller = ReceiptPoller(
+            ReceiptLedger(self.store, sms.name),
+            sms,
+            self.service.clock,
+            every=timedelta(seconds=every),
+            alert_within=timedelta(minutes=config.sms.alert_delivered_within_minutes),
+            kick=self.dispatcher.kick,
+        )
+        self.scheduler.aps.add_job(poller.poll, "interval", seconds=every, id="receipts")
 
     async def _start_bots(self, stack: contextlib.AsyncExitStack, sandbox: Sandbox | None) -> None:
         """The officers' bot on every messenger that has it (closed before the dispatcher)."""

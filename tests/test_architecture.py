@@ -16,7 +16,6 @@ MAX_LINES = 420  # "about 400": a little slack, never a 600-line module
 KNOWN_LONG: dict[str, int] = {
     "crisisd/api/app.py": 452,
     "crisisd/sandbox/botapi.py": 425,
-    "crisisd/sandbox/smsgw.py": 431,
     "crisisd/sandbox/trainer.py": 421,
 }
 
