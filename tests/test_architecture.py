@@ -17,7 +17,6 @@ KNOWN_LONG: dict[str, int] = {
     "crisisd/api/app.py": 452,
     "crisisd/planning/planner.py": 441,
     "crisisd/reports/drill.py": 429,
-    "crisisd/sandbox/botapi.py": 425,
     "crisisd/sandbox/smsgw.py": 431,
     "crisisd/sandbox/trainer.py": 421,
 }
