@@ -4,7 +4,8 @@ chat, at most 20 messages a minute in a group, about 30 messages a second per bo
 
 A send that comes sooner is answered 429 with ``parameters.retry_after`` (whole seconds)
 and counted as a *violation*; a client that keeps sending meanwhile gets 429 with the
-seconds left (each counted too) and does not extend the wait. The clock is injected, so tests step time.
+seconds left (each counted too) and does not extend the wait. The clock is injected, so
+tests step time.
 """
 
 from __future__ import annotations
