@@ -18,7 +18,6 @@ KNOWN_LONG: dict[str, int] = {
     "crisisd/planning/planner.py": 441,
     "crisisd/reports/drill.py": 429,
     "crisisd/sandbox/smsgw.py": 431,
-    "crisisd/sandbox/trainer.py": 421,
 }
 
 
