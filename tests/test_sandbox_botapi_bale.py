@@ -40,6 +40,12 @@ async def test_parse_mode_is_ignored_and_the_text_kept_as_sent(bale: Fake) -> No
     assert (await bale.call("sendMessage", chat_id=USER, text="x", parse_mode="Nonsense"))[0] == 200
     [first, *_] = bale.inbox.query(service="bale")
     assert first.extra["markdown"] is True and first.extra["plain"] == HOSTILE
+    [record, *_] = await bale.control(f"sent?chat_id={USER}")
+    assert record["html"] == (  # what the reader sees: Bale's Markdown, the tags as text
+        "\u200f&lt;b&gt;آتش&lt;/b&gt; &amp;amp; <b>پررنگ</b> <i>کج</i> "
+        '<a href="https://e.x/a" rel="noopener noreferrer nofollow">x</a> <code>کد</code> '
+        "\u202eabc"
+    )
 
 
 async def test_length_counts_the_raw_text(bale: Fake) -> None:

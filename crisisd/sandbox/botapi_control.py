@@ -17,7 +17,8 @@ JSON in, JSON out. ``bot`` is a bot's username or id (default: the first bot).
   (the next ``count`` sends, or all, answer 429), ``block``/``unblock`` (403),
   ``not_started`` (403 until the user writes), ``migrate`` (a group becomes the supergroup
   ``to``, default ``-100<id>``: sends answer 400 with ``migrate_to_chat_id``), ``none``.
-- ``GET /_control/sent?chat_id=&bot=`` lists what the bots sent; ``GET /_control/callbacks``.
+- ``GET /_control/sent?chat_id=&bot=`` lists what the bots sent (``text`` as sent, ``html``
+  as the reader's app shows it); ``GET /_control/callbacks``.
 - ``GET|POST /_control/faults`` {mode, rate, count, retry_after, latency_ms, methods?}
   fails every request of the fake (:mod:`crisisd.sandbox.faults`).
 - ``GET /_control/stats``; ``POST /_control/block`` {chat_id, blocked?};

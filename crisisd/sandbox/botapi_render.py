@@ -18,6 +18,8 @@ from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urlsplit
 
+from crisisd.sandbox.botapi_model import FakeMessage
+
 _SCHEMES = {"http", "https", "tg", "mailto", "tel"}
 _OPEN = {
     "bold": "<b>",
@@ -109,6 +111,19 @@ def render_bale_markdown(text: str) -> str:
             out.append(f"<{tag}>{render_bale_markdown(match[str(kind)])}</{tag}>")
     out.append(escape(text[last:]))
     return "".join(out)
+
+
+def render_message(message: FakeMessage, *, markdown: bool) -> str:
+    """A stored message as the chat's app shows it; ``markdown``: Bale's rendering."""
+    if message.contact is not None:
+        phone = escape(str(message.contact.get("phone_number", "")))
+        name = escape(str(message.contact.get("first_name", "")))
+        return f'📞 {name} <bdi dir="ltr">{phone}</bdi>'
+    if not message.sender.get("is_bot"):
+        return escape(message.text)  # the user's own text, as typed
+    if markdown:
+        return render_bale_markdown(message.text)
+    return render_entities(message.text, message.entities)
 
 
 def render_sent(source: str, extra: Mapping[str, Any]) -> str:

@@ -29,6 +29,7 @@ from crisisd.sandbox.botapi_model import (
     FakeMessage,
     Stats,
 )
+from crisisd.sandbox.botapi_render import render_message
 from crisisd.sandbox.botapi_webhook import WebhookSender
 from crisisd.sandbox.botapi_wire import bad_request
 from crisisd.sandbox.faults import Faults
@@ -307,10 +308,12 @@ class BotApiState:
         return self.push_update(bot, "callback_query", query)
 
     def sent(self, chat_id: int | None = None, bot: str | None = None) -> list[JSON]:
-        """Messages the bots sent, oldest first (optionally one chat's or one bot's)."""
+        """Messages the bots sent, oldest first (optionally one chat's or one bot's); ``html``
+        is what the reader's app shows (:func:`~crisisd.sandbox.botapi_render.render_message`)."""
         names = {b.id: b.username for b in self.bots.values()}
+        markdown = self.dialect.markdown_text
         return [
-            m.record(names.get(m.bot_id, ""))
+            m.record(names.get(m.bot_id, "")) | {"html": render_message(m, markdown=markdown)}
             for m in self.messages.values()
             if m.sender.get("is_bot")
             and (chat_id is None or m.chat_id == chat_id)

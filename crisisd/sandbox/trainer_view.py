@@ -14,13 +14,12 @@ import hashlib
 import json
 from collections.abc import Mapping
 from datetime import UTC, datetime, tzinfo
-from html import escape
 from typing import Any
 
 from aiohttp import web
 
 from crisisd.formats.timefmt import TEHRAN, clock
-from crisisd.sandbox.botapi_render import render_bale_markdown, render_entities, safe_href
+from crisisd.sandbox.botapi_render import render_message, safe_href
 from crisisd.sandbox.botapi_state import BotApiState, FakeBot, FakeMessage
 from crisisd.sandbox.trainer_users import TrainerUser, UsersSource
 
@@ -140,7 +139,7 @@ class Trainer:
 
     def _message(self, state: BotApiState, m: FakeMessage, waiting: bool) -> JSON:
         from_bot = bool(m.sender.get("is_bot"))
-        html = shown_html(state, m)
+        html = render_message(m, markdown=state.dialect.markdown_text)
         return {
             "id": m.message_id,
             "from": "bot" if from_bot else "user",
@@ -179,19 +178,6 @@ def _buttons(markup: JSON | None) -> list[list[JSON]]:
 
 def button_data(markup: JSON | None) -> set[str]:
     return {b["data"] for row in _buttons(markup) for b in row if "data" in b}
-
-
-def shown_html(state: BotApiState, m: FakeMessage) -> str:
-    """A message's text as the user's app shows it, as safe HTML."""
-    if m.contact is not None:
-        phone = escape(str(m.contact.get("phone_number", "")))
-        name = escape(str(m.contact.get("first_name", "")))
-        return f'📞 {name} <bdi dir="ltr">{phone}</bdi>'
-    if not m.sender.get("is_bot"):
-        return escape(m.text)
-    if state.dialect.markdown_text:
-        return render_bale_markdown(m.text)
-    return render_entities(m.text, m.entities)
 
 
 def http_error(status: int, message: str) -> web.HTTPException:
