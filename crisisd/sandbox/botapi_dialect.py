@@ -101,20 +101,15 @@ class Dialect:
 
     def unreachable(self, chat: FakeChat, bot_id: int) -> BotApiError | None:
         """403 for a chat that blocked the bot, removed it, or never started it."""
-        if chat.blocked:
-            if self.bale:
-                return BotApiError(403, "Forbidden: permission_denied")
-            who = (
-                "bot was kicked from the group chat"
-                if chat.is_group
-                else ("bot was blocked by the user")
-            )
-            return BotApiError(403, f"Forbidden: {who}")
-        if not chat.has_started(bot_id):
-            if self.bale:
-                return BotApiError(403, "Forbidden: permission_denied")
+        if not chat.blocked and chat.has_started(bot_id):
+            return None
+        if self.bale:
+            return BotApiError(403, "Forbidden: permission_denied")
+        if not chat.blocked:
             return BotApiError(403, "Forbidden: bot can't initiate conversation with a user")
-        return None
+        if chat.is_group:
+            return BotApiError(403, "Forbidden: bot was kicked from the group chat")
+        return BotApiError(403, "Forbidden: bot was blocked by the user")
 
     def migrated(self, new_chat_id: int) -> BotApiError:
         return BotApiError(
