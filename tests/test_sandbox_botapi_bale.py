@@ -11,10 +11,10 @@ import aiohttp
 import pytest
 import telegram
 
-from tests import test_sandbox_botapi as telegram_mode
-from tests.test_sandbox_botapi import OTHER, TOKEN, USER, Fake, Hook, arrival, make_fake
+from tests import botapifake
+from tests.botapifake import OTHER, TOKEN, USER, Fake, Hook, arrival, make_fake
 
-http, hook = telegram_mode.http, telegram_mode.hook  # the fixtures, shared
+http, hook = botapifake.http, botapifake.hook  # the fixtures
 
 pytestmark = pytest.mark.filterwarnings(
     "ignore:.*attribute `retry_after` will be of type:telegram.warnings.PTBDeprecationWarning"
