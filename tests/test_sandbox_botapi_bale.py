@@ -43,8 +43,7 @@ async def test_parse_mode_is_ignored_and_the_text_kept_as_sent(bale: Fake) -> No
     [record, *_] = await bale.control(f"sent?chat_id={USER}")
     assert record["html"] == (  # what the reader sees: Bale's Markdown, the tags as text
         "\u200f&lt;b&gt;آتش&lt;/b&gt; &amp;amp; <b>پررنگ</b> <i>کج</i> "
-        '<a href="https://e.x/a" rel="noopener noreferrer nofollow">x</a> <code>کد</code> '
-        "\u202eabc"
+        '<a href="https://e.x/a" rel="noopener noreferrer nofollow">x</a> `کد` \u202eabc'
     )
 
 

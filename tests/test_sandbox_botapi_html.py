@@ -146,14 +146,28 @@ def test_telegram_entities_render_as_the_app_shows_them() -> None:
 
 def test_bale_markdown_renders_and_everything_else_is_text() -> None:
     html = render_bale_markdown(
-        "\u200f*هشدار* _فوری_ `ABC-123` [پیوند](https://x.example/a?b=1&c=2) <b>تگ</b> &amp; "
-        "\\*نه\\* [بد](javascript:alert(1)) تنها* یک_ ```\n<pre>\n```"
+        "*\u200fهشدار* _فوری_ [پیوند](https://x.example/a?b=1&c=2) <b>تگ</b> &amp; "
+        "[بد](javascript:alert(1)) ```\n<pre>\n``` `KMT-479`"
     )
     assert html == (
-        "\u200f<b>هشدار</b> <i>فوری</i> <code>ABC-123</code> "
+        "<b>\u200fهشدار</b> <i>فوری</i> "
         '<a href="https://x.example/a?b=1&amp;c=2" rel="noopener noreferrer nofollow">پیوند</a> '
-        "&lt;b&gt;تگ&lt;/b&gt; &amp;amp; *نه* <a>بد</a>) تنها* یک_ <pre>\n&lt;pre&gt;\n</pre>"
+        "&lt;b&gt;تگ&lt;/b&gt; &amp;amp; <a>بد</a>) <pre>\n&lt;pre&gt;\n</pre> `KMT-479`"
     )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "tank_3 and 2*3",  # marks inside a word count for nothing
+        "(*x*) _y_،",  # nor next to punctuation
+        "\u2060*x*\u2060",  # nor next to a word joiner (how crisisd defuses typed marks)
+        "*a*b* **c** \\*d\\*",  # nor unpaired, doubled or after a backslash
+        "\u200f*عنوان*",  # an RLM before the mark: it does not open the line any more
+    ],
+)
+def test_bale_marks_count_only_between_whitespace(text: str) -> None:
+    assert render_bale_markdown(text) == text.replace("&", "&amp;")
 
 
 @pytest.mark.parametrize(

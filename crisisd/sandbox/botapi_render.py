@@ -34,17 +34,18 @@ _OPEN = {
 }
 _CLOSE = {kind: "</" + tag[1:].split(">")[0].split()[0] + ">" for kind, tag in _OPEN.items()}
 
-# Bale's Markdown as its apps render it in a bot's message text (docs.bale.ai documents no
-# parse_mode; the subset is the one Bale-targeting projects write: *bold*, _italic_,
-# `code`, ```pre```, [label](url)). A backslash keeps the next mark literal, as in
-# Telegram's legacy Markdown, which Bale's follows (an assumption: Bale does not say).
+# Bale's Markdown as its apps render it in a message's text (docs.bale.ai documents no
+# parse_mode; its formatting rules as Bale client projects summarise them, and as
+# crisisd's own docs/messengers.md writes for them): *bold* and _italic_ count only with
+# whitespace or the text's ends outside the marks and text inside, on one line;
+# [words](url) links; ```…``` blocks. No escape character: a mark that does not count is
+# shown as it is. Unconfirmed against a live Bale client.
+_INSIDE = r"[^\s{m}](?:[^\n{m}]*[^\s{m}])?"
 _BALE = re.compile(
-    r"\\(?P<esc>[*_`\[\\])"
-    r"|```(?P<pre>.+?)```"
-    r"|`(?P<code>[^`\n]+)`"
+    r"```(?P<pre>.+?)```"
     r"|\[(?P<label>[^\]\n]+)\]\((?P<url>[^)\s]+)\)"
-    r"|\*(?P<bold>[^*\n]+)\*"
-    r"|_(?P<italic>[^_\n]+)_",
+    rf"|(?<!\S)\*(?P<bold>{_INSIDE.format(m=r'*')})\*(?!\S)"
+    rf"|(?<!\S)_(?P<italic>{_INSIDE.format(m='_')})_(?!\S)",
     re.S,
 )
 
@@ -100,10 +101,8 @@ def render_bale_markdown(text: str) -> str:
         out.append(escape(text[last : match.start()]))
         last = match.end()
         kind = match.lastgroup
-        if kind == "esc":
-            out.append(escape(match["esc"]))
-        elif kind in ("pre", "code"):
-            out.append(f"<{kind}>{escape(match[kind])}</{kind}>")
+        if kind == "pre":
+            out.append(f"<pre>{escape(match['pre'])}</pre>")
         elif kind == "url":
             out.append(f"{_link(match['url'])}{render_bale_markdown(match['label'])}</a>")
         else:
