@@ -15,8 +15,6 @@ MAX_LINES = 420  # "about 400": a little slack, never a 600-line module
 # Modules still being split by their owners in this series; this list only shrinks.
 KNOWN_LONG: dict[str, int] = {
     "crisisd/api/app.py": 452,
-    "crisisd/sandbox/botapi.py": 425,
-    "crisisd/sandbox/trainer.py": 421,
 }
 
 
