@@ -10,11 +10,12 @@ Resolved values are registered with :mod:`crisisd.redaction` and held as
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from crisisd.domain import Dialect, is_bale
 from crisisd.errors import ProblemsError
 from crisisd.parsing.modelcheck import check_model
 from crisisd.parsing.secretrefs import resolve_secrets
@@ -55,11 +56,20 @@ class Messenger(Model):
         "https://api.telegram.org/bot",
         description="Bot API base URL; for Bale `https://tapi.bale.ai/bot`.",
     )
-    rate: Rate = Field(Rate(), description="Sending limits on this messenger.")
-    officers_bot: bool = Field(
-        True,  # run the officers' bot on this messenger
-        description="Run the officers' bot (/report, /status, …) on this messenger.",
+    format: Dialect = Field(
+        "telegram_html",
+        description="How texts are written: `telegram_html` (HTML), `bale_markdown` (Bale's "
+        "Markdown, no parse_mode) or `plain`; see docs/messengers.md. Unset: `bale_markdown` "
+        "for Bale (`base_url` at tapi.bale.ai, or named `bale`), `telegram_html` otherwise.",
     )
+    rate: Rate = Field(Rate(), description="Sending limits on this messenger.")
+    officers_bot: bool = Field(True, description="Run the officers' bot on this messenger.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bale_writes_markdown(cls, data: Any) -> Any:
+        bale = isinstance(data, dict) and "format" not in data and is_bale(data)
+        return {**data, "format": "bale_markdown"} if bale else data
 
 
 class GenericSuccess(Model):
@@ -251,8 +261,8 @@ class Bots(Model):
     mode: Literal["polling", "webhook"] = Field(
         "polling",
         description="polling: the daemon asks for updates (works behind NAT); webhook: the "
-        "messenger POSTs them to api.public_url + /telegram-webhook/<messenger> (needs "
-        "api.public_url reachable from the internet, behind your reverse proxy)",
+        "messenger POSTs them to api.public_url + /telegram-webhook/<messenger> (Bale: + "
+        "/<secret>; needs api.public_url reachable from the internet, behind your reverse proxy)",
     )
 
 
@@ -314,9 +324,7 @@ class Config(Model):
     calendar: Calendar = Field(
         Calendar(), description="The working week used for `working days` deadlines."
     )
-    bots: Bots = Field(
-        default_factory=Bots, description="the officers' bot: long polling or webhook"
-    )
+    bots: Bots = Field(default_factory=Bots, description="The officers' bot: polling or webhook.")
     schedule: Schedule = Field(Schedule(), description="How often the scheduler looks.")
     admins: list[str] = Field(
         default_factory=list,  # directory contact ids told about reloads

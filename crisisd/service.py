@@ -22,6 +22,7 @@ from aiohttp import web
 from crisisd import redaction, sdnotify
 from crisisd.api.acklinks import AckSigner
 from crisisd.channels.base import Channel, OutboundMessage
+from crisisd.channels.chatmoves import follow_moves
 from crisisd.channels.registry import build_channels
 from crisisd.config import Config, load_config
 from crisisd.context import DaemonContext
@@ -105,6 +106,7 @@ class Daemon:
             stack.push_async_callback(channel.aclose)
         self.service = IncidentService(self.store, self.library)
         self.service.metrics = self.metrics
+        await follow_moves(self.store, self.channels, self.service.clock)  # groups upgraded
         secret = (
             config.api.ack_secret.get_secret_value()
             if config.api.ack_secret

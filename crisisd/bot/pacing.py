@@ -21,7 +21,7 @@ from telegram.error import RetryAfter
 from telegram.ext import BaseRateLimiter, BaseUpdateProcessor
 
 from crisisd.channels.base import ChannelLimits
-from crisisd.channels.telegram import retry_after_seconds
+from crisisd.channels.chaterrors import retry_after_seconds
 from crisisd.config import Rate
 from crisisd.delivery.pacing import Pacer
 

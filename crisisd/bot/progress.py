@@ -29,7 +29,7 @@ from telegram.error import RetryAfter, TelegramError
 
 from crisisd.bot.runtime import Bot, BotRuntime, edit, send
 from crisisd.bot.status import progress_text, selected, settled
-from crisisd.channels.telegram import retry_after_seconds
+from crisisd.channels.chaterrors import retry_after_seconds
 from crisisd.redaction import redact
 
 log = structlog.get_logger("crisisd.bot")
