@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from html import escape
 from typing import Any
 
@@ -29,6 +30,7 @@ from crisisd.channels.base import (
     Sent,
 )
 from crisisd.channels.chaterrors import classify
+from crisisd.channels.chatmoves import follow_moves
 from crisisd.channels.telegram import ChatMoved, TelegramChannel, chat_id_of, messenger_limits
 from crisisd.config import Messenger
 from crisisd.domain import ack_code
@@ -36,6 +38,7 @@ from crisisd.errors import ConfigError
 from crisisd.formats.textfit import telegram_length
 from crisisd.sandbox.botapi import BOTAPI_STATE, BotApiState, create_botapi_app
 from crisisd.sandbox.inbox import Inbox
+from crisisd.store import Store
 
 TOKEN = "123456:SECRET-TOKEN-abc"
 USER = 1001
@@ -479,3 +482,29 @@ async def test_concurrent_sends_to_many_chats(sandbox: Sandbox) -> None:
     assert all(isinstance(r, Sent) for r in results)
     assert len({r.provider_id for r in results if isinstance(r, Sent)}) == 20
     assert sandbox.state.violations == 0
+
+
+async def test_a_supergroup_move_is_kept_in_the_store(scripted: Scripted, store: Store) -> None:
+    """Recorded once (setting + audit), and known to the next run's channel at its start."""
+    migrated = {"migrate_to_chat_id": -1005550001}
+    refusal = {"ok": False, "error_code": 400, "description": "Bad Request: upgraded"}
+    scripted.answers.append((400, refusal | {"parameters": migrated}))
+    at = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
+    first = make_channel(scripted.url)
+    try:
+        await follow_moves(store, {"telegram": first}, lambda: at)
+        assert isinstance(await first.send(message(address="-4002", incident_id="KMT-1")), Sent)
+    finally:
+        await first.aclose()
+    [entry] = [e for e in await store.audit_of("KMT-1") if e.action == "chat.migrated"]
+    assert entry.detail == {"old_chat_id": -4002, "new_chat_id": -1005550001, "key": message().key}
+    assert (entry.channel, entry.at) == ("telegram", at)
+
+    restarted = make_channel(scripted.url)
+    try:
+        await follow_moves(store, {"telegram": restarted}, lambda: at)
+        assert restarted.migrated == {-4002: -1005550001}
+        assert await restarted.send(message(address="-4002")) == Sent("-1005550001:3")
+    finally:
+        await restarted.aclose()
+    assert [r["chat_id"] for r in scripted.requests] == [-4002, -1005550001, -1005550001]

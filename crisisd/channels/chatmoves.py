@@ -4,9 +4,9 @@ Telegram answers a message to a group that was upgraded with 400 and
 ``parameters.migrate_to_chat_id`` (https://core.telegram.org/bots/api#responseparameters);
 :class:`~crisisd.channels.telegram.TelegramChannel` sends the message again to the new
 id. This module keeps what it learnt: a store setting per move
-(``chat.moved:<messenger>:<old id>`` → new id), read back into the channel at the next
-start so later messages go straight to the supergroup, and an audit entry
-(``chat.migrated``) on the incident whose message found out. The directory itself is the
+(``chat.moved:<messenger>:<old id>`` → ``"<old id> <new id>"``), read back into the
+channel at the next start so later messages go straight to the supergroup, and an audit
+entry (``chat.migrated``) on the incident whose message found out. The directory itself is the
 operator's to update: the log event says so.
 """
 
@@ -28,7 +28,8 @@ async def follow_moves(
     """Load the moves learnt earlier into every messenger channel, and record new ones."""
 
     async def record(moved: ChatMoved) -> None:
-        await store.put_setting(f"{PREFIX}{moved.channel}:{moved.old}", str(moved.new))
+        key = f"{PREFIX}{moved.channel}:{moved.old}"  # a long key is hashed: ids in the value
+        await store.put_setting(key, f"{moved.old} {moved.new}")
         entry = AuditEntry(
             incident_id=moved.incident_id or None,
             at=clock(),
@@ -43,8 +44,8 @@ async def follow_moves(
         if not isinstance(channel, TelegramChannel):
             continue
         known = await store.settings_with_prefix(f"{PREFIX}{name}:")
-        for key, value in known.items():
-            old, new = key.rsplit(":", 1)[1], value
-            if old.lstrip("-").isdigit() and new.lstrip("-").isdigit():
-                channel.migrated[int(old)] = int(new)
+        for value in known.values():
+            ids = value.split()
+            if len(ids) == 2 and all(i.lstrip("-").isdigit() for i in ids):
+                channel.migrated[int(ids[0])] = int(ids[1])
         channel.on_migrate = record
