@@ -6,6 +6,8 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any, Literal
+from urllib.parse import urlsplit
 
 
 class Casualties(StrEnum):
@@ -46,6 +48,17 @@ def channel_kind(channel: str) -> str:
     if channel in ("sms", "email"):
         return channel
     return "chat"
+
+
+Dialect = Literal["telegram_html", "bale_markdown", "plain"]
+"""How a messenger is written to: Telegram's HTML, Bale's Markdown, or plain text."""
+
+
+def is_bale(fields: dict[str, Any]) -> bool:
+    """Whether a messenger's fields (``name``, ``base_url``) name Bale's Bot API
+    (``https://tapi.bale.ai/bot``, https://docs.bale.ai)."""
+    host = urlsplit(str(fields.get("base_url") or "")).hostname or ""
+    return fields.get("name") == "bale" or host == "tapi.bale.ai"
 
 
 DETAILS_LIMIT = 1000

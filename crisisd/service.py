@@ -23,6 +23,7 @@ from aiohttp import web
 from crisisd import redaction, sdnotify
 from crisisd.api.acklinks import AckSigner
 from crisisd.channels.base import Channel, OutboundMessage
+from crisisd.channels.chatmoves import follow_moves
 from crisisd.channels.registry import build_channels
 from crisisd.channels.sms import SmsChannel
 from crisisd.config import Config, load_config
@@ -109,6 +110,7 @@ class Daemon:
             stack.push_async_callback(channel.aclose)
         self.service = IncidentService(self.store, self.library)
         self.service.metrics = self.metrics
+        await follow_moves(self.store, self.channels, self.service.clock)  # groups upgraded
         secret = (
             config.api.ack_secret.get_secret_value()
             if config.api.ack_secret
@@ -191,7 +193,7 @@ class Daemon:
             settings = BotSettings(webhook_url=self.config.api.public_url)
         bots = await start_bots(self.ctx, entries, settings, pacers=self.dispatcher.pacers)
         stack.push_async_callback(bots.aclose)
-        self._webhooks = dict(bots.webhook_routes())
+        self._webhooks = dict(bots.webhook_handlers())
 
     async def _start_api(self, stack: contextlib.AsyncExitStack) -> None:
         from crisisd.api.app import create_api_app, start_api
@@ -204,15 +206,17 @@ class Daemon:
             signer=self.signer,
             max_body_bytes=api.max_body_bytes,
         )
-        # webhook mode: Telegram/Bale POST here; the handlers exist once the bots have started
+        # webhook mode: Telegram/Bale POST here (Bale: + /<secret>, having no secret_token);
+        # the handlers exist once the bots have started
         app.router.add_post("/telegram-webhook/{messenger}", self._webhook)
+        app.router.add_post("/telegram-webhook/{messenger}/{secret}", self._webhook)
         runner = await start_api(app, api.bind, api.port)
         stack.push_async_callback(runner.cleanup)
         host, port = runner.addresses[0][:2]
         self.addresses["api"] = f"http://{host}:{port}"
 
     async def _webhook(self, request: web.Request) -> web.StreamResponse:
-        handler = self._webhooks.get(request.path)
+        handler = self._webhooks.get(request.match_info["messenger"])
         if handler is None:
             raise web.HTTPNotFound(text="no bot listens here")
         return await handler(request)

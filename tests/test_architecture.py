@@ -99,7 +99,6 @@ def test_the_package_root_holds_only_vocabulary_models_and_the_shell() -> None:
         "__init__",
         "__main__",
         "approvals",
-        "config",
         "context",
         "domain",
         "errors",
