@@ -11,9 +11,22 @@ from urllib.parse import urlsplit
 
 
 class Casualties(StrEnum):
+    """What the reporter knows of casualties; ``yes`` (stored before injured and fatalities
+    were told apart) reads as injured."""
+
     NONE = "none"
+    INJURED = "injured"
+    FATALITIES = "fatalities"
     UNKNOWN = "unknown"
-    YES = "yes"
+
+    @classmethod
+    def _missing_(cls, value: object) -> Casualties | None:
+        return cls.INJURED if value == "yes" else None
+
+    @property
+    def countable(self) -> bool:
+        """Whether a number of people goes with it."""
+        return self in (Casualties.INJURED, Casualties.FATALITIES)
 
 
 class IncidentStatus(StrEnum):
@@ -63,6 +76,7 @@ def is_bale(fields: dict[str, Any]) -> bool:
 
 DETAILS_LIMIT = 1000
 LOCATION_LIMIT = 200
+CASUALTIES_MAX = 10_000  # a count above this is a typing slip
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +90,7 @@ class IncidentReport:
     details: str = ""
     location: str = ""
     casualties: Casualties = Casualties.UNKNOWN
+    casualties_count: int | None = None  # how many injured or dead, when known
     drill: bool = False
     source: str = "cli"  # bot:<messenger>, api:<integration>, cli, scheduler
     idempotency_key: str | None = None
@@ -122,6 +137,7 @@ class IncidentFacts:
     details: str = ""
     location: str = ""
     casualties: Casualties = Casualties.UNKNOWN
+    casualties_count: int | None = None
     drill: bool = False
     status: IncidentStatus = IncidentStatus.OPEN
     update_number: int = 0

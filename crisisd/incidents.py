@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 import structlog
 
 from crisisd.domain import (
+    CASUALTIES_MAX,
     DETAILS_LIMIT,
     LOCATION_LIMIT,
     Casualties,
@@ -110,6 +111,7 @@ class IncidentService:
             unknown = [a for a in report.drill_audiences if a not in pb.audiences]
             if unknown:
                 raise InvalidReportError(f"unknown drill audience(s): {', '.join(unknown)}")
+        _check_count(report)
         return replace(
             report,
             details=clean_user_text(report.details, DETAILS_LIMIT),
@@ -131,6 +133,7 @@ class IncidentService:
                 details=report.details,
                 location=report.location,
                 casualties=report.casualties,
+                casualties_count=report.casualties_count,
                 drill=report.drill,
                 drill_audiences=report.drill_audiences,
             )
@@ -147,6 +150,9 @@ class IncidentService:
                     "drill": report.drill,
                     "messages": len(plan.messages),
                     "details": report.details,
+                    "location": report.location,
+                    "casualties": report.casualties.value,
+                    "casualties_count": report.casualties_count,
                 },
             )
             try:
@@ -341,6 +347,21 @@ class IncidentService:
         if presser is not None and presser != msg.recipient:
             raise PermissionDeniedError("only the person this alert was sent to can acknowledge it")
         return await self.acknowledge(msg.incident_id, msg.recipient, via, msg.id)
+
+
+def _check_count(report: IncidentReport) -> None:
+    count = report.casualties_count
+    if count is None:
+        return
+    if not report.casualties.countable:
+        raise InvalidReportError(
+            f"a casualty count goes with 'injured' or 'fatalities', not '{report.casualties}'"
+        )
+    if not 1 <= count <= CASUALTIES_MAX:
+        raise InvalidReportError(
+            f"casualty count {count} is out of range — give 1 to {CASUALTIES_MAX}, "
+            "or leave it out when it is not known"
+        )
 
 
 def _merge(a: Plan, b: Plan) -> Plan:

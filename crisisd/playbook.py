@@ -139,11 +139,7 @@ class Contact(Model):
         return None if chat is None else str(chat)
 
     def reachable_on(self, channel: str) -> bool:
-        if channel == SMS:
-            return self.phone is not None
-        if channel == EMAIL_CHANNEL:
-            return self.email is not None
-        return channel in self.chats
+        return self.address_for(channel) is not None
 
 
 class Directory(Model):
@@ -372,6 +368,12 @@ class Factory(Model):
         description="The name email from this factory is sent under, in both languages, e.g. "
         "`{fa: روابط عمومی فولاد شهریار, en: Shahriar Steel Public Relations}`. Unset: "
         "`smtp.sender.name` from the daemon config.",
+    )
+    locations: list[Names] = Field(
+        default_factory=list,
+        description="Places in the plant the officer picks from in the bot's report (or types "
+        "another), e.g. `{fa: انبار مواد اولیه, en: Raw materials store}`. A place from this "
+        "list reaches each reader in their language; a typed one as written.",
     )
 
 

@@ -15,7 +15,7 @@ import click
 
 from crisisd.cli.app import main
 from crisisd.cli.common import CONFIG_HELP, config_from, fail, library_from
-from crisisd.domain import Casualties, IncidentReport
+from crisisd.domain import CASUALTIES_MAX, Casualties, IncidentReport
 from crisisd.errors import CrisisError
 from crisisd.formats.timefmt import fa_digits, local_date
 
@@ -86,9 +86,20 @@ def run(config_path: Path | None) -> None:
 @click.option(
     "--reporter", required=True, help="officer's contact id (must be an officer of FACTORY)"
 )
-@click.option("--details", default="", help="what is known: location, casualties, …")
-@click.option("--location", default="")
-@click.option("--casualties", type=click.Choice([c.value for c in Casualties]), default="unknown")
+@click.option("--details", default="", help="what is known, in a few sentences")
+@click.option("--location", default="", help="where in the plant, e.g. a factory.locations name")
+@click.option(
+    "--casualties",
+    type=click.Choice([c.value for c in Casualties]),
+    default="unknown",
+    show_default=True,
+    help="is anyone hurt",
+)
+@click.option(
+    "--casualties-count",
+    type=click.IntRange(1, CASUALTIES_MAX),
+    help="how many injured or dead, when known (with --casualties injured or fatalities)",
+)
 @click.option("--drill", is_flag=True, help="a drill: marked, never reaches press or authorities")
 @click.option("--idempotency-key", help="the same key twice opens one incident")
 @click.option("--api", "api_url", help="send through a running daemon's HTTP API at this URL")
@@ -104,6 +115,7 @@ def trigger(
     details: str,
     location: str,
     casualties: str,
+    casualties_count: int | None,
     drill: bool,
     idempotency_key: str | None,
     api_url: str | None,
@@ -113,7 +125,7 @@ def trigger(
     """Open an incident, directly on the store (a running daemon sends it within a second)
     or with --api through a daemon's HTTP API."""
     if api_url:
-        body = {
+        body: dict[str, Any] = {
             "factory": factory,
             "type": incident_type,
             "severity": severity,
@@ -123,6 +135,8 @@ def trigger(
             "casualties": casualties,
             "drill": drill,
         }
+        if casualties_count is not None:
+            body["casualties_count"] = casualties_count
         _trigger_via_api(api_url, token, body, idempotency_key)
         return
     report = IncidentReport(
@@ -133,6 +147,7 @@ def trigger(
         details,
         location,
         Casualties(casualties),
+        casualties_count,
         drill=drill,
         source="cli",
         idempotency_key=idempotency_key,
@@ -234,11 +249,21 @@ def status(show_all: bool, as_json: bool, lang: str, config_path: Path | None) -
 @click.option("--output", type=click.Path(path_type=Path), help="write to a file")
 @config_option
 def report(incident_id: str, fmt: str, output: Path | None, config_path: Path | None) -> None:
-    """An incident's full timeline (every event, message and ack; Jalali and Gregorian times)."""
+    """An incident's full timeline (every event, message and ack; Jalali and Gregorian times).
+
+    INCIDENT_ID: e.g. KMT-479, or `last` for the incident (or drill) opened last.
+    """
     from crisisd.reports.incident import incident_report, render_html, render_markdown
 
     async def work(svc: IncidentService, lib: Library) -> str:
-        doc = await incident_report(svc.store, lib, (await svc.get(incident_id)).id)
+        if incident_id.strip().lower() == "last":
+            latest = await svc.store.list_incidents(limit=1)
+            if not latest:
+                raise click.ClickException("no incident yet: `crisisd trigger` opens one")
+            chosen = latest[0].id
+        else:
+            chosen = (await svc.get(incident_id)).id
+        doc = await incident_report(svc.store, lib, chosen)
         return render_html(doc) if fmt == "html" else render_markdown(doc)
 
     text = _with_service(config_path, work)

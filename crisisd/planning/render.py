@@ -57,8 +57,9 @@ def template_context(
             "severity_name": _severity_name(facts.severity, lang),
             # Cleaned again here: the planner never trusts its caller with user text.
             "details": marked_user_text(facts.details, DETAILS_LIMIT),
-            "location": marked_user_text(facts.location, LOCATION_LIMIT),
-            "casualties": facts.casualties.value,
+            "location": _location(pb, facts.location, lang),
+            "casualties": facts.casualties.value,  # none | injured | fatalities | unknown
+            "casualties_count": facts.casualties_count,  # a number, or None when not known
             "opened_at": facts.opened_at.astimezone(lib.config.zone),
             "status": facts.status.value,
         },
@@ -83,6 +84,12 @@ def template_context(
         "ack_required": extra.ack_required,
         "ack_url": extra.ack_url,
     }
+
+
+def _location(pb: Playbook, place: str, lang: str) -> str:
+    """A place from the playbook's list in the reader's language; a typed one as typed."""
+    known = next((n for n in pb.factory.locations if place and place in (n.fa, n.en)), None)
+    return known.get(lang) if known else marked_user_text(place, LOCATION_LIMIT)
 
 
 SEVERITY_NAMES = {

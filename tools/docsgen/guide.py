@@ -148,8 +148,9 @@ is not approved for an external audience).
 Say the officer reports a major fire on {_when(OPENED)}:
 
 1. **Report.** In the officers' bot (Bale or Telegram) she sends `/report` and picks
-   *Fire*, then *major*, then writes the details in one message (location, what is known,
-   casualties known or unknown). Only contacts listed in `factory.officers` may do this.
+   *Fire*, then *major*, then whether anyone is hurt (none, injured, fatalities, unknown,
+   with a number when known), where (a place of `factory.locations`, or typed), and the
+   details in one message. Only contacts listed in `factory.officers` may do this.
 2. **Preview.** Before anything is sent she sees, per audience, how many people are told
    on which channels, the exact text of the press statement, the time the next update is
    due ({words(sev.update_every)} after the report) and the follow-up tasks. She confirms,

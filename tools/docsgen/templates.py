@@ -29,8 +29,22 @@ TEMPLATE_VARIABLES: tuple[tuple[str, str, str], ...] = (
     ("incident.severity", "severity key", "`major`"),
     ("incident.severity_name", "severity in the recipient's language", "جدی"),
     ("incident.details", "what the officer wrote, cleaned and capped (user text)", "…"),
-    ("incident.location", "where in the factory, cleaned and capped (user text)", "سالن ۲"),
-    ("incident.casualties", "`none`, `unknown` or `yes`", "`unknown`"),
+    (
+        "incident.location",
+        "where in the factory: a place of `factory.locations` in the recipient's language, "
+        "or what the officer typed (user text)",
+        "انبار مواد اولیه",
+    ),
+    (
+        "incident.casualties",
+        "`none`, `injured`, `fatalities` or `unknown` (a stored `yes` reads `injured`)",
+        "`unknown`",
+    ),
+    (
+        "incident.casualties_count",
+        "how many injured or dead, when the officer gave a number; else none",
+        "`2`",
+    ),
     ("incident.opened_at", "when it was reported (a datetime in the daemon's zone)", "—"),
     ("incident.status", "`open`, `taken_over`, `resolved` or `cancelled`", "`open`"),
     ("factory.id", "factory id", "`eslamshahr-glass`"),
