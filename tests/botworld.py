@@ -68,7 +68,20 @@ LEAK = """\
           - {audience: management, template: alert, channels: [bale, email]}
 """
 PLAYBOOK = minitree.PLAYBOOK.replace("statements:\n", LEAK + "statements:\n").replace(
-    "officers: [officer.a]", "officers: [officer.a, officer.y]"
+    "officers: [officer.a]",
+    "officers: [officer.a, officer.y]\n"
+    "  locations:\n"
+    "    - {fa: انبار مواد اولیه, en: Raw materials store}\n"
+    "    - {fa: سالن ۲, en: Hall 2}",
+)
+# The alert says what the officer reported about casualties and the place.
+ALERT_CHAT = minitree.ALERT_CHAT + (
+    "{% if incident.location %}📍 {{ incident.location }}\n{% endif %}"
+    "{% if incident.casualties == 'none' %}🩹 بدون مصدوم\n"
+    "{% elif incident.casualties != 'unknown' %}"
+    "🩹 {{ 'مصدوم' if incident.casualties == 'injured' else 'جان‌باخته' }}"
+    "{% if incident.casualties_count %} {{ incident.casualties_count|digits }}{% endif %}\n"
+    "{% endif %}"
 )
 OTHER = (
     minitree.PLAYBOOK.replace("id: mini", "id: other")
@@ -84,6 +97,8 @@ def make_world_tree(root: Path, messenger: str = "bale") -> Config:
     playbook = PLAYBOOK.replace("channels: [bale, ", f"channels: [{messenger}, ")
     (root / "playbooks" / "mini.yaml").write_text(playbook, encoding="utf-8")
     (root / "playbooks" / "other.yaml").write_text(OTHER, encoding="utf-8")
+    for lang in ("fa", "en"):
+        (root / "templates" / lang / "alert.chat.j2").write_text(ALERT_CHAT, encoding="utf-8")
     return config
 
 
@@ -308,11 +323,16 @@ class World:
             await sb.aclose()
 
 
-async def report(chat: Chat, details: str, type_action: str = "t:0") -> str:
-    """Drive /report (one factory, so no factory step) to its preview; return its text."""
+async def report(
+    chat: Chat, details: str, type_action: str = "t:0", facts: tuple[str, ...] = ("k:3", "l")
+) -> str:
+    """Drive /report (one factory, so no factory step) to its preview; return its text.
+    ``facts``: the buttons for casualties, count and place (default: not known, skipped)."""
     chat.write("/report")
     await chat.tap(type_action)
     await chat.tap("s:0")
+    for action in facts:
+        await chat.tap(action)
     chat.write(details)
     record, _data = await chat.button("ok", "the preview")
     text: str = record["text"]

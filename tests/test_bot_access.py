@@ -77,7 +77,7 @@ async def test_flooding_is_ignored_after_one_warning(tmp_path: Path) -> None:
         )
         texts = [m["text"] for m in officer.messages()]
         assert sum("راهنما" in t or "/report" in t for t in texts) == 3
-        assert sum("بیش از حد" in t for t in texts) == 1
+        assert sum("پیام‌های زیادی فرستادید" in t for t in texts) == 1
 
 
 async def test_an_officer_of_two_factories_chooses_one_first(tmp_path: Path) -> None:

@@ -56,7 +56,7 @@ def test_a_long_statement_is_shortened_in_the_preview_and_the_counts_stay(tmp_pa
     assert telegram_length(render_chat(text, "telegram_html", lang="fa").text) <= TELEGRAM_LIMIT
     assert telegram_length(text) <= TELEGRAM_LIMIT  # it fits by itself, not by the last cut
     assert "این‌جا کوتاه شده" in text  # the statement says it was shortened here
-    assert "press: ۱ نفر" in text and "emergency team: ۱ نفر" in text  # the counts stay
+    assert "رسانه‌ها: ۱ نفر" in text and "تیم واکنش اضطراری: ۱ نفر" in text  # counts stay
     assert "{{ 7*7 }}" in text and "49" not in text  # user text is never a template
     assert "&lt;b&gt;" in text and "<b>{{" not in text  # and never markup
     assert "ساعت ۱۱:۳۰" in text  # next update: 30 min after 07:30 UTC is 11:30 in Tehran
@@ -76,4 +76,4 @@ def test_a_long_statement_is_shortened_in_the_preview_and_the_counts_stay(tmp_pa
     )
     assert measure(bale, "bale_markdown") <= TELEGRAM_LIMIT
     assert utf16_units(render_chat(bale, "bale_markdown", lang="fa").text) <= TELEGRAM_LIMIT
-    assert "ساعت ۱۱:۳۰" in bale and "press: ۱ نفر" in bale
+    assert "ساعت ۱۱:۳۰" in bale and "رسانه‌ها: ۱ نفر" in bale

@@ -74,7 +74,7 @@ async def test_officer_reports_and_follows_delivery_and_acks(
         # Someone else pressing staff.b's button is refused and nothing is recorded.
         other = staff.press(alert["message_id"], data, user_id=other_id)
         refusal = await staff.answer(other)
-        assert "not yours" in refusal or "مال شما نیست" in refusal
+        assert "not yours" in refusal or "برای شما نیست" in refusal
         assert all(m.acked_at is None for m in await w.messages(incident_id))
 
         # staff.b presses: recorded once, answered, the alert says when, the button goes.

@@ -10,11 +10,12 @@ acknowledge alerts with the button under them. The daemon calls::
 
 Modules: ``app`` (Applications, lifecycle), ``access`` (who is who, refusals, flood
 control), ``report`` and ``actions`` (the conversation: report, drill, update, resolve,
-takeover, Confirm), ``conversation`` (its states, Cancel, timeout), ``follow`` (/status,
-/tasks, /help), ``acks`` (ack buttons), ``progress`` (the progress message), ``previews``
-and ``dryrun`` (what would be sent), ``status`` (delivery counts), ``texts`` (fa/en, written
-once as Telegram HTML), ``replies`` (how they reach each messenger: its dialect, Bale's
-answers), ``webhook`` and ``pacing``.
+takeover, Confirm), ``reportfacts`` (casualties, their number, the place),
+``conversation`` (its states, Cancel, timeout), ``follow`` (/status, /tasks, /help),
+``acks`` (ack buttons), ``progress`` (the progress message), ``previews`` and ``dryrun``
+(what would be sent), ``status`` (delivery counts), ``texts`` with ``texts_report`` and
+``texts_follow`` (fa/en, written once as Telegram HTML), ``replies`` (how they reach each
+messenger: its dialect, Bale's answers), ``webhook`` and ``pacing``.
 """
 
 from crisisd.bot.app import Bots, OfficerBot, start_bots

@@ -24,7 +24,7 @@ from crisisd.bot.replies import send
 from crisisd.bot.report import OPEN, ReportFlow
 from crisisd.bot.runtime import BotRuntime, Ctx
 from crisisd.bot.texts import Html, say
-from crisisd.domain import IncidentReport, Purpose
+from crisisd.domain import Casualties, IncidentReport, Purpose
 from crisisd.errors import CrisisError, PermissionDeniedError
 from crisisd.formats.timefmt import ascii_digits
 from crisisd.redaction import redact
@@ -230,6 +230,9 @@ class ActionFlow:
                 severity=draft.severity,
                 reporter=actor,
                 details=draft.details,
+                location=draft.location,
+                casualties=Casualties(draft.casualties or Casualties.UNKNOWN.value),
+                casualties_count=draft.casualties_count,
                 drill=draft.kind == "drill",
                 source=self.rt.source,
                 idempotency_key=f"{self.rt.source}:{draft.chat_id}:{draft.nonce}",

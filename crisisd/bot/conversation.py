@@ -97,13 +97,29 @@ def build_conversation(
         CommandHandler("takeover", actions.takeover_start),
         CommandHandler("drill", actions.drill_start),
     ]
+    facts, back = report.facts, _button(report.on_back, "b")
     states: dict[object, list[BaseHandler[Update, Ctx, object]]] = {
         State.FACTORY: [_button(report.on_factory, "f")],
         State.TYPE: [_button(report.on_type, "t")],
         State.SEVERITY: [_button(report.on_severity, "s")],
         State.DUPLICATE: [_button(report.on_duplicate, "u|n")],
-        State.DETAILS: [MessageHandler(TEXT, report.on_details), _button(report.on_back, "b")],
-        State.CONFIRM: [_button(actions.on_confirm, "ok"), _button(report.on_edit, "e")],
+        State.CASUALTIES: [_button(facts.on_casualties, "k"), back],
+        State.COUNT: [
+            _button(facts.on_count, "n"),
+            MessageHandler(TEXT, facts.on_count_text),
+            back,
+        ],
+        State.LOCATION: [
+            _button(facts.on_location, "l"),
+            MessageHandler(TEXT, facts.on_location_text),
+            back,
+        ],
+        State.DETAILS: [MessageHandler(TEXT, report.on_details), back],
+        State.CONFIRM: [
+            _button(actions.on_confirm, "ok|now"),
+            _button(report.on_edit, "e"),
+            _button(report.on_facts_again, "k"),
+        ],
         ConversationHandler.TIMEOUT: [TypeHandler(Update, common.timeout)],
     }
     fallbacks: list[BaseHandler[Update, Ctx, object]] = [

@@ -28,6 +28,12 @@ class State(IntEnum):
     DUPLICATE = 4
     DETAILS = 5
     CONFIRM = 6
+    CASUALTIES = 7
+    COUNT = 8
+    LOCATION = 9
+    INCIDENT = 10  # which open incident an /update, /resolve or /takeover is about
+    WORDING = 11  # an update: the same text for all, or worded per group and language
+    GROUP_TEXT = 12  # an update: the text for one group in one language
 
 
 @dataclass(slots=True)
@@ -43,7 +49,13 @@ class Draft:
     incident_type: str | None = None
     severity: str | None = None
     details: str = ""
+    casualties: str | None = None  # a Casualties value, once asked
+    casualties_count: int | None = None
+    location: str = ""
     incident_id: str | None = None
+    send_now: bool = False  # an update: every audience at once, not after its first statement
+    texts: dict[tuple[str, str], str] = field(default_factory=dict)  # (group, lang) -> text
+    writing: tuple[str, str] | None = None  # the (group, lang) whose text is asked for
     drill_audiences: tuple[str, ...] | None = None
     choices: list[str] = field(default_factory=list)
     message_id: int | None = None  # the message whose buttons are live
@@ -73,12 +85,18 @@ class Draft:
             row.insert(0, self.button(say("btn_back", self.lang), "b"))
         return InlineKeyboardMarkup([row])
 
-    def confirm(self) -> InlineKeyboardMarkup:
-        first = [self.button(say("btn_confirm", self.lang), "ok")]
+    def confirm(self, waits: bool = False) -> InlineKeyboardMarkup:
+        """Confirm / Edit / Cancel; ``waits``: an update some audience would get later, so
+        "send now to everyone" is offered beside it."""
+        rows = [[self.button(say("btn_confirm", self.lang), "ok")]]
+        if waits:
+            rows.append([self.button(say("btn_send_now", self.lang), "now")])
         second = [self.button(say("btn_cancel", self.lang), "x")]
         if self.kind in ("report", "update"):  # the text they wrote can be rewritten
             second.insert(0, self.button(say("btn_edit", self.lang), "e"))
-        return InlineKeyboardMarkup([first, second])
+        if self.kind == "report":
+            rows.append([self.button(say("btn_facts", self.lang), "k")])
+        return InlineKeyboardMarkup([*rows, second])
 
 
 def draft_of(context: Ctx) -> Draft | None:

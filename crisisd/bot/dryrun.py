@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from crisisd.domain import DETAILS_LIMIT, IncidentFacts, Plan
+from crisisd.domain import DETAILS_LIMIT, LOCATION_LIMIT, Casualties, IncidentFacts, Plan
 from crisisd.incidents import IncidentService
 from crisisd.library.model import Library
 from crisisd.planning import statements
@@ -30,6 +30,9 @@ def open_plan(
     details: str,
     reporter: str,
     drill: bool,
+    casualties: Casualties = Casualties.UNKNOWN,
+    casualties_count: int | None = None,
+    location: str = "",
     drill_audiences: tuple[str, ...] | None,
     now: datetime,
 ) -> Plan:
@@ -42,6 +45,9 @@ def open_plan(
         reporter=reporter,
         opened_at=now,
         details=clean_user_text(details, DETAILS_LIMIT),
+        location=clean_user_text(location, LOCATION_LIMIT),
+        casualties=casualties,
+        casualties_count=casualties_count,
         drill=drill,
         drill_audiences=drill_audiences,
     )

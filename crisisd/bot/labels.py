@@ -27,12 +27,27 @@ def severity_name(severity: str, lang: str) -> str:
     return SEVERITY_NAMES.get(severity, {}).get(norm(lang), severity)
 
 
+# Names for the usual audience keys when a playbook gives none (`name:` unset).
+AUDIENCE_NAMES = {
+    "emergency_team": {"fa": "تیم واکنش اضطراری", "en": "emergency team"},
+    "management": {"fa": "مدیران", "en": "management"},
+    "staff": {"fa": "کارکنان", "en": "staff"},
+    "families": {"fa": "خانواده‌ها", "en": "families"},
+    "authorities": {"fa": "مراجع رسمی", "en": "authorities"},
+    "press": {"fa": "رسانه‌ها", "en": "press"},
+}
+
+
 def audience_name(lib: Library, factory: str, audience: str, lang: str) -> str:
     pb = lib.playbooks.get(factory)
     aud = pb.audiences.get(audience) if pb else None
     if aud is not None and aud.name is not None:
         return aud.name.get(norm(lang))
-    return audience.replace("_", " ")
+    known = AUDIENCE_NAMES.get(audience)
+    if known is not None:
+        return known[norm(lang)]
+    # An unnamed audience of the operator's own: its key is all there is to tell it by.
+    return audience.replace("_", " ") if norm(lang) == "en" else f"گروه «{audience}»"
 
 
 def person_name(lib: Library, contact_id: str, lang: str) -> str:

@@ -155,16 +155,26 @@ def open_preview(
     lang: str,
     now: datetime,
     dialect: Dialect = "telegram_html",
+    facts: Html | None = None,
 ) -> str:
-    """What opening this incident (or drill) sends, before anything is stored."""
+    """What opening this incident (or drill) sends, before anything is stored.
+
+    ``facts``: what the officer reported (casualties, place) to head it, else factory,
+    type and severity alone.
+    """
     pb = lib.playbook(factory)
     head = [f"<b>{say('preview_title', lang)}</b>"]
     if drill:
         head.append(f"<b>{say('preview_drill', lang)}</b>")
     head.append(
-        f"<b>{escape(factory_name(lib, factory, lang))}</b> · "
-        f"{escape(type_name(lib, factory, incident_type, lang))} · "
-        f"{escape(severity_name(severity, lang))}"
+        facts
+        or say(
+            "facts_head",
+            lang,
+            factory=factory_name(lib, factory, lang),
+            type=type_name(lib, factory, incident_type, lang),
+            severity=severity_name(severity, lang),
+        )
     )
     if details:
         head.append(f"<i>{fit(escape(details, quote=False), dialect, 600)}</i>")

@@ -1,4 +1,5 @@
-"""/report: factory (when several) → incident type → severity → details → preview.
+"""/report: factory (when several) → incident type → severity → casualties → how many →
+where (:mod:`.reportfacts`) → details → preview.
 
 Each tap edits the same message (no new message per step, so an officer's chat stays
 short and Telegram's one-message-per-second limit never bites); the typed details get a
@@ -18,9 +19,10 @@ from crisisd.bot.dryrun import open_plan, update_plan
 from crisisd.bot.labels import factory_name, severity_name, type_name, when
 from crisisd.bot.previews import open_preview, statement_preview
 from crisisd.bot.replies import edit, send
+from crisisd.bot.reportfacts import FactSteps, facts_text
 from crisisd.bot.runtime import BotRuntime, Ctx
 from crisisd.bot.texts import Html, say
-from crisisd.domain import DETAILS_LIMIT, IncidentStatus
+from crisisd.domain import DETAILS_LIMIT, Casualties, IncidentStatus
 from crisisd.store import IncidentRow
 from crisisd.templates import clean_user_text
 
@@ -34,6 +36,7 @@ class ReportFlow:
     def __init__(self, rt: BotRuntime, gate: Gate) -> None:
         self.rt = rt
         self.gate = gate
+        self.facts = FactSteps(rt, self._show, self.after_place)
 
     async def start(self, update: Update, context: Ctx) -> int:
         person = await self.gate.officer(update, context, "/report")
@@ -185,7 +188,25 @@ class ReportFlow:
         if severity is None:
             return None
         draft.severity = severity
-        return await self.ask_details(context, draft)
+        return await self.facts.ask_casualties(context, draft)
+
+    async def after_place(self, context: Ctx, draft: Draft) -> int:
+        """The facts are in: the details next, or the preview again when they were
+        changed from it."""
+        if not draft.details:
+            return await self.ask_details(context, draft)
+        await unbutton(context.bot, draft)
+        return await self.show_preview(context, draft)
+
+    async def on_facts_again(self, update: Update, context: Ctx) -> int | None:
+        """ "Change casualties or place" under the preview: ask them again."""
+        got = await pressed(update, context)
+        if got is None or got[0].kind != "report":
+            return None
+        draft = got[0]
+        await unbutton(context.bot, draft)
+        draft.showing(None, "")
+        return await self.facts.ask_casualties(context, draft)
 
     async def ask_details(self, context: Ctx, draft: Draft, row: IncidentRow | None = None) -> int:
         """Turn the live message into the question for free text."""
@@ -200,14 +221,8 @@ class ReportFlow:
         else:
             assert draft.factory is not None
             assert draft.incident_type is not None
-            text = say(
-                "ask_details",
-                lang,
-                factory=factory_name(lib, draft.factory, lang),
-                type=type_name(lib, draft.factory, draft.incident_type, lang),
-                severity=severity_name(draft.severity or "", lang),
-                limit=DETAILS_LIMIT,
-            )
+            facts = facts_text(lib, draft, place=True)
+            text = say("ask_details", lang, facts=facts, limit=DETAILS_LIMIT)
             markup = draft.cancel_only(back=True)
         await self._show(context, draft, text, markup)
         return State.DETAILS
@@ -219,7 +234,8 @@ class ReportFlow:
         draft = got[0]
         if draft.kind != "report":
             return None
-        draft.severity = None
+        draft.severity, draft.casualties, draft.casualties_count = None, None, None
+        draft.location = ""
         await self._show(context, draft, *self._types(draft))
         return State.TYPE
 
@@ -282,6 +298,9 @@ class ReportFlow:
             incident_type=draft.incident_type,
             severity=draft.severity,
             details=draft.details,
+            casualties=Casualties(draft.casualties or Casualties.UNKNOWN.value),
+            casualties_count=draft.casualties_count,
+            location=draft.location,
             reporter=draft.reporter,
             drill=draft.kind == "drill",
             drill_audiences=draft.drill_audiences,
@@ -294,6 +313,7 @@ class ReportFlow:
             incident_type=draft.incident_type,
             severity=draft.severity,
             details=draft.details,
+            facts=facts_text(lib, draft, place=True) if draft.kind == "report" else None,
             drill=draft.kind == "drill",
             lang=draft.lang,
             now=now,

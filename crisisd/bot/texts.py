@@ -2,13 +2,19 @@
 
 Values are Telegram HTML fragments with ``{name}`` fields; whatever fills a field is
 escaped by the caller (:func:`say` escapes every argument unless it is :class:`Html`).
-Persian text gets Persian digits from the caller (numbers pass through :func:`num`).
+Persian text gets Persian digits from the caller (numbers pass through :func:`num`), and
+separates with the Persian comma, never "·" (it reads as the Persian zero "۰"); no
+playbook key (``emergency_team``) appears in it, only names. The report's questions and
+the update's wording are in :mod:`.texts_report`, following up in :mod:`.texts_follow`.
 """
 
 from __future__ import annotations
 
 from html import escape
 
+from crisisd.bot.texts_follow import COMMANDS as COMMANDS  # the command menu, for app.py
+from crisisd.bot.texts_follow import FOLLOW
+from crisisd.bot.texts_report import REPORT
 from crisisd.formats.timefmt import fa_digits, is_persian
 
 LANGS = ("fa", "en")
@@ -37,18 +43,17 @@ T: dict[str, dict[str, str]] = {
         "en": "Please talk to me in a private chat.",
     },
     "flood": {
-        "fa": "پیام‌ها بیش از حد زیاد است؛ تا یک دقیقه به پیام‌های تازه پاسخ نمی‌دهم.",
+        "fa": "در یک دقیقه پیام‌های زیادی فرستادید؛ تا یک دقیقهٔ دیگر به پیام تازه پاسخ نمی‌دهم.",
         "en": "Too many messages: I will not answer new ones for a minute.",
     },
     "no_incident": {
         "fa": "حادثهٔ باز «{id}» در کارخانه‌های شما پیدا نشد. فهرست: /status",
         "en": "No open incident “{id}” at your factories. See /status.",
     },
-    "usage_id": {
-        "fa": "شناسهٔ حادثه را هم بنویسید، مثلاً <code>/{command} KMT-479</code>.{open}",
-        "en": "Add the incident ID, e.g. <code>/{command} KMT-479</code>.{open}",
+    "usage_drill": {
+        "fa": "کارخانه را هم بنویسید، مثلاً <code>/drill {example}</code>. کارخانه‌های شما: {ids}",
+        "en": "Add the factory, e.g. <code>/drill {example}</code>. Your factories: {ids}",
     },
-    "usage_open": {"fa": "\nحادثه‌های باز: {ids}", "en": "\nOpen incidents: {ids}"},
     "error": {
         "fa": "❌ پذیرفته نشد: {reason}\n"
         "چیزی فرستاده نشد. دوباره تلاش کنید یا با ستاد تماس بگیرید.",
@@ -65,22 +70,20 @@ T: dict[str, dict[str, str]] = {
         "en": "<b>{factory}</b>: what happened?",
     },
     "choose_severity": {
-        "fa": "<b>{factory}</b> · {type}: شدت حادثه؟",
+        "fa": "<b>{factory}</b>، {type}: شدت حادثه چقدر است؟",
         "en": "<b>{factory}</b> · {type}: how serious is it?",
     },
     "duplicate": {
-        "fa": "یک حادثهٔ باز «{type}» در {factory} هست: <b>{id}</b> (ثبت {when}).\n"
-        "به‌جای گزارش تازه، برای آن به‌روزرسانی بفرستید؟",
+        "fa": "یک حادثهٔ باز «{type}» در {factory} ثبت شده است: <b>{id}</b> (ثبت {when}).\n"
+        "به‌جای گزارش تازه، برای همان به‌روزرسانی می‌فرستید؟",
         "en": "There is already an open {type} incident at {factory}: <b>{id}</b> "
         "(reported {when}).\nSend an update to it instead of a new report?",
     },
     "ask_details": {
-        "fa": "<b>{factory}</b> · {type} · {severity}\n"
-        "جزئیات را در یک پیام بنویسید: محل، آنچه می‌دانیم، مصدوم یا فوتی (معلوم / نامعلوم). "
-        "حداکثر {limit} نویسه. برای انصراف: /cancel",
-        "en": "<b>{factory}</b> · {type} · {severity}\n"
-        "Write the details in one message: where, what is known, casualties (known / "
-        "unknown). At most {limit} characters. To stop: /cancel",
+        "fa": "{facts}\n\nجزئیات را در یک پیام بنویسید: آنچه تا این لحظه قطعی است. نام "
+        "مصدومان را ننویسید. حداکثر {limit} نویسه. برای انصراف: /cancel",
+        "en": "{facts}\n\nWrite the details in one message: what is certain so far. Do not "
+        "name the injured. At most {limit} characters. To stop: /cancel",
     },
     "ask_update": {
         "fa": "به‌روزرسانی شمارهٔ {number} برای <b>{id}</b>: متن تازه را در یک پیام بنویسید "
@@ -101,7 +104,7 @@ T: dict[str, dict[str, str]] = {
         "en": "Please use the buttons above, or /cancel.",
     },
     "stale_button": {
-        "fa": "این دکمه مال مرحلهٔ قبلی است.",
+        "fa": "این دکمه مربوط به مرحلهٔ قبلی است.",
         "en": "This button belongs to an earlier step.",
     },
     "cancelled": {"fa": "لغو شد. چیزی فرستاده نشد.", "en": "Cancelled. Nothing was sent."},
@@ -115,9 +118,9 @@ T: dict[str, dict[str, str]] = {
     "confirmed_note": {"fa": "✔️ تأیید شد", "en": "✔️ Confirmed"},
     "accepted": {
         "fa": "✅ پذیرفته شد. شناسهٔ حادثه: <b>{id}</b>\n{count} پیام در صف ارسال است.\n"
-        "پیگیری: /status {id} · /update {id} · /resolve {id}",
+        "پیگیری: /status، /update، /resolve",
         "en": "✅ Accepted. Incident ID: <b>{id}</b>\n{count} messages are queued.\n"
-        "Follow-up: /status {id} · /update {id} · /resolve {id}",
+        "Follow-up: /status, /update, /resolve",
     },
     "accepted_drill": {
         "fa": "✅ مانور آغاز شد. شناسه: <b>{id}</b> (تمرین)\n{count} پیام در صف ارسال است.",
@@ -145,8 +148,14 @@ T: dict[str, dict[str, str]] = {
     "btn_confirm": {"fa": "✅ تأیید و ارسال", "en": "✅ Confirm and send"},
     "btn_edit": {"fa": "✏️ ویرایش متن", "en": "✏️ Edit the text"},
     "btn_back": {"fa": "↩️ تغییر نوع یا شدت", "en": "↩️ Change type or severity"},
+    "btn_facts": {"fa": "🩹 تغییر مصدومان یا محل", "en": "🩹 Change casualties or place"},
+    "btn_send_now": {
+        "fa": "⚡ تأیید و ارسال همین حالا به همه",
+        "en": "⚡ Confirm, send to all now",
+    },
+    "btn_skip": {"fa": "⏭ رد شدن", "en": "⏭ Skip"},
     "btn_cancel": {"fa": "✖️ انصراف", "en": "✖️ Cancel"},
-    "btn_dup_update": {"fa": "به‌روزرسانی {id}", "en": "Send an update to {id}"},
+    "btn_dup_update": {"fa": "به‌روزرسانی برای {id}", "en": "Send an update to {id}"},
     "btn_dup_new": {"fa": "نه، حادثهٔ تازه است", "en": "No, it is a new incident"},
     # -- previews ------------------------------------------------------------------------
     "preview_title": {
@@ -154,8 +163,8 @@ T: dict[str, dict[str, str]] = {
         "en": "👁 Preview — nothing has been sent yet",
     },
     "preview_drill": {
-        "fa": "⚠️ مانور: همهٔ پیام‌ها «تمرین» علامت می‌خورند؛ رسانه‌ها و مراجع بیرونی چیزی "
-        "دریافت نمی‌کنند.",
+        "fa": "⚠️ مانور: همهٔ پیام‌ها «تمرین» علامت می‌خورند؛ رسانه‌ها و مراجع بیرون از کارخانه "
+        "چیزی دریافت نمی‌کنند.",
         "en": "⚠️ DRILL: every message is marked as a drill; press and outside authorities "
         "receive nothing.",
     },
@@ -166,6 +175,7 @@ T: dict[str, dict[str, str]] = {
     },
     "aud_ack": {"fa": " — تأیید دریافت تا {within}", "en": " — acknowledge within {within}"},
     "aud_after": {"fa": " — {after} بعد", "en": " — after {after}"},
+    "aud_at": {"fa": " — ساعت {time}", "en": " — at {time}"},
     "aud_sink": {
         "fa": "• {name} ({count} نفر): در مانور چیزی نمی‌گیرند؛ نسخهٔ نشان‌دار برای شما می‌آید",
         "en": "• {name} ({count}): nothing in a drill; a marked copy comes to you",
@@ -175,7 +185,7 @@ T: dict[str, dict[str, str]] = {
         "en": "• {name}: not part of this drill",
     },
     "unreachable": {
-        "fa": "⚠️ از هیچ مسیرِ این مرحله در دسترس نیستند: {names}",
+        "fa": "⚠️ از هیچ‌یک از مسیرهای این مرحله در دسترس نیستند: {names}",
         "en": "⚠️ Reachable on none of the step's channels: {names}",
     },
     "statement_head": {
@@ -196,10 +206,6 @@ T: dict[str, dict[str, str]] = {
         "fa": "👁 پیش‌نمایش به‌روزرسانی شمارهٔ {number} برای {id}",
         "en": "👁 Preview of update #{number} for {id}",
     },
-    "resolve_title": {
-        "fa": "👁 اعلام پایان حادثهٔ {id} به همهٔ کسانی که باخبر شدند. پیام‌های ارسال‌نشده لغو می‌شوند.",
-        "en": "👁 All-clear for {id} to everyone who was told. Alerts not yet sent are cancelled.",
-    },
     "takeover_title": {
         "fa": "👁 واگذاری {id} به ستاد مدیریت بحران استان: از این پس رسانه‌ها به {who} ارجاع "
         "داده می‌شوند و {pending} پیام منتظر رسانه‌ها لغو می‌شود.",
@@ -207,104 +213,9 @@ T: dict[str, dict[str, str]] = {
         "to {who}, and {pending} pending press messages are cancelled.",
     },
     "nobody": {"fa": "هیچ پیامی فرستاده نمی‌شود.", "en": "No message would be sent."},
-    # -- progress and status -------------------------------------------------------------
-    "progress_title": {"fa": "📊 وضعیت ارسال {id}", "en": "📊 Delivery of {id}"},
-    "progress_line": {
-        "fa": "{name}: فرستاده {sent} از {total}",
-        "en": "{name}: sent {sent}/{total}",
-    },
-    "progress_failed": {"fa": " · ناموفق {failed}", "en": " · failed {failed}"},
-    "progress_acked": {"fa": " · تأیید {acked} از {need}", "en": " · acknowledged {acked}/{need}"},
-    "progress_waiting": {"fa": " · در انتظار {pending}", "en": " · waiting {pending}"},
-    "progress_cancelled": {"fa": " · لغو {cancelled}", "en": " · cancelled {cancelled}"},
-    "progress_done": {"fa": "✔️ همهٔ پیام‌ها به سرانجام رسید.", "en": "✔️ Every message is settled."},
-    "progress_stale": {
-        "fa": "(این پیام دیگر به‌روز نمی‌شود؛ /status {id})",
-        "en": "(no longer updated; send /status {id})",
-    },
-    "sink_name": {"fa": "{name} (نسخهٔ تمرینی برای شما)", "en": "{name} (drill copy to you)"},
-    "status_none": {
-        "fa": "در کارخانه‌های شما حادثهٔ بازی نیست.",
-        "en": "No open incidents at your factories.",
-    },
-    "status_head": {"fa": "حادثه‌های باز:", "en": "Open incidents:"},
-    "status_item": {
-        "fa": "• <b>{id}</b> {drill}{factory} · {type} · {severity} — {when}\n   {counts}",
-        "en": "• <b>{id}</b> {drill}{factory} · {type} · {severity} — {when}\n   {counts}",
-    },
-    "status_counts": {
-        "fa": "فرستاده {sent} · ناموفق {failed} · در انتظار {pending} · تأیید {acked}/{need}",
-        "en": "sent {sent} · failed {failed} · waiting {pending} · acknowledged {acked}/{need}",
-    },
-    "drill_tag": {"fa": "[تمرین] ", "en": "[DRILL] "},
-    "status_detail": {
-        "fa": "<b>{id}</b> {drill}— {factory} · {type} · {severity}\nوضعیت: {status} · ثبت {when}",
-        "en": "<b>{id}</b> {drill}— {factory} · {type} · {severity}\nStatus: {status} · "
-        "reported {when}",
-    },
-    "not_acked": {"fa": "هنوز تأیید نکرده‌اند: {names}", "en": "Not acknowledged yet: {names}"},
-    "failures": {"fa": "نرسید:", "en": "Could not be reached:"},
-    "failure_line": {
-        "fa": "• {name} ({audience}): {reason}",
-        "en": "• {name} ({audience}): {reason}",
-    },
-    "status_names": {
-        "fa": "open=باز|taken_over=در دست ستاد استان|resolved=پایان‌یافته|cancelled=لغوشده",
-        "en": "open=open|taken_over=taken over by the province|resolved=resolved|"
-        "cancelled=cancelled",
-    },
-    "tasks_none": {"fa": "کار پیگیری بازی نیست.", "en": "No open follow-up tasks."},
-    "task_line": {
-        "fa": "• {title} — مهلت {due}{late} ({id})",
-        "en": "• {title} — due {due}{late} ({id})",
-    },
-    "task_late": {"fa": " ⚠️ گذشته", "en": " ⚠️ overdue"},
-    # -- acknowledgements ----------------------------------------------------------------
-    "ack_stamp": {"fa": "✅ دریافت شد ساعت {time}", "en": "✅ Acknowledged at {time}"},
-    "ack_again": {
-        "fa": "پیش‌تر ساعت {time} تأیید شده بود.",
-        "en": "Already acknowledged at {time}.",
-    },
-    "ack_not_yours": {
-        "fa": "این دکمه مال شما نیست: فقط گیرندهٔ همین هشدار می‌تواند دریافتش را تأیید کند.",
-        "en": "This button is not yours: only the person this alert was sent to can "
-        "acknowledge it.",
-    },
-    "ack_unknown": {"fa": "این دکمه دیگر معتبر نیست.", "en": "This button is no longer valid."},
-    # -- help ----------------------------------------------------------------------------
-    "help": {
-        "fa": "ربات اطلاع‌رسانی بحران — {name}\n"
-        "/report — گزارش حادثه (پیش‌نمایش، سپس تأیید)\n"
-        "/status [شناسه] — حادثه‌های باز، ارسال و تأییدها\n"
-        "/update شناسه — فرستادن به‌روزرسانی تأییدشده\n"
-        "/resolve شناسه — اعلام پایان حادثه\n"
-        "/takeover شناسه — واگذاری به ستاد بحران استان\n"
-        "/drill [کارخانه] — آغاز مانور (نشان‌دار)\n"
-        "/tasks — کارهای پیگیری و مهلت‌ها\n"
-        "/cancel — انصراف از کار جاری",
-        "en": "Crisis alerting bot — {name}\n"
-        "/report — report an incident (preview, then confirm)\n"
-        "/status [ID] — open incidents, delivery and acknowledgements\n"
-        "/update ID — send the approved update statement\n"
-        "/resolve ID — the all-clear\n"
-        "/takeover ID — the provincial crisis HQ has taken over\n"
-        "/drill [FACTORY] — start a drill now (clearly marked)\n"
-        "/tasks — follow-up tasks and deadlines\n"
-        "/cancel — stop what you are doing",
-    },
 }
-
-COMMANDS: dict[str, dict[str, str]] = {
-    "report": {"fa": "گزارش حادثه", "en": "Report an incident"},
-    "status": {"fa": "حادثه‌های باز و وضعیت ارسال", "en": "Open incidents and delivery"},
-    "update": {"fa": "به‌روزرسانی یک حادثه", "en": "Send an update"},
-    "resolve": {"fa": "اعلام پایان حادثه", "en": "All-clear"},
-    "takeover": {"fa": "واگذاری به ستاد بحران استان", "en": "Provincial HQ took over"},
-    "drill": {"fa": "آغاز مانور", "en": "Start a drill"},
-    "tasks": {"fa": "کارهای پیگیری", "en": "Follow-up tasks"},
-    "help": {"fa": "راهنما", "en": "Help"},
-    "cancel": {"fa": "انصراف", "en": "Cancel"},
-}
+T.update(REPORT)
+T.update(FOLLOW)
 
 CHANNEL_NAMES = {
     "fa": {"bale": "بله", "telegram": "تلگرام", "sms": "پیامک", "email": "ایمیل"},
