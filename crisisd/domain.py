@@ -79,6 +79,20 @@ LOCATION_LIMIT = 200
 CASUALTIES_MAX = 10_000  # a count above this is a typing slip
 
 
+def count_problem(casualties: Casualties, count: int | None) -> str | None:
+    """Why ``count`` cannot go with ``casualties`` (to say to whoever gave it); None if it can."""
+    if count is None:
+        return None
+    if not casualties.countable:
+        return f"a casualty count goes with 'injured' or 'fatalities', not '{casualties}'"
+    if not 1 <= count <= CASUALTIES_MAX:
+        return (
+            f"casualty count {count} is out of range — give 1 to {CASUALTIES_MAX}, "
+            "or leave it out when it is not known"
+        )
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class IncidentReport:
     """What a trigger hands to the incident service; nothing is rendered or sent yet."""

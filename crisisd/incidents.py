@@ -15,7 +15,6 @@ from datetime import UTC, datetime, timedelta
 import structlog
 
 from crisisd.domain import (
-    CASUALTIES_MAX,
     DETAILS_LIMIT,
     LOCATION_LIMIT,
     Casualties,
@@ -25,10 +24,12 @@ from crisisd.domain import (
     Plan,
     Purpose,
     UpdateTexts,
+    count_problem,
 )
 from crisisd.errors import (
     IncidentIdTaken,
     InvalidReportError,
+    NotFoundError,
     PermissionDeniedError,
     UnknownIncidentError,
 )
@@ -42,7 +43,7 @@ from crisisd.planning.statements import (
     update_plan,
 )
 from crisisd.problems import did_you_mean
-from crisisd.store import AckResult, AuditEntry, IncidentRow, MessageRow, Store
+from crisisd.store import AckResult, AuditEntry, IncidentRow, MessageRow, Store, TaskRow
 from crisisd.templates import clean_user_text
 
 log = structlog.get_logger("crisisd.incidents")
@@ -57,6 +58,14 @@ def new_incident_id() -> str:
     letters = "".join(secrets.choice(_LETTERS) for _ in range(3))
     digits = "".join(secrets.choice(_DIGITS) for _ in range(3))
     return f"{letters}-{digits}"
+
+
+@dataclass(frozen=True, slots=True)
+class TaskDone:
+    """A follow-up task marked done; ``new`` is False when it had been done already."""
+
+    task: TaskRow
+    new: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +120,9 @@ class IncidentService:
             unknown = [a for a in report.drill_audiences if a not in pb.audiences]
             if unknown:
                 raise InvalidReportError(f"unknown drill audience(s): {', '.join(unknown)}")
-        _check_count(report)
+        problem = count_problem(report.casualties, report.casualties_count)
+        if problem is not None:
+            raise InvalidReportError(problem)
         return replace(
             report,
             details=clean_user_text(report.details, DETAILS_LIMIT),
@@ -324,6 +335,24 @@ class IncidentService:
             cancel={},
         )
 
+    async def complete_task(self, task_id: int, actor: str) -> TaskDone:
+        """Mark a follow-up task done: it leaves the officer's list and is not reminded again.
+        Only an officer of the incident's factory (or the API) may; doing it twice is harmless."""
+        task = await self.store.task(task_id)
+        if task is None:
+            raise NotFoundError(f"no follow-up task {task_id} — /tasks lists the open ones")
+        row = await self.get(task.incident_id)
+        self._actor_may(row, actor)
+        if task.done_at is not None:
+            return TaskDone(task, new=False)
+        now = self.clock()
+        detail = {"task_id": task.id, "title": task.title_en, "due_at": task.due_at.isoformat()}
+        entry = AuditEntry(row.id, now, actor, "task.done", None, detail)
+        new = await self.store.complete_task(task.id, now, entry)
+        done = task if not new else replace(task, done_at=now)
+        log.info("task.done" if new else "task.done_already", incident_id=row.id, task_id=task.id)
+        return TaskDone(done, new)
+
     async def acknowledge(
         self, incident_id: str, recipient: str, via: str, message_id: int | None = None
     ) -> AckResult:
@@ -349,31 +378,6 @@ class IncidentService:
         return await self.acknowledge(msg.incident_id, msg.recipient, via, msg.id)
 
 
-def _check_count(report: IncidentReport) -> None:
-    count = report.casualties_count
-    if count is None:
-        return
-    if not report.casualties.countable:
-        raise InvalidReportError(
-            f"a casualty count goes with 'injured' or 'fatalities', not '{report.casualties}'"
-        )
-    if not 1 <= count <= CASUALTIES_MAX:
-        raise InvalidReportError(
-            f"casualty count {count} is out of range — give 1 to {CASUALTIES_MAX}, "
-            "or leave it out when it is not known"
-        )
-
-
-def _merge(a: Plan, b: Plan) -> Plan:
-    return Plan(
-        a.messages + b.messages,
-        a.tasks + b.tasks,
-        a.next_update_at,
-        a.update_every,
-        a.unreachable + b.unreachable,
-    )
-
-
 FAILURE_TEXT = {
     "fa": "پیام حادثه {id} به {name} ({audience}) از هیچ راهی نرسید: {reason}",
     "en": "Incident {id}: the message to {name} ({audience}) could not be delivered on any "
@@ -390,11 +394,13 @@ async def tell_officer_of_failure(service: IncidentService, msg: MessageRow, rea
         return
     lib = service.lib
     person = lib.directory.contacts.get(msg.recipient)
+    pb = lib.playbooks.get(row.factory)
+    aud = pb.audiences.get(msg.audience) if pb else None
     texts = {
         lang: FAILURE_TEXT[lang].format(
             id=row.id,
             name=person.name.get(lang) if person else msg.recipient,
-            audience=msg.audience,
+            audience=aud.name.get(lang) if aud and aud.name else msg.audience,
             reason=reason[:200],
         )
         for lang in ("fa", "en")

@@ -47,6 +47,8 @@ from crisisd.bot.progress import ProgressBoard
 from crisisd.bot.replies import MessengerBot
 from crisisd.bot.report import ReportFlow
 from crisisd.bot.runtime import BotRuntime, BotSettings, Ctx
+from crisisd.bot.tasks import PATTERN as TASKS_PATTERN
+from crisisd.bot.tasks import TaskList
 from crisisd.bot.texts import COMMANDS
 from crisisd.bot.webhook import Handler, new_secret, webhook_handler, webhook_path
 from crisisd.channels.capabilities import Capabilities, capabilities, dialect
@@ -253,7 +255,9 @@ def build_bot(
     app.add_handler(CallbackQueryHandler(AckButton(rt, gate), pattern=ACK_PATTERN))
     app.add_handler(build_conversation(rt, report, actions))
     app.add_handler(CommandHandler(["status"], follow.status))
-    app.add_handler(CommandHandler(["tasks"], follow.tasks))
+    tasks = TaskList(rt, gate)
+    app.add_handler(CommandHandler(["tasks"], tasks.command))
+    app.add_handler(CallbackQueryHandler(tasks.done, pattern=TASKS_PATTERN))
     app.add_handler(CommandHandler(["cancel"], follow.cancel))
     app.add_handler(CallbackQueryHandler(Common(rt).stale, pattern=f"^{PREFIX}"))
     # In groups only commands get an answer ("talk to me privately"); other chatter is not ours.

@@ -1,4 +1,4 @@
-"""/status [ID], /tasks, /help — and the answer to anything else.
+"""/status [ID], /help — and the answer to anything else (/tasks: :mod:`.tasks`).
 
 Everything here is limited to the officer's own factories; anyone who is not an officer
 gets the polite refusal (and an audit entry) whatever they send.
@@ -9,12 +9,11 @@ from __future__ import annotations
 from telegram import Update
 
 from crisisd.bot.access import Gate, Person, asked
-from crisisd.bot.labels import when
 from crisisd.bot.replies import send
 from crisisd.bot.report import OPEN
 from crisisd.bot.runtime import BotRuntime, Ctx
 from crisisd.bot.status import detail_text, summary_line
-from crisisd.bot.texts import norm, say
+from crisisd.bot.texts import say
 from crisisd.formats.timefmt import ascii_digits
 from crisisd.store import IncidentRow
 
@@ -69,33 +68,6 @@ class FollowUp:
         lines = [f"<b>{say('status_head', lang)}</b>"]
         for row in rows[:MAX_LISTED]:
             lines.append(summary_line(lib, row, await store.messages_of(row.id), lang))
-        await send(context.bot, person.user_id, "\n".join(lines), lang)
-
-    async def tasks(self, update: Update, context: Ctx) -> None:
-        person = await self.gate.officer(update, context, "/tasks")
-        if person is None:
-            return
-        lang, now = person.lang, self.rt.now()
-        mine = {r.id for r in await self._incidents(person, None)}
-        tasks = [
-            t
-            for t in await self.rt.ctx.store.tasks_of(None, open_only=True)
-            if t.incident_id in mine
-        ]
-        if not tasks:
-            await send(context.bot, person.user_id, say("tasks_none", lang), lang)
-            return
-        lines = [
-            say(
-                "task_line",
-                lang,
-                title=t.title_fa if norm(lang) == "fa" else t.title_en,
-                due=when(self.rt.lib, t.due_at, lang),
-                late=say("task_late", lang) if t.due_at < now else "",
-                id=t.incident_id,
-            )
-            for t in tasks[:30]
-        ]
         await send(context.bot, person.user_id, "\n".join(lines), lang)
 
     async def help(self, update: Update, context: Ctx) -> None:

@@ -67,10 +67,7 @@ FOLLOW: dict[str, dict[str, str]] = {
         "fa": "<b>{id}</b> — {factory}، {type} (ثبت {when})",
         "en": "<b>{id}</b> — {factory} · {type} (reported {when})",
     },
-    "task_line": {
-        "fa": "• {title} — مهلت: {due}{late} ({id})",
-        "en": "• {title} — due {due}{late} ({id})",
-    },
+    "task_line": {"fa": "• {title} — مهلت: {due}{late}", "en": "• {title} — due {due}{late}"},
     "task_late": {"fa": " ⚠️ مهلت گذشته", "en": " ⚠️ overdue"},
     "tasks_hint": {
         "fa": "کاری را که انجام شد با دکمه‌اش علامت بزنید؛ یادآوری‌اش هم قطع می‌شود.",

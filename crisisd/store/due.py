@@ -1,4 +1,5 @@
-"""What comes due for the scheduler: press updates, drill scores, follow-up tasks."""
+"""What comes due for the scheduler: press updates, drill scores, follow-up tasks; and the
+officer marking a task done."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ import sqlalchemy as sa
 from crisisd.domain import IncidentStatus
 from crisisd.store.driver_errors import store_operation
 from crisisd.store.engine import Transactions
-from crisisd.store.records import IncidentRow, TaskRow
-from crisisd.store.tables import incidents, tasks
+from crisisd.store.records import AuditEntry, IncidentRow, TaskRow
+from crisisd.store.tables import audit, incidents, tasks
 
 _LIVE = [IncidentStatus.OPEN, IncidentStatus.TAKEN_OVER]
 
@@ -59,11 +60,12 @@ class DueMixin(Transactions):
 
     @store_operation("look for tasks that are due")
     async def tasks_due(self, before: datetime, reminded_before: datetime) -> list[TaskRow]:
-        """Open tasks due before ``before`` not reminded since ``reminded_before``."""
+        """Open tasks of open incidents due before ``before`` not reminded since
+        ``reminded_before`` (a done task, or one of a resolved incident, is not reminded)."""
         async with self.engine.connect() as conn:
             rows = (
                 await conn.execute(
-                    sa.select(tasks).where(
+                    _live_tasks().where(
                         tasks.c.done_at.is_(None),
                         tasks.c.due_at <= before,
                         sa.or_(
@@ -73,6 +75,36 @@ class DueMixin(Transactions):
                 )
             ).all()
         return [TaskRow(**r._mapping) for r in rows]
+
+    @store_operation("read a task")
+    async def task(self, task_id: int) -> TaskRow | None:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(sa.select(tasks).where(tasks.c.id == task_id))).first()
+        return None if row is None else TaskRow(**row._mapping)
+
+    @store_operation("mark a task done")
+    async def complete_task(self, task_id: int, at: datetime, entry: AuditEntry) -> bool:
+        """Mark a task done and write ``entry``, in one transaction. False (nothing written)
+        when it was done already."""
+        async with self.write() as conn:
+            done = await conn.execute(
+                sa.update(tasks)
+                .where(tasks.c.id == task_id, tasks.c.done_at.is_(None))
+                .values(done_at=at)
+            )
+            if done.rowcount != 1:
+                return False
+            await conn.execute(
+                sa.insert(audit).values(
+                    incident_id=entry.incident_id,
+                    at=entry.at,
+                    actor=entry.actor,
+                    action=entry.action,
+                    channel=entry.channel,
+                    detail=entry.detail or {},
+                )
+            )
+        return True
 
     @store_operation("mark a task")
     async def mark_task(
@@ -88,9 +120,10 @@ class DueMixin(Transactions):
 
     @store_operation("read the tasks")
     async def tasks_of(
-        self, incident_id: str | None = None, open_only: bool = True
+        self, incident_id: str | None = None, open_only: bool = True, live_only: bool = False
     ) -> list[TaskRow]:
-        query = sa.select(tasks).order_by(tasks.c.due_at)
+        """Tasks by due time; ``open_only``: not done; ``live_only``: of open incidents."""
+        query = (_live_tasks() if live_only else sa.select(tasks)).order_by(tasks.c.due_at)
         if incident_id is not None:
             query = query.where(tasks.c.incident_id == incident_id)
         if open_only:
@@ -98,3 +131,12 @@ class DueMixin(Transactions):
         async with self.engine.connect() as conn:
             rows = (await conn.execute(query)).all()
         return [TaskRow(**r._mapping) for r in rows]
+
+
+def _live_tasks() -> sa.Select[tuple[object, ...]]:
+    """Tasks of incidents still open (or taken over): a resolved incident's are not owed."""
+    return (
+        sa.select(*tasks.c)
+        .join(incidents, incidents.c.id == tasks.c.incident_id)
+        .where(incidents.c.status.in_(_LIVE))
+    )
