@@ -35,6 +35,7 @@ async def test_update_takeover_status_tasks_resolve(tmp_path: Path) -> None:
         officer.press(offer["message_id"], data)
         await officer.said("به‌روزرسانی شمارهٔ ۱")
         officer.write("آتش مهار شد؛ مصدومی نداریم")
+        await officer.tap("p")  # the same text for everyone: straight to the preview
         preview, _ = await officer.button("ok", "the update preview")
         assert "پیش‌نمایش به‌روزرسانی" in preview["text"]
         assert "آتش مهار شد" in preview["text"]  # the statement exactly as it goes out

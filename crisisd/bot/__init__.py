@@ -10,8 +10,10 @@ acknowledge alerts with the button under them. The daemon calls::
 
 Modules: ``app`` (Applications, lifecycle), ``access`` (who is who, refusals, flood
 control), ``report`` and ``actions`` (the conversation: report, drill, update, resolve,
-takeover, Confirm), ``reportfacts`` (casualties, their number, the place),
-``conversation`` (its states, Cancel, timeout), ``follow`` (/status, /tasks, /help),
+takeover, Confirm), ``reportfacts`` (casualties, their number, the place), ``choose``
+(which open incident, by buttons), ``wording`` (an update per group and language, its
+preview), ``conversation`` (its states, Cancel, timeout), ``follow`` (/status, /help),
+``tasks`` (/tasks and its done buttons),
 ``acks`` (ack buttons), ``progress`` (the progress message), ``previews`` and ``dryrun``
 (what would be sent), ``status`` (delivery counts), ``texts`` with ``texts_report`` and
 ``texts_follow`` (fa/en, written once as Telegram HTML), ``replies`` (how they reach each

@@ -15,18 +15,19 @@ from sqlalchemy.exc import SQLAlchemyError
 from telegram import Update
 from telegram.ext import ConversationHandler
 
-from crisisd.bot.access import Gate, Person, asked
+from crisisd.bot.access import Gate
+from crisisd.bot.choose import IncidentChooser
 from crisisd.bot.drafts import Draft, State, keep, pressed, unbutton
 from crisisd.bot.dryrun import resolve_plan, takeover_plan
-from crisisd.bot.previews import statement_preview
+from crisisd.bot.previews import resolve_preview, statement_preview
 from crisisd.bot.progress import ProgressBoard
 from crisisd.bot.replies import send
-from crisisd.bot.report import OPEN, ReportFlow
+from crisisd.bot.report import ReportFlow
 from crisisd.bot.runtime import BotRuntime, Ctx
-from crisisd.bot.texts import Html, say
+from crisisd.bot.texts import say
+from crisisd.bot.wording import update_texts
 from crisisd.domain import Casualties, IncidentReport, Purpose
 from crisisd.errors import CrisisError, PermissionDeniedError
-from crisisd.formats.timefmt import ascii_digits
 from crisisd.redaction import redact
 from crisisd.store import IncidentRow
 
@@ -42,92 +43,35 @@ class ActionFlow:
         self.gate = gate
         self.report = report
         self.progress = progress
-
-    # -- finding the incident ------------------------------------------------------------
-    async def incident_for(
-        self, update: Update, context: Ctx, person: Person, command: str
-    ) -> IncidentRow | None:
-        """The open incident named in the command, if it is one of this officer's factories.
-
-        An unknown ID and another factory's incident get the same answer: nothing is learnt.
-        """
-        raw = ascii_digits(" ".join(context.args or [])).strip().upper()
-        if not raw:
-            rows = await self._open_of(person)
-            ids = " ".join(r.id for r in rows[:10])
-            hint = say("usage_open", person.lang, ids=ids) if ids else ""
-            text = say("usage_id", person.lang, command=command, open=Html(hint))
-            await send(context.bot, person.user_id, text, person.lang)
-            return None
-        row = await self.rt.ctx.store.get_incident(raw[:16])
-        if row is not None and not person.may_act_for(row.factory):
-            await self.gate.refuse(
-                update,
-                context,
-                person,
-                asked(update),
-                "not_officer_of_factory",
-                key="no_incident",
-                shown={"id": raw[:16]},
-                incident=row.id,
-            )
-            return None
-        if row is None or row.status not in OPEN:
-            await send(
-                context.bot,
-                person.user_id,
-                say("no_incident", person.lang, id=raw[:16]),
-                person.lang,
-            )
-            return None
-        return row
-
-    async def _open_of(self, person: Person) -> list[IncidentRow]:
-        rows: list[IncidentRow] = []
-        for factory in person.factories:
-            rows += await self.rt.ctx.store.list_incidents(OPEN, factory=factory, limit=20)
-        return sorted(rows, key=lambda r: r.opened_at, reverse=True)
+        self.chooser = IncidentChooser(rt, gate, self.proceed)
 
     # -- entry points --------------------------------------------------------------------
     async def update_start(self, update: Update, context: Ctx) -> int:
-        person = await self.gate.officer(update, context, "/update")
-        if person is None:
-            return END
-        row = await self.incident_for(update, context, person, "update")
-        if row is None:
-            return END
-        draft = Draft("update", person.lang, person.user_id, person.contact_id or "")
-        draft.incident_id, draft.factory = row.id, row.factory
-        keep(context, draft)
-        return await self.report.ask_details(context, draft, row)
+        return await self.chooser.begin(update, context, "update")
 
     async def resolve_start(self, update: Update, context: Ctx) -> int:
-        return await self._statement_start(update, context, "resolve")
+        return await self.chooser.begin(update, context, "resolve")
 
     async def takeover_start(self, update: Update, context: Ctx) -> int:
-        return await self._statement_start(update, context, "takeover")
+        return await self.chooser.begin(update, context, "takeover")
 
-    async def _statement_start(self, update: Update, context: Ctx, kind: str) -> int:
-        person = await self.gate.officer(update, context, f"/{kind}")
-        if person is None:
-            return END
-        row = await self.incident_for(update, context, person, kind)
-        if row is None:
-            return END
-        lib, lang, now = self.rt.lib, person.lang, self.rt.now()
+    async def proceed(self, context: Ctx, draft: Draft, row: IncidentRow) -> int:
+        """The incident is chosen: ask the update's text, or show what the all-clear or
+        the takeover would send."""
+        draft.incident_id, draft.factory = row.id, row.factory
+        if draft.kind == "update":
+            return await self.report.ask_details(context, draft, row)
+        lib, lang, now = self.rt.lib, draft.lang, self.rt.now()
         msgs = await self.rt.ctx.store.messages_of(row.id)
-        if kind == "resolve":
+        if draft.kind == "resolve":
             plan = resolve_plan(self.rt.ctx.service, row, msgs, now)
-            title = say("resolve_title", lang, id=row.id)
+            text = resolve_preview(lib, row, plan, lang, self.rt.dialect)
         else:
             plan, pending = takeover_plan(self.rt.ctx.service, row, msgs, now)
             who = lib.playbook(row.factory).statements.takeover.spokesperson.get(lang)
             title = say("takeover_title", lang, id=row.id, who=who, pending=pending)
-        draft = Draft(kind, lang, person.user_id, person.contact_id or "")
-        draft.incident_id, draft.factory = row.id, row.factory
-        keep(context, draft)
-        text = statement_preview(lib, row.factory, title, plan, lang, self.rt.dialect)
-        draft.showing(await send(context.bot, draft.chat_id, text, lang, draft.confirm()), text)
+            text = statement_preview(lib, row.factory, title, plan, lang, self.rt.dialect)
+        await self.report.show(context, draft, text, draft.confirm())
         return State.CONFIRM
 
     async def drill_start(self, update: Update, context: Ctx) -> int:
@@ -139,8 +83,8 @@ class ActionFlow:
         factory = args[0] if args else (person.factories[0] if len(person.factories) == 1 else "")
         if not person.may_act_for(factory):
             if not factory:
-                names = ", ".join(person.factories)
-                text = say("usage_id", person.lang, command="drill", open=Html(f"\n{names}"))
+                ids = ", ".join(person.factories)
+                text = say("usage_drill", person.lang, example=person.factories[0], ids=ids)
                 await send(context.bot, person.user_id, text, person.lang)
             else:
                 await self.gate.refuse(
@@ -168,11 +112,7 @@ class ActionFlow:
             severity = next(iter(pb.incidents[kind].severities))
         draft.incident_type, draft.severity = kind, severity
         keep(context, draft)
-        preview = await self.report.preview(draft)
-        assert preview is not None
-        message_id = await send(context.bot, draft.chat_id, preview, draft.lang, draft.confirm())
-        draft.showing(message_id, preview)
-        return State.CONFIRM
+        return await self.report.show_preview(context, draft)
 
     # -- Confirm -------------------------------------------------------------------------
     async def on_confirm(self, update: Update, context: Ctx) -> int | None:
@@ -180,6 +120,7 @@ class ActionFlow:
         if got is None:
             return None
         draft = got[0]
+        draft.send_now = got[1] == "now"
         if draft.kind == "report":  # someone may have reported the same meanwhile
             twin = await self.report.open_twin(draft)
             if twin is not None:
@@ -252,7 +193,8 @@ class ActionFlow:
         assert draft.incident_id is not None
         iid = draft.incident_id
         if draft.kind == "update":
-            count = await ctx.service.update(iid, draft.details, actor)
+            texts = update_texts(draft)
+            count = await ctx.service.update(iid, texts, actor, send_now=draft.send_now)
             # committed: from here on nothing may report "not accepted" to the officer
             try:
                 row = await ctx.store.get_incident(iid)

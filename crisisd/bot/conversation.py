@@ -97,7 +97,7 @@ def build_conversation(
         CommandHandler("takeover", actions.takeover_start),
         CommandHandler("drill", actions.drill_start),
     ]
-    facts, back = report.facts, _button(report.on_back, "b")
+    facts, wording, back = report.facts, report.wording, _button(report.on_back, "b")
     states: dict[object, list[BaseHandler[Update, Ctx, object]]] = {
         State.FACTORY: [_button(report.on_factory, "f")],
         State.TYPE: [_button(report.on_type, "t")],
@@ -115,6 +115,9 @@ def build_conversation(
             back,
         ],
         State.DETAILS: [MessageHandler(TEXT, report.on_details), back],
+        State.INCIDENT: [_button(actions.chooser.on_pick, "i")],
+        State.WORDING: [_button(wording.on_target, "w"), _button(wording.on_preview, "p")],
+        State.GROUP_TEXT: [MessageHandler(TEXT, wording.on_text)],
         State.CONFIRM: [
             _button(actions.on_confirm, "ok|now"),
             _button(report.on_edit, "e"),

@@ -10,7 +10,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from crisisd.domain import DETAILS_LIMIT, LOCATION_LIMIT, Casualties, IncidentFacts, Plan
+from crisisd.domain import (
+    DETAILS_LIMIT,
+    LOCATION_LIMIT,
+    Casualties,
+    IncidentFacts,
+    Plan,
+    UpdateTexts,
+)
 from crisisd.incidents import IncidentService
 from crisisd.library.model import Library
 from crisisd.planning import statements
@@ -58,12 +65,14 @@ def update_plan(
     service: IncidentService,
     row: IncidentRow,
     msgs: list[MessageRow],
-    details: str,
+    details: str | UpdateTexts,
     now: datetime,
+    send_now: bool = False,
 ) -> Plan:
     """The next update statement, as ``IncidentService.update`` would store it."""
     facts = service.facts_of(row)
-    return statements.update_plan(service.lib, facts, details, now, msgs)[0]
+    plan, _after = statements.update_plan(service.lib, facts, details, now, msgs, send_now=send_now)
+    return plan
 
 
 def resolve_plan(

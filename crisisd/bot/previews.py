@@ -12,7 +12,7 @@ from __future__ import annotations
 import html as htmllib
 import re
 from collections import defaultdict
-from datetime import datetime
+from datetime import datetime, timedelta
 from html import escape
 
 from crisisd.bot.labels import (
@@ -30,8 +30,10 @@ from crisisd.domain import Dialect, Plan, PlannedMessage
 from crisisd.formats.textfit import TELEGRAM_LIMIT
 from crisisd.formats.timefmt import duration_words
 from crisisd.library.model import Library
+from crisisd.store import IncidentRow
 
 _TAGS = re.compile(r"<[^>]+>")
+LATER = timedelta(seconds=30)  # an update held back is due a second after a statement
 MIN_BODY = 160  # units a statement needs to be worth showing at all
 SPARE = 64  # units kept free for RLM, separators and rounding
 
@@ -41,7 +43,11 @@ def _channels(msgs: list[PlannedMessage], lang: str) -> str:
     return " → ".join(channel_name(c, lang) for c in seen) or "—"
 
 
-def _audience_lines(lib: Library, factory: str, plan: Plan, lang: str) -> list[str]:
+def _audience_lines(
+    lib: Library, factory: str, plan: Plan, lang: str, now: datetime | None = None
+) -> list[str]:
+    """Per audience: how many, on which channels, the ack deadline, and when: "after" the
+    first step, or (``now`` given) the clock time of those that go later than now."""
     by_step: dict[tuple[int, str], list[PlannedMessage]] = defaultdict(list)
     for m in plan.messages:
         by_step[(m.step, m.audience)].append(m)
@@ -60,7 +66,10 @@ def _audience_lines(lib: Library, factory: str, plan: Plan, lang: str) -> list[s
         if first.ack_required and first.ack_deadline is not None:
             within = duration_words(first.ack_deadline - first.not_before, norm(lang))
             line += say("aud_ack", lang, within=within)
-        if start is not None and first.not_before > start:
+        later = min(m.not_before for m in msgs)
+        if now is not None and later > now + LATER:
+            line += say("aud_at", lang, time=at_clock(lib, later, lang))
+        elif now is None and start is not None and first.not_before > start:
             line += say("aud_after", lang, after=duration_words(first.not_before - start, lang))
         lines.append(line)
     return lines
@@ -93,23 +102,27 @@ def _plain(msg: PlannedMessage) -> tuple[str, str, str | None]:
 
 
 def _statements(
-    lib: Library, factory: str, msgs: list[PlannedMessage], lang: str
+    lib: Library, factory: str, msgs: list[PlannedMessage], lang: str, by_group: bool = False
 ) -> list[tuple[str, str]]:
-    """(heading HTML, plain body) for each distinct template text among ``msgs``."""
+    """(heading HTML, plain body) for each distinct template among ``msgs``; ``by_group``:
+    for each update group too (an update may be worded per group)."""
     out: list[tuple[str, str]] = []
-    seen: set[str] = set()
+    seen: set[tuple[str, str]] = set()
+    pb = lib.playbook(factory)
     for m in msgs:
         if not m.channels:
             continue
         channel, body, subject = _plain(m)
         r = m.rendering_for(channel)
-        if r.template in seen:
+        group = pb.group_of(m.audience) if by_group and m.audience in pb.audiences else ""
+        if (r.template, group) in seen:
             continue
-        seen.add(r.template)
+        seen.add((r.template, group))
+        named = say(f"group_{group}", lang) if group else None
         head = say(
             "statement_head",
             lang,
-            audience=audience_name(lib, factory, m.sink_for or m.audience, lang),
+            audience=named or audience_name(lib, factory, m.sink_for or m.audience, lang),
             channel=channel_name(channel, lang),
             language=LANG_NAMES[norm(lang)].get(m.lang, m.lang),
         )
@@ -213,4 +226,58 @@ def statement_preview(
         head.append(say("nobody", lang))
     head += _unreachable(lib, plan, lang)
     statements = _statements(lib, factory, list(plan.messages), lang)
+    return assemble(head, statements, [], lang, dialect)
+
+
+def update_preview(
+    lib: Library,
+    factory: str,
+    title: Html,
+    plan: Plan,
+    lang: str,
+    now: datetime,
+    dialect: Dialect = "telegram_html",
+) -> tuple[str, bool]:
+    """An update: who gets it and at what time, and each group's text. Also whether some
+    audience would get it later than now (its first statement is not due yet), so the
+    officer can be offered to send it to everyone now."""
+    head = [f"<b>{title}</b>", ""]
+    waits = any(m.not_before > now + LATER for m in plan.messages)
+    if plan.messages:
+        head += [say("who_is_told", lang), *_audience_lines(lib, factory, plan, lang, now)]
+    else:
+        head.append(say("nobody", lang))
+    if waits:
+        head += ["", say("waits_head", lang)]
+    head += _unreachable(lib, plan, lang)
+    statements = _statements(lib, factory, list(plan.messages), lang, by_group=True)
+    return assemble(head, statements, [], lang, dialect), waits
+
+
+def resolve_preview(
+    lib: Library, row: IncidentRow, plan: Plan, lang: str, dialect: Dialect = "telegram_html"
+) -> str:
+    """The all-clear: who gets it, by name per audience; the incident's audiences that get
+    nothing because nothing about it reached them; each distinct text."""
+    head = [f"<b>{say('resolve_title', lang, id=row.id)}</b>", ""]
+    by_audience: dict[str, list[PlannedMessage]] = defaultdict(list)
+    for m in plan.messages:
+        by_audience[m.audience].append(m)
+    if by_audience:
+        head.append(say("resolve_who", lang))
+    else:
+        head.append(say("nobody", lang))
+    for audience, msgs in by_audience.items():
+        names = joined(sorted({person_name(lib, m.recipient, lang) for m in msgs}), lang)
+        people = f"{escape(names)} — {escape(_channels(msgs, lang))}"
+        name = audience_name(lib, row.factory, audience, lang)
+        head.append(say("resolve_line", lang, name=name, people=Html(people)))
+    pb = lib.playbook(row.factory)
+    steps = [s.audience for s in pb.plan_for(row.incident_type, row.severity).steps]
+    for audience in dict.fromkeys([*steps, *pb.statements.update.audiences]):
+        if audience not in by_audience:
+            name = audience_name(lib, row.factory, audience, lang)
+            head.append(say("resolve_not", lang, name=name))
+    head += _unreachable(lib, plan, lang)
+    statements = _statements(lib, row.factory, list(plan.messages), lang)
     return assemble(head, statements, [], lang, dialect)

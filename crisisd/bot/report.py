@@ -15,13 +15,14 @@ from telegram.ext import ConversationHandler
 
 from crisisd.bot.access import Gate, Person
 from crisisd.bot.drafts import Draft, State, draft_of, keep, pressed, unbutton
-from crisisd.bot.dryrun import open_plan, update_plan
+from crisisd.bot.dryrun import open_plan
 from crisisd.bot.labels import factory_name, severity_name, type_name, when
-from crisisd.bot.previews import open_preview, statement_preview
+from crisisd.bot.previews import open_preview
 from crisisd.bot.replies import edit, send
 from crisisd.bot.reportfacts import FactSteps, facts_text
 from crisisd.bot.runtime import BotRuntime, Ctx
-from crisisd.bot.texts import Html, say
+from crisisd.bot.texts import say
+from crisisd.bot.wording import UpdateWording
 from crisisd.domain import DETAILS_LIMIT, Casualties, IncidentStatus
 from crisisd.store import IncidentRow
 from crisisd.templates import clean_user_text
@@ -36,7 +37,8 @@ class ReportFlow:
     def __init__(self, rt: BotRuntime, gate: Gate) -> None:
         self.rt = rt
         self.gate = gate
-        self.facts = FactSteps(rt, self._show, self.after_place)
+        self.facts = FactSteps(rt, self.show, self.after_place)
+        self.wording = UpdateWording(rt, self.show, self.show_preview)
 
     async def start(self, update: Update, context: Ctx) -> int:
         person = await self.gate.officer(update, context, "/report")
@@ -78,7 +80,7 @@ class ReportFlow:
         )
         return text, draft.pick(labels, "s", 3)
 
-    async def _show(
+    async def show(
         self, context: Ctx, draft: Draft, text: str, markup: InlineKeyboardMarkup
     ) -> None:
         """Turn the live message into the next step, or send the step when there is none."""
@@ -105,7 +107,7 @@ class ReportFlow:
         if factory is None or person is None or not person.may_act_for(factory):
             return None
         draft.factory = factory
-        await self._show(context, draft, *self._types(draft))
+        await self.show(context, draft, *self._types(draft))
         return State.TYPE
 
     async def on_type(self, update: Update, context: Ctx) -> int | None:
@@ -140,10 +142,10 @@ class ReportFlow:
                     [draft.button(say("btn_cancel", lang), "x")],
                 ]
             )
-            await self._show(context, draft, text, markup)
+            await self.show(context, draft, text, markup)
             return State.DUPLICATE
         if then == State.SEVERITY:
-            await self._show(context, draft, *self._severities(draft))
+            await self.show(context, draft, *self._severities(draft))
         return then
 
     async def open_twin(self, draft: Draft) -> IncidentRow | None:
@@ -171,7 +173,7 @@ class ReportFlow:
             if draft.details:  # asked again at Confirm: show the preview again
                 await unbutton(context.bot, draft)
                 return await self.show_preview(context, draft)
-            await self._show(context, draft, *self._severities(draft))
+            await self.show(context, draft, *self._severities(draft))
             return State.SEVERITY
         row = await self.rt.ctx.store.get_incident(twin)
         if row is None or row.status not in OPEN:
@@ -224,7 +226,7 @@ class ReportFlow:
             facts = facts_text(lib, draft, place=True)
             text = say("ask_details", lang, facts=facts, limit=DETAILS_LIMIT)
             markup = draft.cancel_only(back=True)
-        await self._show(context, draft, text, markup)
+        await self.show(context, draft, text, markup)
         return State.DETAILS
 
     async def on_back(self, update: Update, context: Ctx) -> int | None:
@@ -236,7 +238,7 @@ class ReportFlow:
             return None
         draft.severity, draft.casualties, draft.casualties_count = None, None, None
         draft.location = ""
-        await self._show(context, draft, *self._types(draft))
+        await self.show(context, draft, *self._types(draft))
         return State.TYPE
 
     async def on_edit(self, update: Update, context: Ctx) -> int | None:
@@ -262,33 +264,29 @@ class ReportFlow:
         if len(clean_user_text(raw, DETAILS_LIMIT + 1)) > DETAILS_LIMIT:
             notes = say("details_cut", draft.lang, limit=DETAILS_LIMIT) + "\n\n"
         await unbutton(context.bot, draft)
+        if draft.kind == "update":  # it may be worded per group before the preview
+            if notes:
+                await send(context.bot, draft.chat_id, notes, draft.lang)
+            return await self.wording.ask(context, draft)
         return await self.show_preview(context, draft, notes)
 
     async def show_preview(self, context: Ctx, draft: Draft, notes: str = "") -> int:
-        """Send the preview with Confirm / Edit / Cancel."""
-        preview = await self.preview(draft)
-        if preview is None:
+        """Send the preview with Confirm (and "send now" when an update would wait for
+        some audience) / Edit / Cancel."""
+        shown = await self.preview(draft)
+        if shown is None:
             return END
-        text = notes + preview
-        draft.showing(
-            await send(context.bot, draft.chat_id, text, draft.lang, draft.confirm()), text
-        )
+        text = notes + shown[0]
+        markup = draft.confirm(waits=shown[1])
+        draft.showing(await send(context.bot, draft.chat_id, text, draft.lang, markup), text)
         return State.CONFIRM
 
-    async def preview(self, draft: Draft) -> str | None:
-        """The preview of what Confirm would send for a report, drill or update."""
-        lib, now = self.rt.lib, self.rt.now()
+    async def preview(self, draft: Draft) -> tuple[str, bool] | None:
+        """The preview of what Confirm would send for a report, drill or update, and
+        whether an update would reach some audience later than now."""
         if draft.kind == "update":
-            assert draft.incident_id is not None
-            row = await self.rt.ctx.store.get_incident(draft.incident_id)
-            if row is None:
-                return None
-            msgs = await self.rt.ctx.store.messages_of(row.id)
-            plan = update_plan(self.rt.ctx.service, row, msgs, draft.details, now)
-            title = say("update_title", draft.lang, number=row.update_number + 1, id=row.id)
-            return statement_preview(
-                lib, row.factory, Html(title), plan, draft.lang, self.rt.dialect
-            )
+            return await self.wording.preview(draft)
+        lib, now = self.rt.lib, self.rt.now()
         assert draft.factory
         assert draft.incident_type
         assert draft.severity
@@ -306,7 +304,7 @@ class ReportFlow:
             drill_audiences=draft.drill_audiences,
             now=now,
         )
-        return open_preview(
+        text = open_preview(
             lib,
             plan,
             factory=draft.factory,
@@ -319,6 +317,7 @@ class ReportFlow:
             now=now,
             dialect=self.rt.dialect,
         )
+        return text, False
 
     def person_of(self, update: Update) -> Person | None:
         user = update.effective_user

@@ -32,14 +32,15 @@ log = structlog.get_logger("crisisd.scheduler.jobs")
 
 DrillReporter = Callable[[IncidentRow], Awaitable[None]]
 UPDATE_TEXT = {
-    "fa": "یادآوری: به‌روزرسانی بعدی برای رسانه‌ها درباره حادثه {id} تا {left} دیگر (ساعت {at}) "
-    "موعد دارد. با /update {id} بفرستید.",
+    "fa": "یادآوری: مهلت به‌روزرسانی بعدی برای رسانه‌ها دربارهٔ حادثهٔ {id} تا {left} دیگر "
+    "(ساعت {at}) است. با /update بفرستید.",
     "en": "Reminder: the next press update on incident {id} is due in {left} (at {at}). "
-    "Send it with /update {id}.",
+    "Send it with /update.",
 }
 TASK_TEXT = {
-    "fa": "یادآوری کار پیگیری حادثه {id}: «{title}» — موعد: {due}",
-    "en": "Follow-up for incident {id}: “{title}” — due {due}",
+    "fa": "یادآوری کار پیگیری حادثهٔ {id}: «{title}» — مهلت: {due}. اگر انجام شده، در /tasks "
+    "علامتش بزنید.",
+    "en": "Follow-up for incident {id}: “{title}” — due {due}. Done? Mark it in /tasks.",
 }
 
 
