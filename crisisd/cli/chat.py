@@ -27,6 +27,31 @@ def _call(url: str, body: dict[str, Any] | None = None) -> Any:
         return json.loads(resp.read())
 
 
+def _snapshot(base: str, chat_id: int) -> dict[int, int]:
+    """What the chat shows now: each message and how often it was edited."""
+    sent = _call(f"{base}/sent?chat_id={chat_id}")
+    return {m["message_id"]: len(m.get("edits") or []) for m in sent}
+
+
+def _settle(base: str, chat_id: int, before: dict[int, int], timeout: float = 20.0) -> None:
+    """Wait until the bot has answered (a message sent or edited) and then stopped for a
+    moment, so the next step's buttons are there; the bot's speed is not a fixed guess."""
+    deadline = time.monotonic() + timeout
+    last, quiet = before, 0.0
+    while time.monotonic() < deadline:
+        time.sleep(0.1)
+        now = _snapshot(base, chat_id)
+        if now != last:
+            last, quiet = now, 0.0
+        elif last != before:
+            quiet += 0.1
+            if quiet >= SETTLED:
+                return
+
+
+SETTLED = 0.8  # seconds without a change after the bot's first answer
+
+
 def _buttons(msg: dict[str, Any]) -> list[dict[str, str]]:
     markup = msg.get("reply_markup") or {}
     return [b for row in markup.get("inline_keyboard", []) for b in row]
@@ -71,6 +96,7 @@ def chat(
     chat_id = contact.chats[messenger]
     base = f"http://127.0.0.1:{lib.config.sandbox_port + 3 + names.index(messenger)}/_control"
     try:
+        before = _snapshot(base, chat_id)
         if text:
             _call(f"{base}/message", {"user_id": chat_id, "text": text})
         if press is not None:
@@ -84,7 +110,8 @@ def chat(
                 f"{base}/callback",
                 {"user_id": chat_id, "message_id": msg["message_id"], "data": data},
             )
-        time.sleep(1.5)  # the bot answers within a poll or two
+        if text or press is not None:
+            _settle(base, chat_id, before)
         for msg in _call(f"{base}/sent?chat_id={chat_id}")[-show:]:
             edited = " (edited)" if msg.get("edits") else ""
             click.echo(f"--- bot → {who}, message {msg['message_id']}{edited}")
