@@ -165,3 +165,23 @@ async def test_the_all_clear_preview_names_who_gets_it(tmp_path: Path) -> None:
         await officer.said(f"پایان حادثهٔ {fire} ثبت شد")
         cleared = {m.recipient for m in await w.messages(fire) if m.purpose == Purpose.ALL_CLEAR}
         assert cleared == {"staff.b", "boss.c"}
+
+
+async def test_status_details_and_a_drill_factory_are_buttons_too(tmp_path: Path) -> None:
+    async with World.open(tmp_path, dispatch=False) as w:
+        fire = (await w.service.open(FIRE)).incident_id
+        officer = w.chat("bale", 1001)
+        listing = await _ask(officer, "/status", "حادثه‌های باز")
+        assert _labels(listing) == [f"🔎 آتش‌سوزی — {fire}"]
+        (data,) = [d for _, d in buttons(listing)]
+        before = officer.last_id()
+        officer.press(listing["message_id"], data)
+        detail = await officer.said("وضعیت:", after=before)
+        assert fire in seen(detail) and "باز" in seen(detail)
+
+        several = w.chat("bale", 1006)  # officer.y: two factories, reads English
+        asked = await _ask(several, "/drill", "Drill — which factory?")
+        assert _labels(asked)[:2] == ["Mini Works", "Other Works"]
+        await several.tap("g:1")
+        preview, _ = await several.button("ok", "the drill preview")
+        assert "DRILL" in seen(preview) and "Other Works" in seen(preview)

@@ -19,6 +19,7 @@ from crisisd.bot.access import Gate
 from crisisd.bot.choose import IncidentChooser
 from crisisd.bot.drafts import Draft, State, keep, pressed, unbutton
 from crisisd.bot.dryrun import resolve_plan, takeover_plan
+from crisisd.bot.labels import factory_name
 from crisisd.bot.previews import resolve_preview, statement_preview
 from crisisd.bot.progress import ProgressBoard
 from crisisd.bot.replies import send
@@ -75,32 +76,54 @@ class ActionFlow:
         return State.CONFIRM
 
     async def drill_start(self, update: Update, context: Ctx) -> int:
-        """/drill [FACTORY] [type/severity]: the factory's first scheduled scenario by default."""
+        """/drill [FACTORY] [type/severity]: the factory's first scheduled scenario by default;
+        an officer of several factories without one picks it from buttons."""
         person = await self.gate.officer(update, context, "/drill")
         if person is None:
             return END
         args = [a.strip().lower() for a in context.args or []]
-        factory = args[0] if args else (person.factories[0] if len(person.factories) == 1 else "")
-        if not person.may_act_for(factory):
-            if not factory:
-                ids = ", ".join(person.factories)
-                text = say("usage_drill", person.lang, example=person.factories[0], ids=ids)
-                await send(context.bot, person.user_id, text, person.lang)
-            else:
-                await self.gate.refuse(
-                    update,
-                    context,
-                    person,
-                    "/drill",
-                    "not_officer_of_factory",
-                    key="refused_factory",
-                    factory=factory[:64],
-                )
-            return END
-        pb = self.rt.lib.playbook(factory)
         draft = Draft("drill", person.lang, person.user_id, person.contact_id or "")
+        if not args and len(person.factories) > 1:
+            draft.choices = list(person.factories)
+            keep(context, draft)
+            names = [factory_name(self.rt.lib, f, person.lang) for f in draft.choices]
+            text, markup = say("choose_factory_drill", person.lang), draft.pick(names, "g", 1)
+            draft.showing(await send(context.bot, draft.chat_id, text, draft.lang, markup), text)
+            return State.FACTORY
+        factory = args[0] if args else person.factories[0]
+        if not person.may_act_for(factory):
+            await self.gate.refuse(
+                update,
+                context,
+                person,
+                "/drill",
+                "not_officer_of_factory",
+                key="refused_factory",
+                factory=factory[:64],
+            )
+            return END
         draft.factory = factory
-        scenario = args[1] if len(args) > 1 else None
+        keep(context, draft)
+        return await self._drill(context, draft, args[1] if len(args) > 1 else None)
+
+    async def on_drill_factory(self, update: Update, context: Ctx) -> int | None:
+        got = await pressed(update, context)
+        user = update.effective_user
+        if got is None or user is None:
+            return None
+        draft, _action, index = got
+        if index is None or not 0 <= index < len(draft.choices):
+            return None
+        if not self.gate.person(user).may_act_for(draft.choices[index]):
+            return None
+        draft.factory = draft.choices[index]
+        await unbutton(context.bot, draft)
+        return await self._drill(context, draft, None)
+
+    async def _drill(self, context: Ctx, draft: Draft, scenario: str | None) -> int:
+        """The drill's preview: ``scenario`` (type/severity), else the playbook's first."""
+        assert draft.factory is not None
+        pb = self.rt.lib.playbook(draft.factory)
         if scenario is None and pb.drills:
             scenario = pb.drills[0].scenario
             audiences = pb.drills[0].audiences
@@ -111,7 +134,6 @@ class ActionFlow:
         if severity not in pb.incidents[kind].severities:
             severity = next(iter(pb.incidents[kind].severities))
         draft.incident_type, draft.severity = kind, severity
-        keep(context, draft)
         return await self.report.show_preview(context, draft)
 
     # -- Confirm -------------------------------------------------------------------------

@@ -41,7 +41,7 @@ from crisisd.bot.acks import AckButton
 from crisisd.bot.actions import ActionFlow
 from crisisd.bot.conversation import Common, build_conversation
 from crisisd.bot.drafts import PREFIX
-from crisisd.bot.follow import FollowUp
+from crisisd.bot.follow import DETAIL_PATTERN, FollowUp
 from crisisd.bot.pacing import ChatPacer, PerUserProcessor
 from crisisd.bot.progress import ProgressBoard
 from crisisd.bot.replies import MessengerBot
@@ -255,6 +255,7 @@ def build_bot(
     app.add_handler(CallbackQueryHandler(AckButton(rt, gate), pattern=ACK_PATTERN))
     app.add_handler(build_conversation(rt, report, actions))
     app.add_handler(CommandHandler(["status"], follow.status))
+    app.add_handler(CallbackQueryHandler(follow.on_detail, pattern=DETAIL_PATTERN))
     tasks = TaskList(rt, gate)
     app.add_handler(CommandHandler(["tasks"], tasks.command))
     app.add_handler(CallbackQueryHandler(tasks.done, pattern=TASKS_PATTERN))

@@ -99,7 +99,7 @@ def build_conversation(
     ]
     facts, wording, back = report.facts, report.wording, _button(report.on_back, "b")
     states: dict[object, list[BaseHandler[Update, Ctx, object]]] = {
-        State.FACTORY: [_button(report.on_factory, "f")],
+        State.FACTORY: [_button(report.on_factory, "f"), _button(actions.on_drill_factory, "g")],
         State.TYPE: [_button(report.on_type, "t")],
         State.SEVERITY: [_button(report.on_severity, "s")],
         State.DUPLICATE: [_button(report.on_duplicate, "u|n")],

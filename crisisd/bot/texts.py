@@ -50,10 +50,6 @@ T: dict[str, dict[str, str]] = {
         "fa": "حادثهٔ باز «{id}» در کارخانه‌های شما پیدا نشد. فهرست: /status",
         "en": "No open incident “{id}” at your factories. See /status.",
     },
-    "usage_drill": {
-        "fa": "کارخانه را هم بنویسید، مثلاً <code>/drill {example}</code>. کارخانه‌های شما: {ids}",
-        "en": "Add the factory, e.g. <code>/drill {example}</code>. Your factories: {ids}",
-    },
     "error": {
         "fa": "❌ پذیرفته نشد: {reason}\n"
         "چیزی فرستاده نشد. دوباره تلاش کنید یا با ستاد تماس بگیرید.",
@@ -65,6 +61,7 @@ T: dict[str, dict[str, str]] = {
     },
     # -- the report flow -----------------------------------------------------------------
     "choose_factory": {"fa": "گزارش حادثه — کدام کارخانه؟", "en": "Report — which factory?"},
+    "choose_factory_drill": {"fa": "مانور — کدام کارخانه؟", "en": "Drill — which factory?"},
     "choose_type": {
         "fa": "<b>{factory}</b>: چه اتفاقی افتاده؟",
         "en": "<b>{factory}</b>: what happened?",

@@ -46,6 +46,7 @@ FOLLOW: dict[str, dict[str, str]] = {
         "en": "<b>{id}</b> {drill}— {factory} · {type} · {severity}\nStatus: {status} · "
         "reported {when}",
     },
+    "btn_detail": {"fa": "🔎 {type} — {id}", "en": "🔎 {type} — {id}"},
     "not_acked": {"fa": "هنوز تأیید نکرده‌اند: {names}", "en": "Not acknowledged yet: {names}"},
     "failures": {"fa": "به این افراد نرسید:", "en": "Could not be reached:"},
     "failure_line": {
