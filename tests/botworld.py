@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import shutil
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -43,6 +44,7 @@ PTB_RETRY_AFTER = pytest.mark.filterwarnings(
 )
 ACCEPTED = re.compile(r"✅[^<*]*(?:<b>|\*)([A-Z]{3}-[0-9]{3})(?:</b>|\*)")  # HTML or Bale
 UNKNOWN_USER = 9999
+SAMPLES = Path(__file__).resolve().parent.parent
 
 # The mini tree, plus: officer.a on Telegram too, a gas-leak type, and a second factory
 # whose only officer (officer.z) must not touch the first one's incidents.
@@ -100,6 +102,14 @@ def make_world_tree(root: Path, messenger: str = "bale") -> Config:
     for lang in ("fa", "en"):
         (root / "templates" / lang / "alert.chat.j2").write_text(ALERT_CHAT, encoding="utf-8")
     return config
+
+
+def make_sample_tree(root: Path, messenger: str = "bale") -> Config:
+    """A copy of the shipped sample playbooks and templates (``messenger`` unused: the
+    samples say where alerts go)."""
+    for name in ("playbooks", "templates"):
+        shutil.copytree(SAMPLES / name, root / name)
+    return Config(playbooks=root / "playbooks", templates=root / "templates")
 
 
 async def wait_for(
@@ -286,8 +296,10 @@ class World:
         dispatch: bool = True,
         bots: bool = True,
         messenger: str = "bale",
+        tree: Callable[[Path, str], Config] = make_world_tree,
     ) -> AsyncIterator[World]:
-        config = make_world_tree(tmp / "tree", messenger)
+        """``tree``: the playbooks and templates (the mini world, or make_sample_tree)."""
+        config = tree(tmp / "tree", messenger)
         lib = load_library(config)
         sb = await start_sandbox(config)
         sb.seed(lib.directory)
