@@ -46,7 +46,8 @@ STEP_MS = 30_000  # the longest wait for one thing to appear on the page
 OFFICER = "1000001101"  # officer.rezaei, مریم رضایی, PR officer of Shahriar Steel
 SAFETY_HEAD = "1000001103"  # hse.mousavi, emergency team (must acknowledge) on Bale
 FACTORY, FIRE, MINOR = "فولاد شهریار", "آتش‌سوزی", "جزئی"
-DETAILS = "آتش‌سوزی کوچک در انبار مواد اولیهٔ سالن ۲؛ مهار شده. مصدوم: ندارد."
+DETAILS = "آتش‌سوزی کوچک در قفسه‌های کاغذ؛ مهار شده."
+PLACE = "انبار مواد اولیه"  # one of factory.locations
 INCIDENT_ID = re.compile(r"[A-Z]{3}-[0-9]{3}")
 PERSIAN = re.compile(r"[\u0600-\u06FF]")
 
@@ -216,7 +217,8 @@ def _scenario(page: Page, shot: Shots, training: str, inbox: str) -> None:
 
 
 def _report(page: Page, shot: Shots) -> str:
-    """The officer: /report, (factory →) type → severity, details, preview, Confirm."""
+    """The officer: /report, (factory →) type → severity → casualties → how many (typed on
+    a Persian keyboard) → place, details, preview, Confirm."""
     from playwright.sync_api import expect
 
     expect(page.locator("html")).to_have_attribute("dir", "rtl")
@@ -235,11 +237,20 @@ def _report(page: Page, shot: Shots) -> str:
     bot_message(page, "شدت")
     shot("type-chosen")
     press(page, MINOR)
+    bot_message(page, "کسی آسیب دیده است؟")
+    press(page, "مصدوم دارد")
+    bot_message(page, "چند نفر؟")
+    write(page, "۲")
+    bot_message(page, "کجای کارخانه؟")
+    shot("place-asked")
+    press(page, PLACE)
     bot_message(page, "جزئیات را")
     shot("details-asked")
     write(page, DETAILS)
     preview = bot_message(page, "پیش‌نمایش")
     expect(preview).to_contain_text(DETAILS)
+    expect(preview).to_contain_text("مصدوم: ۲ نفر")
+    expect(preview).to_contain_text(f"محل: {PLACE}")
     expect(preview.locator(".kb-btn").filter(has_text="تأیید و ارسال")).to_be_visible()
     shot("preview", full=True)
     press(page, "تأیید و ارسال")

@@ -74,10 +74,10 @@ class FollowUp:
         if query is None:
             return
         person = await self.gate.officer(update, context, "status:detail")
-        await query.answer()
-        if person is not None:
-            raw = (query.data or "").removeprefix(DETAIL)[:16]
-            await self._detail(update, context, person, raw)
+        if person is None:
+            return  # refused (and answered) by the gate
+        raw = (query.data or "").removeprefix(DETAIL)[:16]
+        await self._detail(update, context, person, raw)
 
     async def _detail(self, update: Update, context: Ctx, person: Person, raw: str) -> None:
         lib, lang, store = self.rt.lib, person.lang, self.rt.ctx.store
@@ -94,6 +94,8 @@ class FollowUp:
                 incident=row.id,
             )
             return
+        if update.callback_query is not None:  # (a refusal answers it itself)
+            await update.callback_query.answer()
         if row is None:
             await send(context.bot, person.user_id, say("no_incident", lang, id=raw), lang)
             return

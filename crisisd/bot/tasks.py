@@ -50,8 +50,7 @@ class TaskList:
             return
         person = await self.gate.officer(update, context, "task:done")
         if person is None or person.contact_id is None:
-            await query.answer()
-            return
+            return  # refused (and answered) by the gate
         task_id = int((query.data or "").removeprefix(PREFIX))
         lang = person.lang
         try:
