@@ -34,6 +34,22 @@ class Pacer:
             return 0.0
         return max(0.0, self._dest_next.get(destination, 0.0) - self._now())
 
+    def reserve_slot(self) -> float:
+        """Reserve the next global slot for a message chosen when the slot comes; returns
+        seconds to wait for it. Pair with :meth:`hold_destination` once it is chosen."""
+        now = self._now()
+        at = max(now, self._next)
+        self._next = at + self.gap
+        return at - now
+
+    def hold_destination(self, destination: str) -> None:
+        """``destination`` is being sent to now: it waits its own gap before the next one."""
+        if self.dest_gap:
+            now = self._now()
+            self._dest_next[destination] = now + self.dest_gap
+            if len(self._dest_next) > 50_000:
+                self._dest_next = {k: v for k, v in self._dest_next.items() if v > now}
+
     def reserve(self, destination: str) -> float:
         """Reserve the next global slot for ``destination``; returns seconds to wait for it.
 
