@@ -15,14 +15,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import phonenumbers
-
+from crisisd.formats.phones import is_landline
 from crisisd.library.model import Library
 from crisisd.parsing.yamlsource import Document, Loc
 from crisisd.problems import Problem
 
 _ARABIC_LETTERS = ("ي", "ك")
-_NOT_MOBILE = {phonenumbers.PhoneNumberType.FIXED_LINE}
 
 
 def advise(lib: Library) -> list[Problem]:
@@ -51,8 +49,7 @@ def _landlines(lib: Library, doc: Document) -> Iterator[Problem]:
     for cid, contact in lib.directory.contacts.items():
         if contact.phone is None:
             continue
-        number = phonenumbers.parse(contact.phone)
-        if phonenumbers.number_type(number) in _NOT_MOBILE:
+        if is_landline(contact.phone):
             yield _warn(
                 doc,
                 ("contacts", cid, "phone"),
