@@ -169,7 +169,13 @@ class Smtp(Model):
         description="The sender of crisisd's email.",
     )
     pool_size: Annotated[int, Field(ge=1, le=32)] = Field(
-        4, description="SMTP connections kept open."
+        4, description="SMTP connections kept open (each carries one message at a time)."
+    )
+    rate_per_second: Annotated[float, Field(gt=0)] = Field(
+        100.0,
+        description="Messages per second to the SMTP server. A relay on the same host or "
+        "network (Postfix) takes hundreds; a hosted provider publishes its own limit — "
+        "set that.",
     )
     timeout_seconds: Annotated[float, Field(gt=0)] = Field(
         30.0, description="Give up on a connection or command after this many seconds."
