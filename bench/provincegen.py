@@ -83,7 +83,9 @@ class Province:
             out[aid] = {**aud, "members": members}
         return out
 
-    def playbook(self, fid: str, names: tuple[str, str], base: dict[str, Any], scale: float) -> None:
+    def playbook(
+        self, fid: str, names: tuple[str, str], base: dict[str, Any], scale: float
+    ) -> None:
         officer = self.person(f"{fid}.officer", "officer")
         pb = dict(base)
         pb["factory"] = {
@@ -108,7 +110,7 @@ class Province:
         per_factory = sum(SIZES.values()) + 1
         scale = max(0.01, (self.contacts - 200) / (self.factories * per_factory))
         for k in range(self.factories):
-            names = (f"کارخانهٔ نمونهٔ {k + 1}", f"Sample Works {k + 1}")
+            names = (f"کارخانه {k + 1}", f"Works {k + 1}")
             self.playbook(f"factory-{k + 1:02d}", names, base, scale)
         self.hq(base)
         (self.root / "playbooks" / "directory.yaml").write_text("".join(self.lines), "utf-8")
@@ -133,9 +135,15 @@ class Province:
         pb = yaml.safe_load(path.read_text("utf-8"))
         pb["audiences"]["everyone"] = {
             "name": {"fa": "همهٔ کارکنان استان", "en": "Everyone in the province"},
-            "members": [p for p in self.people if not p.split(".")[1].startswith(("press", "auth"))],
+            "members": [
+                p for p in self.people if not p.split(".")[1].startswith(("press", "auth"))
+            ],
         }
-        step = {"audience": "everyone", "template": "staff_alert", "channels": ["bale", "telegram", "sms"]}
+        step = {
+            "audience": "everyone",
+            "template": "staff_alert",
+            "channels": ["bale", "telegram", "sms"],
+        }
         pb["incidents"]["earthquake"] = {
             "name": {"fa": "زلزله", "en": "Earthquake"},
             "severities": {"major": {"steps": [step]}},

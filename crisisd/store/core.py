@@ -212,23 +212,20 @@ class Store(SettingsMixin, DueMixin, OutboxMixin):
     ) -> None:
         """``fresh``: the incident was created in this transaction, so none of its keys
         can be stored yet (a 100,000-message plan skips 200 look-ups)."""
-        # one row per key: a plan may name the same message twice (e.g. a person who is in
-        # both the alerted and the escalation audience)
-        shared: dict[int, dict[str, Any]] = {}  # renderings shared by many messages: once
-        rows = list(
-            {m.key: _message_values(m, at, shared) for m in reversed(plan.messages)}.values()
-        )[::-1]
-        existing: set[str] = set()
-        if rows and not fresh:
-            keys = [r["key"] for r in rows]
-            for chunk in _chunks(keys, 500):
+        # one message per key: a plan may name the same message twice (e.g. a person who is
+        # in both the alerted and the escalation audience); the last one counts
+        planned = list({m.key: m for m in reversed(plan.messages)}.values())[::-1]
+        if planned and not fresh:
+            existing: set[str] = set()
+            for chunk in _chunks([m.key for m in planned], 500):
                 found = await conn.execute(
                     sa.select(messages.c.key).where(messages.c.key.in_(chunk))
                 )
                 existing.update(k for (k,) in found)
-            rows = [r for r in rows if r["key"] not in existing]  # planning twice adds nothing
-        for chunk in _chunks(rows, 500):
-            await conn.execute(sa.insert(messages), chunk)
+            planned = [m for m in planned if m.key not in existing]  # planning twice adds nothing
+        shared: dict[int, dict[str, Any]] = {}  # renderings shared by many messages: once
+        for chunk in _chunks(planned, 500):  # rows made a chunk at a time: memory stays flat
+            await conn.execute(sa.insert(messages), [_message_values(m, at, shared) for m in chunk])
         if plan.tasks:
             inc = plan.messages[0].incident_id if plan.messages else None
             if inc is not None:
