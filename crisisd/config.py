@@ -22,6 +22,7 @@ from crisisd.parsing.yamlsource import Document, load_yaml
 from crisisd.problems import Problem
 
 NAME_ID = r"^[a-z][a-z0-9_-]*$"
+PerSecond = Annotated[float, Field(gt=0)]  # a pace: every channel's is a setting
 
 
 class Model(BaseModel):
@@ -31,12 +32,8 @@ class Model(BaseModel):
 class Rate(Model):
     """Sending limits of one messenger (Telegram's published defaults)."""
 
-    global_per_second: Annotated[float, Field(gt=0)] = Field(
-        30.0, description="Messages per second to all chats together."
-    )
-    per_chat_per_second: Annotated[float, Field(gt=0)] = Field(
-        1.0, description="Messages per second to any one chat."
-    )
+    global_per_second: PerSecond = Field(30.0, description="Messages per second to all chats.")
+    per_chat_per_second: PerSecond = Field(1.0, description="Messages per second to one chat.")
 
 
 class Messenger(Model):
@@ -104,9 +101,7 @@ class SmsGateway(Model):
         None,  # None: the provider's public endpoint
         description="Another endpoint for the provider's API. Unset: its public endpoint.",
     )
-    rate_per_second: Annotated[float, Field(gt=0)] = Field(
-        5.0, description="Messages per second through this gateway."
-    )
+    rate_per_second: PerSecond = Field(5.0, description="Messages per second through it.")
     cooldown_seconds: Annotated[float, Field(ge=0)] = Field(
         60.0,
         description="After the gateway fails (down, out of credit), the next one is used "
@@ -169,13 +164,10 @@ class Smtp(Model):
         description="The sender of crisisd's email.",
     )
     pool_size: Annotated[int, Field(ge=1, le=32)] = Field(
-        4, description="SMTP connections kept open (each carries one message at a time)."
+        4, description="SMTP connections kept open."
     )
-    rate_per_second: Annotated[float, Field(gt=0)] = Field(
-        100.0,
-        description="Messages per second to the SMTP server. A relay on the same host or "
-        "network (Postfix) takes hundreds; a hosted provider publishes its own limit — "
-        "set that.",
+    rate_per_second: PerSecond = Field(
+        100.0, description="Messages per second (a local relay takes hundreds; else: its limit)."
     )
     timeout_seconds: Annotated[float, Field(gt=0)] = Field(
         30.0, description="Give up on a connection or command after this many seconds."

@@ -74,6 +74,12 @@ def _officers_without_chat(lib: Library, fid: str, doc: Document) -> Iterator[Pr
             )
 
 
+def reads_as_typed(entry: Any) -> bool:
+    """Whether these warnings read a directory entry as it was typed (not as its model):
+    Arabic ي/ك anywhere in it. The loader keeps such an entry for them."""
+    return any(ch in text for _loc, text in _walk(entry) for ch in _ARABIC_LETTERS)
+
+
 def _walk(data: Any, loc: Loc = ()) -> Iterator[tuple[Loc, str]]:
     if isinstance(data, dict):
         for key, value in data.items():

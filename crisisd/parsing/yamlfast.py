@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import gc
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import yaml
@@ -62,15 +63,25 @@ class _Scalars:
         return out
 
 
-def fast_data(text: str, shown: str, problems: list[Problem]) -> Any:
-    """The data of ``text`` (None for an empty document), or :data:`NEEDS_NODES`."""
+Entries = tuple[str, Callable[[str, Any], Any]]
+
+
+def fast_data(
+    text: str, shown: str, problems: list[Problem], entries: Entries | None = None
+) -> Any:
+    """The data of ``text`` (None for an empty document), or :data:`NEEDS_NODES`.
+
+    ``entries`` = (key, take): each entry of the top-level mapping ``key`` is passed, as
+    soon as it is read, to ``take(entry_key, value)``, and what it returns is kept instead
+    (a directory's contacts become models one by one, so raw entries never pile up).
+    """
     loader = _Loader(text)
     # Building makes a container per entry and no cycles: the collector's passes over a
     # growing heap would only cost time (a third of a large directory's parse).
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return _build(loader, shown, problems)
+        return _build(loader, shown, problems, entries)
     except _Fallback:
         return NEEDS_NODES
     finally:
@@ -87,7 +98,9 @@ def _scalar(event: Any, scalars: _Scalars) -> Any:
     return event.value  # quoted or block text
 
 
-def _build(loader: yaml.SafeLoader, shown: str, problems: list[Problem]) -> Any:
+def _build(
+    loader: yaml.SafeLoader, shown: str, problems: list[Problem], entries: Entries | None
+) -> Any:
     scalars = _Scalars(loader)
     # Each open collection: [container, pending key or None, {key: line} for mappings].
     stack: list[list[Any]] = []
@@ -136,6 +149,8 @@ def _build(loader: yaml.SafeLoader, shown: str, problems: list[Problem]) -> Any:
                 top[1] = key
         else:  # a mapping's value
             if top[1] is not _SKIP:
+                if entries is not None and len(stack) == 2 and stack[0][1] == entries[0]:
+                    value = entries[1](top[1], value)
                 top[0][top[1]] = value
             top[1] = None
     return root

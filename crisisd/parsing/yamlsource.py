@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 
 from crisisd.parsing.yamlfast import NEEDS_NODES as _NEEDS_NODES
-from crisisd.parsing.yamlfast import Loc, dotted, fast_data
+from crisisd.parsing.yamlfast import Entries, Loc, dotted, fast_data
 from crisisd.problems import Problem, display_path
 
 
@@ -79,7 +79,7 @@ class Document:
 # nodes carry the same marks, so positions and duplicate keys are found the same way.
 _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
-__all__ = ["Document", "Loc", "dotted", "load_yaml", "parse_yaml"]
+__all__ = ["Document", "Entries", "Loc", "dotted", "load_yaml", "parse_yaml"]
 
 
 class _Builder:
@@ -135,7 +135,9 @@ class _Builder:
         return out
 
 
-def load_yaml(path: Path, problems: list[Problem]) -> Document | None:
+def load_yaml(
+    path: Path, problems: list[Problem], entries: Entries | None = None
+) -> Document | None:
     """Parse ``path``; append located problems and return None when it cannot be used."""
     shown = display_path(path)
     try:
@@ -146,14 +148,16 @@ def load_yaml(path: Path, problems: list[Problem]) -> Document | None:
     except (OSError, UnicodeDecodeError) as exc:
         problems.append(Problem(shown, 1, 1, "", f"cannot read file: {exc}", "save it as UTF-8"))
         return None
-    return parse_yaml(text, path, problems)
+    return parse_yaml(text, path, problems, entries)
 
 
 _TAB_INDENT = re.compile(r"^ *\t", re.MULTILINE)
 
 
-def parse_yaml(text: str, path: Path, problems: list[Problem]) -> Document | None:
-    """Parse YAML text already read from ``path``."""
+def parse_yaml(
+    text: str, path: Path, problems: list[Problem], entries: Entries | None = None
+) -> Document | None:
+    """Parse YAML text already read from ``path``; ``entries``: see :func:`fast_data`."""
     doc = Document(path=path, data=None, text=text)
     before = len(problems)
     if _TAB_INDENT.search(text):
@@ -178,7 +182,7 @@ def parse_yaml(text: str, path: Path, problems: list[Problem]) -> Document | Non
         problems.append(Problem(doc.shown, 1, 1, "", "file is empty", "add content or delete it"))
         return None
     try:
-        data = fast_data(text, doc.shown, problems)
+        data = fast_data(text, doc.shown, problems, entries)
         if data is _NEEDS_NODES:  # anchors, aliases, merge keys or tags: the full loader
             found: dict[Loc, tuple[int, int]] = {}
             data = _node_data(text, doc.shown, problems, found)

@@ -166,6 +166,8 @@ def _message(
         )
         for kind in dict.fromkeys(channel_kind(c) for c in channels)
     }
+    if memo is not None:
+        renderings = memo.bundle(renderings)
     return PlannedMessage(
         key=key,
         incident_id=facts.id,
