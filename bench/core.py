@@ -274,7 +274,7 @@ def main() -> None:
         runs = [asyncio.run(one_run(backend, args, i)) for i in range(args.runs)]
         all_runs[name] = runs
         all_figures += figures(name, runs, args.messages)
-    emit("core", all_figures, [all_runs], args.json)
+    emit("core", all_figures, [all_runs], args.json, count=args.runs)
 
 
 if __name__ == "__main__":

@@ -113,10 +113,18 @@ def print_table(title: str, figures: Sequence[Figure]) -> None:
         print("\n".join(notes))
 
 
-def emit(name: str, figures: Sequence[Figure], runs: Sequence[Any], as_json: bool) -> None:
-    """Print the table, or one JSON object (figures with their targets, and every run)."""
+def emit(
+    name: str,
+    figures: Sequence[Figure],
+    runs: Sequence[Any],
+    as_json: bool,
+    count: int | None = None,
+) -> None:
+    """Print the table, or one JSON object (figures with their targets, and every run).
+
+    ``count``: how many runs the medians are of, when ``runs`` is not one entry a run."""
     if as_json:
         out = {"bench": name, "figures": [asdict(f) | {"ratio": f.ratio} for f in figures]}
         print(json.dumps(out | {"runs": list(runs)}, ensure_ascii=False))
     else:
-        print_table(f"{name} — medians of {len(runs)} run(s)", figures)
+        print_table(f"{name} — medians of {count or len(runs)} run(s)", figures)

@@ -28,7 +28,7 @@ _SIMPLE = frozenset(
 )
 
 
-_SHARED_UP_TO = 64
+_SHARED_UP_TO = 12
 _shared = sys.intern  # keys repeat in every entry of a directory: one string each
 
 
