@@ -135,7 +135,7 @@ def load_drawn(found: playbookgen.Drawn, templates: Path) -> Library | None:
         try:
             lib = load_library(config)
         except ProblemsError as exc:
-            problems = exc.problems
+            problems = tuple(p for p in exc.problems if p.is_error)  # warnings do not refuse
     outside = found.sends_unapproved_outside()
     if not problems:
         assert not outside, "crisisd loaded a playbook that sends an unapproved template out"

@@ -69,6 +69,9 @@ class Site:
 async def open_site(tmp_path: Path, **sandbox: Any) -> AsyncIterator[Site]:
     config = make_tree(tmp_path / "tree")
     lib = load_library(config)
+    # These tests play the bot with Telegram HTML on the "bale" fake; Bale's own rules are
+    # tested in test_sandbox_botapi_bale.py.
+    sandbox.setdefault("bale_strict", False)
     sb = await start_sandbox(config, enforce_limits=False, **sandbox)
     sb.seed(lib.directory)
     # As runner.py mounts it: under /train/ on the inbox page's application.
@@ -456,13 +459,19 @@ async def test_the_sandbox_plays_bale_for_bale_and_telegram_for_telegram(tmp_pat
     assert (bale.name, messenger_mode(bale)) == ("bale", "bale")
     news = bale.model_copy(update={"name": "news", "base_url": "https://tapi.bale.ai/bot"})
     assert messenger_mode(news) == "bale"
-    other = bale.model_copy(update={"name": "tg2", "base_url": "https://api.telegram.org/bot"})
+    other = bale.model_copy(
+        update={
+            "name": "tg2",
+            "base_url": "https://api.telegram.org/bot",
+            "format": "telegram_html",
+        }
+    )
     assert messenger_mode(other) == "telegram"
     # Once messengers have a format (the daemon speaks each dialect), Bale is strict.
     formatted = other.model_copy(update={"format": "bale_markdown"})
     assert messenger_mode(formatted) == "bale"
     assert bale_strict_for(formatted, None) is True
-    assert bale_strict_for(bale, None) is False  # no format yet: Bale answers as Telegram
+    assert bale_strict_for(bale, None) is True  # messengers have a format: Bale is strict
     assert bale_strict_for(formatted, False) is False
     for strict in (None, True):
         sb = await start_sandbox(config, bale_strict=strict)
@@ -470,5 +479,5 @@ async def test_the_sandbox_plays_bale_for_bale_and_telegram_for_telegram(tmp_pat
             dialects = {name: state.dialect for name, state in sb.botapi.items()}
         finally:
             await sb.aclose()
-        assert (dialects["bale"].mode, dialects["bale"].bale) == ("bale", bool(strict))
+        assert (dialects["bale"].mode, dialects["bale"].bale) == ("bale", True)
         assert (dialects["telegram"].mode, dialects["telegram"].bale) == ("telegram", False)
