@@ -49,10 +49,23 @@ DRILL_MARK = {
 }
 
 
-def marked_user_text(text: str, limit: int) -> str:
-    """:func:`clean_user_text`, marked as the user's own words for :func:`finalize`."""
+PERSIAN_LABEL = "(in Persian) "
+_PERSIAN_LETTERS = re.compile(r"[\u0600-\u06ff]")
+_LATIN_WORD = re.compile(r"[A-Za-z]{3}")
+
+
+def marked_user_text(text: str, limit: int, lang: str = "fa") -> str:
+    """:func:`clean_user_text`, marked as the user's own words for :func:`finalize`.
+
+    A reader of another language given Persian words sees them labelled, never unannounced
+    (an English newsroom gets "(in Persian) آتش در سالن ۲", not a line it cannot place).
+    """
     text = clean_user_text(text, limit)
-    return f"{USER_OPEN}{text}{USER_CLOSE}" if text else ""
+    if not text:
+        return ""
+    if lang != "fa" and _PERSIAN_LETTERS.search(text) and not _LATIN_WORD.search(text):
+        return f"{PERSIAN_LABEL}{USER_OPEN}{text}{USER_CLOSE}"
+    return f"{USER_OPEN}{text}{USER_CLOSE}"
 
 
 def _finish_bidi(text: str, lang: str, isolate: Callable[[str], str]) -> str:
