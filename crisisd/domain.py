@@ -6,6 +6,8 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any, Literal
+from urllib.parse import urlsplit
 
 
 class Casualties(StrEnum):
@@ -48,6 +50,17 @@ def channel_kind(channel: str) -> str:
     return "chat"
 
 
+Dialect = Literal["telegram_html", "bale_markdown", "plain"]
+"""How a messenger is written to: Telegram's HTML, Bale's Markdown, or plain text."""
+
+
+def is_bale(fields: dict[str, Any]) -> bool:
+    """Whether a messenger's fields (``name``, ``base_url``) name Bale's Bot API
+    (``https://tapi.bale.ai/bot``, https://docs.bale.ai)."""
+    host = urlsplit(str(fields.get("base_url") or "")).hostname or ""
+    return fields.get("name") == "bale" or host == "tapi.bale.ai"
+
+
 DETAILS_LIMIT = 1000
 LOCATION_LIMIT = 200
 
@@ -69,6 +82,31 @@ class IncidentReport:
     drill_audiences: tuple[str, ...] | None = None
     # The drill is scored when this closes; None: the playbook's report_after for the scenario.
     drill_window: timedelta | None = None
+
+
+class AudienceGroup(StrEnum):
+    """Who an update speaks to: an officer may word it differently for each."""
+
+    STAFF = "staff"  # everyone inside: staff, emergency team, management, families
+    AUTHORITIES = "authorities"
+    PRESS = "press"
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateTexts:
+    """An update's free text: one for everyone (``common``), or per group and language.
+
+    ``groups``: group -> language -> text. A reader gets their group's text in their
+    language, else in the other language, else the common text.
+    """
+
+    common: str = ""
+    groups: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def for_reader(self, group: str, lang: str) -> str:
+        by_lang = self.groups.get(group, {})
+        other = "en" if lang == "fa" else "fa"
+        return by_lang.get(lang) or by_lang.get(other) or self.common
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,6 +23,7 @@ from crisisd.domain import (
     IncidentStatus,
     Plan,
     Purpose,
+    UpdateTexts,
 )
 from crisisd.errors import (
     IncidentIdTaken,
@@ -219,7 +220,12 @@ class IncidentService:
         return pb.drill_report_after(report.incident_type, report.severity)
 
     async def update(
-        self, incident_id: str, details: str, actor: str, *, send_now: bool = False
+        self,
+        incident_id: str,
+        details: str | UpdateTexts,
+        actor: str,
+        *,
+        send_now: bool = False,
     ) -> int:
         """Send the approved update statement; press gets the referral after a takeover.
 
@@ -241,6 +247,7 @@ class IncidentService:
         detail = {
             "number": after.update_number,
             "details": after.update_details,
+            "texts": details.groups if isinstance(details, UpdateTexts) else None,
             "messages": len(plan.messages),
         }
         entry = AuditEntry(row.id, now, actor, "incident.updated", None, detail)

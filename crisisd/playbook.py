@@ -188,6 +188,12 @@ class Audience(Model):
     ack: AckPolicy | None = Field(
         None, description="Members must acknowledge their alerts. Unset: no acknowledgement."
     )
+    group: Literal["staff", "authorities", "press"] | None = Field(
+        None,
+        description="Which text of an update this audience reads when the officer words it "
+        "per group. Unset: `press` for an external audience whose key mentions press, "
+        "`authorities` for other external audiences, `staff` for the rest.",
+    )
     sms_parts: Annotated[int, Field(ge=1, le=10)] = Field(
         3,
         description="Most SMS parts one message to this audience may take; longer text is "
@@ -387,6 +393,15 @@ class Playbook(Model):
         if explicit is not None:
             return explicit
         return DEFAULT_PRIORITY.get(audience, FALLBACK_PRIORITY)
+
+    def group_of(self, audience: str) -> str:
+        """The update group of ``audience`` (see ``Audience.group``)."""
+        aud = self.audiences[audience]
+        if aud.group is not None:
+            return aud.group
+        if aud.external:
+            return "press" if "press" in audience else "authorities"
+        return "staff"
 
     def drill_report_after(self, incident_type: str, severity: str) -> timedelta:
         """When a drill of this scenario is scored: its scheduled drill's ``report_after``,

@@ -13,6 +13,7 @@ import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,9 @@ from aiohttp import web
 from crisisd import redaction, sdnotify
 from crisisd.api.acklinks import AckSigner
 from crisisd.channels.base import Channel, OutboundMessage
+from crisisd.channels.chatmoves import follow_moves
 from crisisd.channels.registry import build_channels
+from crisisd.channels.sms import SmsChannel
 from crisisd.config import Config, load_config
 from crisisd.context import DaemonContext
 from crisisd.delivery.dispatcher import Dispatcher
@@ -35,8 +38,10 @@ from crisisd.redaction import redact
 from crisisd.sandbox.runner import Sandbox, sandbox_token
 from crisisd.scheduler.gatewaywatch import GatewayWatch
 from crisisd.scheduler.jobs import Scheduler
+from crisisd.scheduler.receipts import ReceiptPoller
 from crisisd.store import MessageRow, Store
 from crisisd.store.engine import normalize_url
+from crisisd.store.receipts import ReceiptLedger
 from crisisd.store.workerlock import WorkerLock
 
 log = structlog.get_logger("crisisd.service")
@@ -105,6 +110,7 @@ class Daemon:
             stack.push_async_callback(channel.aclose)
         self.service = IncidentService(self.store, self.library)
         self.service.metrics = self.metrics
+        await follow_moves(self.store, self.channels, self.service.clock)  # groups upgraded
         secret = (
             config.api.ack_secret.get_secret_value()
             if config.api.ack_secret
@@ -148,9 +154,25 @@ class Daemon:
         self.scheduler.aps.add_job(
             watch.check, "interval", seconds=config.schedule.check_seconds, id="gateways"
         )
+        self._start_receipts(config)
         stack.callback(self.scheduler.shutdown)
         await self._start_api(stack)
         await self._start_bots(stack, sandbox)
+
+    def _start_receipts(self, config: Config) -> None:
+        """Ask the SMS gateways' status APIs where sent SMS are (see scheduler/receipts.py)."""
+        sms, every = self.channels.get("sms"), config.schedule.receipts_seconds
+        if not isinstance(sms, SmsChannel) or every <= 0:
+            return
+        poller = ReceiptPoller(
+            ReceiptLedger(self.store, sms.name),
+            sms,
+            self.service.clock,
+            every=timedelta(seconds=every),
+            alert_within=timedelta(minutes=config.sms.alert_delivered_within_minutes),
+            kick=self.dispatcher.kick,
+        )
+        self.scheduler.aps.add_job(poller.poll, "interval", seconds=every, id="receipts")
 
     async def _start_bots(self, stack: contextlib.AsyncExitStack, sandbox: Sandbox | None) -> None:
         """The officers' bot on every messenger that has it (closed before the dispatcher)."""
@@ -171,7 +193,7 @@ class Daemon:
             settings = BotSettings(webhook_url=self.config.api.public_url)
         bots = await start_bots(self.ctx, entries, settings, pacers=self.dispatcher.pacers)
         stack.push_async_callback(bots.aclose)
-        self._webhooks = dict(bots.webhook_routes())
+        self._webhooks = dict(bots.webhook_handlers())
 
     async def _start_api(self, stack: contextlib.AsyncExitStack) -> None:
         from crisisd.api.app import create_api_app, start_api
@@ -184,15 +206,17 @@ class Daemon:
             signer=self.signer,
             max_body_bytes=api.max_body_bytes,
         )
-        # webhook mode: Telegram/Bale POST here; the handlers exist once the bots have started
+        # webhook mode: Telegram/Bale POST here (Bale: + /<secret>, having no secret_token);
+        # the handlers exist once the bots have started
         app.router.add_post("/telegram-webhook/{messenger}", self._webhook)
+        app.router.add_post("/telegram-webhook/{messenger}/{secret}", self._webhook)
         runner = await start_api(app, api.bind, api.port)
         stack.push_async_callback(runner.cleanup)
         host, port = runner.addresses[0][:2]
         self.addresses["api"] = f"http://{host}:{port}"
 
     async def _webhook(self, request: web.Request) -> web.StreamResponse:
-        handler = self._webhooks.get(request.path)
+        handler = self._webhooks.get(request.match_info["messenger"])
         if handler is None:
             raise web.HTTPNotFound(text="no bot listens here")
         return await handler(request)

@@ -41,7 +41,7 @@ from tests import minitree
 PTB_RETRY_AFTER = pytest.mark.filterwarnings(
     "ignore:.*attribute `retry_after` will be of type:telegram.warnings.PTBDeprecationWarning"
 )
-ACCEPTED = re.compile(r"✅[^<]*<b>([A-Z]{3}-[0-9]{3})</b>")
+ACCEPTED = re.compile(r"✅[^<*]*(?:<b>|\*)([A-Z]{3}-[0-9]{3})(?:</b>|\*)")  # HTML or Bale
 UNKNOWN_USER = 9999
 
 # The mini tree, plus: officer.a on Telegram too, a gas-leak type, and a second factory
@@ -77,10 +77,12 @@ OTHER = (
 )
 
 
-def make_world_tree(root: Path) -> Config:
+def make_world_tree(root: Path, messenger: str = "bale") -> Config:
+    """The world's tree; ``messenger``: where the fire alerts go first (bale or telegram)."""
     config = minitree.make_tree(root)
     (root / "playbooks" / "directory.yaml").write_text(DIRECTORY, encoding="utf-8")
-    (root / "playbooks" / "mini.yaml").write_text(PLAYBOOK, encoding="utf-8")
+    playbook = PLAYBOOK.replace("channels: [bale, ", f"channels: [{messenger}, ")
+    (root / "playbooks" / "mini.yaml").write_text(playbook, encoding="utf-8")
     (root / "playbooks" / "other.yaml").write_text(OTHER, encoding="utf-8")
     return config
 
@@ -268,8 +270,9 @@ class World:
         *,
         dispatch: bool = True,
         bots: bool = True,
+        messenger: str = "bale",
     ) -> AsyncIterator[World]:
-        config = make_world_tree(tmp / "tree")
+        config = make_world_tree(tmp / "tree", messenger)
         lib = load_library(config)
         sb = await start_sandbox(config)
         sb.seed(lib.directory)

@@ -15,9 +15,6 @@ MAX_LINES = 420  # "about 400": a little slack, never a 600-line module
 # Modules still being split by their owners in this series; this list only shrinks.
 KNOWN_LONG: dict[str, int] = {
     "crisisd/api/app.py": 452,
-    "crisisd/sandbox/botapi.py": 425,
-    "crisisd/sandbox/smsgw.py": 431,
-    "crisisd/sandbox/trainer.py": 421,
 }
 
 
@@ -102,7 +99,6 @@ def test_the_package_root_holds_only_vocabulary_models_and_the_shell() -> None:
         "__init__",
         "__main__",
         "approvals",
-        "config",
         "context",
         "domain",
         "errors",

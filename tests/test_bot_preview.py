@@ -7,7 +7,7 @@ from pathlib import Path
 
 from crisisd.bot.dryrun import open_plan
 from crisisd.bot.previews import open_preview
-from crisisd.bot.runtime import prepare
+from crisisd.channels.dialects import measure, render_chat, utf16_units
 from crisisd.formats.textfit import TELEGRAM_LIMIT, telegram_length
 from crisisd.library.loader import load_library
 from tests.botworld import make_world_tree
@@ -53,10 +53,27 @@ def test_a_long_statement_is_shortened_in_the_preview_and_the_counts_stay(tmp_pa
         lang="fa",
         now=now,
     )
-    assert telegram_length(prepare(text, "fa")) <= TELEGRAM_LIMIT
+    assert telegram_length(render_chat(text, "telegram_html", lang="fa").text) <= TELEGRAM_LIMIT
     assert telegram_length(text) <= TELEGRAM_LIMIT  # it fits by itself, not by the last cut
     assert "این‌جا کوتاه شده" in text  # the statement says it was shortened here
     assert "press: ۱ نفر" in text and "emergency team: ۱ نفر" in text  # the counts stay
     assert "{{ 7*7 }}" in text and "49" not in text  # user text is never a template
     assert "&lt;b&gt;" in text and "<b>{{" not in text  # and never markup
     assert "ساعت ۱۱:۳۰" in text  # next update: 30 min after 07:30 UTC is 11:30 in Tehran
+
+    # On Bale the same preview is measured as Bale is sent it (markers and joiners count).
+    bale = open_preview(
+        lib,
+        plan,
+        factory="mini",
+        incident_type="fire",
+        severity="major",
+        details=details,
+        drill=False,
+        lang="fa",
+        now=now,
+        dialect="bale_markdown",
+    )
+    assert measure(bale, "bale_markdown") <= TELEGRAM_LIMIT
+    assert utf16_units(render_chat(bale, "bale_markdown", lang="fa").text) <= TELEGRAM_LIMIT
+    assert "ساعت ۱۱:۳۰" in bale and "press: ۱ نفر" in bale

@@ -301,8 +301,8 @@ async def test_all_gateways_down_names_every_gateway(server: SmsGwServer, make: 
     result = await channel.send(msg())
     assert isinstance(result, Failed)
     assert result.scope == "channel"
-    assert result.reason.startswith("all SMS gateways are down: kavenegar: 418 ")
-    for part in ("ghasedak: 401 NotAuthorized", "smsir: 102 ", "generic: HTTP 401"):
+    assert result.reason.startswith("all SMS gateways are down: kavenegar: 418 out of credit")
+    for part in ("ghasedak: 401 not authorised", "smsir: 102 out of credit", "generic: HTTP 401"):
         assert part in result.reason
     again = await channel.send(msg(key="m2"))  # every gateway cooling down: no request at all
     assert isinstance(again, Failed)

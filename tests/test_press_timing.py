@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from crisisd.config import load_config
-from crisisd.domain import IncidentReport, MessageStatus, Purpose
+from crisisd.domain import IncidentReport, MessageStatus, Purpose, UpdateTexts
 from crisisd.incidents import IncidentService
 from crisisd.library.loader import load_library
 from crisisd.library.model import Library
@@ -100,3 +100,32 @@ async def test_the_all_clear_skips_a_press_that_never_heard(store: Store, sample
     cleared = {m.recipient for m in msgs if m.purpose == Purpose.ALL_CLEAR}
     assert cleared and cleared <= told
     assert all(m.status == MessageStatus.CANCELLED for m in _press(msgs, Purpose.ALERT))
+
+
+async def test_an_update_worded_per_group_and_language(store: Store, samples: Library) -> None:
+    now = [OPENED]
+    svc = IncidentService(store, lambda: samples, lambda: now[0])
+    opened = await svc.open(FIRE)
+    now[0] = OPENED + timedelta(minutes=40)  # the press's holding statement is due by now
+    texts = UpdateTexts(
+        common="آتش مهار شد",
+        groups={
+            "staff": {"fa": "کارکنان سالن ۲ در محل تجمع بمانند"},
+            "press": {"fa": "آتش مهار شد و مصدومی نداریم", "en": "The fire is out; no injuries."},
+        },
+    )
+    await svc.update(opened.incident_id, texts, "officer.rezaei")
+    msgs = [m for m in await store.messages_of(opened.incident_id) if m.purpose == Purpose.UPDATE]
+
+    def text(recipient: str) -> str:
+        m = next(m for m in msgs if m.recipient == recipient)
+        return m.rendering(next(iter(m.renderings))).text
+
+    assert "در محل تجمع بمانند" in text("staff.ghasemi")  # staff group, Persian
+    assert "مصدومی نداریم" in text("press.irna")  # press, Persian
+    assert "The fire is out; no injuries." in text("press.irna-en")  # press, English
+    english_staff = [
+        m.recipient for m in msgs if m.lang == "en" and m.audience in ("management", "staff")
+    ]
+    for who in english_staff:  # no English staff text: the Persian one, labelled
+        assert "(in Persian) کارکنان سالن ۲" in text(who)

@@ -1,73 +1,26 @@
-"""The fake Bot API over real HTTP on loopback: wire format, checks, limits, control API."""
+"""The fake Bot API over real HTTP on loopback, Telegram mode: wire format, the checks
+Telegram makes, flood control (on a stepped clock), faults, webhooks, the control API.
+
+Bale mode is in test_sandbox_botapi_bale.py; the HTML parser and the renderers in
+test_sandbox_botapi_html.py."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 import pytest
 import telegram
-from aiohttp import web
 
-from crisisd.sandbox.botapi import BOTAPI_STATE, BotApiState, create_botapi_app
+from crisisd.sandbox.botapi import BOTAPI_STATE, create_botapi_app
 from crisisd.sandbox.inbox import Inbox
+from tests import botapifake
+from tests.botapifake import OTHER, RLM, TOKEN, USER, Fake, Hook, arrival, make_fake, start
 
-TOKEN = "123456:SECRET-TOKEN-abc"
-USER = 1001
-OTHER = 1002
-RLM = "\u200f"
-
-
-@dataclass
-class Fake:
-    url: str
-    state: BotApiState
-    inbox: Inbox
-    http: aiohttp.ClientSession
-
-    async def call(self, method: str, token: str = TOKEN, **params: Any) -> tuple[int, Any]:
-        """POST a Bot API method with a JSON body; (HTTP status, decoded body)."""
-        async with self.http.post(f"{self.url}/bot{token}/{method}", json=params) as resp:
-            return resp.status, await resp.json()
-
-    async def control(self, path: str, body: Any = None) -> Any:
-        method = "GET" if body is None else "POST"
-        async with self.http.request(method, f"{self.url}/_control/{path}", json=body) as resp:
-            assert resp.status == 200, await resp.text()
-            return await resp.json()
-
-
-async def start(app: web.Application) -> tuple[web.AppRunner, str]:
-    runner = web.AppRunner(app, shutdown_timeout=2)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    return runner, f"http://{host}:{port}"
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
-
-
-async def make_fake(
-    http: aiohttp.ClientSession, name: str = "telegram", **kw: Any
-) -> AsyncIterator[Fake]:
-    inbox = Inbox()
-    app = create_botapi_app(name, inbox, **kw)
-    runner, url = await start(app)
-    fake = Fake(url, app[BOTAPI_STATE], inbox, http)
-    fake.state.add_bot(TOKEN)
-    await fake.control("users", {"id": USER, "first_name": "رضا", "language_code": "fa"})
-    await fake.control("users", {"id": OTHER, "first_name": "Sara", "username": "sara"})
-    yield fake
-    await runner.cleanup()
+http, hook = botapifake.http, botapifake.hook  # the fixtures
 
 
 @pytest.fixture
@@ -151,9 +104,16 @@ async def test_get_me_and_unknown_method(fake: Fake) -> None:
     [
         ("<foo>x</foo>", 'Unsupported start tag "foo" at byte offset 0'),
         ("<b>never closed", 'Can\'t find end tag corresponding to start tag "b"'),
-        ("<b>x</i>", "Unexpected end tag at byte offset 4"),
-        ("1 < 2", "Unsupported start tag at byte offset 2"),
-        ('<span class="x">y</span>', 'Unsupported start tag "span"'),
+        ("<b>x</i>", 'Unmatched end tag at byte offset 4, expected "</b>", found "</i>"'),
+        ("x</b>", "Unexpected end tag at byte offset 1"),
+        ("1 < 2", 'Unsupported start tag "" at byte offset 2'),
+        ("a <b", "Unclosed start tag at byte offset 2"),
+        ('<a href="x"', "Unclosed start tag at byte offset 0"),
+        ("<a href=https://x.org>y</a>", "Unexpected end of name token at byte offset 8"),
+        ("<blockquote expandible>x</blockquote>", "Expected equal sign in declaration of an"),
+        ('<span class="x">y</span>', 'Tag "span" must have class "tg-spoiler" at byte offset 0'),
+        ('<tg-emoji emoji-id="x">🔥</tg-emoji>', "Invalid custom emoji identifier specified"),
+        ("<br>", 'Unsupported start tag "br" at byte offset 0'),
     ],
 )
 async def test_malformed_html_is_rejected(fake: Fake, text: str, error: str) -> None:
@@ -211,10 +171,13 @@ async def test_more_than_one_message_a_second_to_a_chat_is_429(limited: Fake) ->
     assert status == 200
     stats = await limited.control("stats")
     assert (stats["violations"], stats["violations_chat"], stats["sent"]) == (1, 1, 2)
-    await asyncio.sleep(retry_after)
+    limited.clock.advance(retry_after - 0.1)
+    status, _ = await limited.call("sendMessage", chat_id=USER, text="still too soon")
+    assert status == 429  # the flood wait is not over
+    limited.clock.advance(0.1)
     status, _ = await limited.call("sendMessage", chat_id=USER, text="two, later")
     assert status == 200
-    assert limited.state.violations == 1
+    assert limited.state.violations == 2
 
 
 async def test_global_limit_per_bot_is_429(limited: Fake) -> None:
@@ -480,3 +443,169 @@ async def test_several_bots_on_one_fake_are_kept_apart(fake: Fake) -> None:
     assert (await fake.call("getUpdates"))[1]["result"] == []
     _, updates = await fake.call("getUpdates", token=other_token)
     assert [u["message"]["text"] for u in updates["result"]] == ["hi b"]
+
+
+# -- Telegram's stricter rules --------------------------------------------------------
+GROUP = -5001
+
+
+@pytest.fixture
+async def grouped(http: aiohttp.ClientSession) -> AsyncIterator[Fake]:
+    """Flood control on, a stepped clock, and a group chat."""
+    async for f in make_fake(http):
+        await f.control("users", {"id": GROUP, "first_name": "HSE team", "type": "group"})
+        yield f
+
+
+async def test_a_group_gets_20_messages_a_minute(grouped: Fake) -> None:
+    for i in range(20):  # one a second: the per-chat limit is kept, the group's fills up
+        status, body = await grouped.call("sendMessage", chat_id=GROUP, text=f"alert {i}")
+        assert status == 200, body
+        grouped.clock.advance(1.01)
+    status, body = await grouped.call("sendMessage", chat_id=GROUP, text="the 21st")
+    assert status == 429
+    retry_after = body["parameters"]["retry_after"]
+    assert 35 <= retry_after <= 41  # until the first of the twenty leaves the minute
+    assert body["description"] == f"Too Many Requests: retry after {retry_after}"
+    stats = await grouped.control("stats")
+    assert (stats["violations_group"], stats["violations_chat"]) == (1, 0)
+    assert (await grouped.call("sendMessage", chat_id=USER, text="a user is not paced"))[0] == 200
+    grouped.clock.advance(retry_after)
+    assert (await grouped.call("sendMessage", chat_id=GROUP, text="the 21st, later"))[0] == 200
+
+
+async def test_a_user_who_never_started_the_bot_is_403_until_start(fake: Fake) -> None:
+    await fake.control("users", {"id": 3003, "first_name": "Nima", "started": False})
+    status, body = await fake.call("sendMessage", chat_id=3003, text="hello")
+    assert (status, body["description"]) == (
+        403,
+        "Forbidden: bot can't initiate conversation with a user",
+    )
+    assert (await fake.call("sendChatAction", chat_id=3003, action="typing"))[0] == 403
+    update = await fake.control("start", {"user_id": 3003, "payload": "enrol-7f3a"})
+    message = update["message"]
+    assert message["text"] == "/start enrol-7f3a"
+    assert message["entities"] == [{"type": "bot_command", "offset": 0, "length": 6}]
+    assert message["from"]["id"] == message["chat"]["id"] == 3003
+    assert (await fake.call("sendMessage", chat_id=3003, text="welcome"))[0] == 200
+
+
+async def test_a_blocked_user_and_a_kicked_bot_are_403(fake: Fake) -> None:
+    await fake.control("users", {"id": GROUP, "first_name": "HSE", "type": "group"})
+    for chat_id in (USER, GROUP):
+        await fake.control("chat_fault", {"chat_id": chat_id, "fault": "block"})
+    _, user = await fake.call("sendMessage", chat_id=USER, text="x")
+    _, group = await fake.call("sendMessage", chat_id=GROUP, text="x")
+    assert user["description"] == "Forbidden: bot was blocked by the user"
+    assert group["description"] == "Forbidden: bot was kicked from the group chat"
+    await fake.control("chat_fault", {"chat_id": USER, "fault": "unblock"})
+    assert (await fake.call("sendMessage", chat_id=USER, text="x"))[0] == 200
+
+
+async def test_a_group_upgraded_to_a_supergroup_answers_migrate_to_chat_id(fake: Fake) -> None:
+    await fake.control("users", {"id": GROUP, "first_name": "HSE", "type": "group"})
+    shown = await fake.control("chat_fault", {"chat_id": GROUP, "fault": "migrate"})
+    new_id = shown["migrate_to_chat_id"]
+    assert new_id == -1005001
+    status, body = await fake.call("sendMessage", chat_id=GROUP, text="alert")
+    assert (status, body) == (
+        400,
+        {
+            "ok": False,
+            "error_code": 400,
+            "description": "Bad Request: group chat was upgraded to a supergroup chat",
+            "parameters": {"migrate_to_chat_id": new_id},
+        },
+    )
+    status, body = await fake.call("sendMessage", chat_id=new_id, text="alert")
+    assert status == 200
+    assert body["result"]["chat"] == {"id": new_id, "type": "supergroup", "title": "HSE"}
+    bot = telegram.Bot(TOKEN, base_url=f"{fake.url}/bot")
+    async with bot:
+        with pytest.raises(telegram.error.ChatMigrated) as migrated:
+            await bot.send_message(GROUP, "alert")
+    assert migrated.value.new_chat_id == new_id
+
+
+# PTB 22's RetryAfter reads its own deprecated int property (as in tests/test_bot_world.py).
+@pytest.mark.filterwarnings(
+    "ignore:.*attribute `retry_after` will be of type:telegram.warnings.PTBDeprecationWarning"
+)
+async def test_a_429_on_one_chat_on_demand(fake: Fake) -> None:
+    fault = {"chat_id": USER, "fault": "rate_limit", "retry_after": 7, "count": 1}
+    await fake.control("chat_fault", fault)
+    status, body = await fake.call("sendMessage", chat_id=USER, text="x")
+    assert (status, body["parameters"]) == (429, {"retry_after": 7})
+    assert (await fake.call("sendMessage", chat_id=OTHER, text="x"))[0] == 200  # others fine
+    assert (await fake.call("sendMessage", chat_id=USER, text="x"))[0] == 200  # count used
+    await fake.control("chat_fault", {"chat_id": USER, "fault": "rate_limit"})
+    bot = telegram.Bot(TOKEN, base_url=f"{fake.url}/bot")
+    async with bot:
+        with pytest.raises(telegram.error.RetryAfter):
+            await bot.send_message(USER, "x")
+    await fake.control("chat_fault", {"chat_id": USER, "fault": "none"})
+    assert (await fake.call("sendMessage", chat_id=USER, text="x"))[0] == 200
+    with pytest.raises(AssertionError, match="unknown chat fault"):
+        await fake.control("chat_fault", {"chat_id": USER, "fault": "meteor"})
+
+
+async def test_a_shared_contact_arrives_as_message_contact(fake: Fake) -> None:
+    update = await fake.control("contact", {"user_id": USER, "phone_number": "989121234567"})
+    message = update["message"]
+    assert "text" not in message
+    assert message["contact"] == {
+        "phone_number": "989121234567",
+        "first_name": "رضا",
+        "user_id": USER,
+    }
+    someone = {"user_id": USER, "phone_number": "+989350000000", "first_name": "Ali"}
+    other = await fake.control("contact", someone | {"contact_user_id": None})
+    assert "user_id" not in other["message"]["contact"]  # a card, not the sender's own number
+    bot = telegram.Bot(TOKEN, base_url=f"{fake.url}/bot")
+    async with bot:
+        first, second = await bot.get_updates(timeout=0)
+    assert first.message is not None and first.message.contact is not None
+    assert first.message.contact.user_id == USER
+    assert first.message.contact.phone_number == "989121234567"
+    assert second.message is not None and second.message.contact is not None
+    assert second.message.contact.user_id is None
+
+
+async def test_webhook_deliveries_carry_the_secret_token(fake: Fake, hook: Hook) -> None:
+    status, body = await fake.call("setWebhook", url=hook.url, secret_token="s3cr-et_1")
+    assert (status, body["result"]) == (200, True)
+    injected = await fake.control("message", {"user_id": USER, "text": "/report"})
+    await arrival(hook, 1)
+    headers, update = hook.received[0]
+    assert headers["X-Telegram-Bot-Api-Secret-Token"] == "s3cr-et_1"
+    assert update == injected
+    _, info = await fake.call("getWebhookInfo")
+    assert info["result"]["url"] == hook.url
+    assert info["result"]["pending_update_count"] == 0
+    status, body = await fake.call("setWebhook", url=hook.url, secret_token="not/allowed=")
+    assert (status, body["description"]) == (
+        400,
+        "Bad Request: secret token contains unallowed characters",
+    )
+
+
+async def test_a_failing_webhook_is_retried_and_reported(fake: Fake, hook: Hook) -> None:
+    fake.state.webhooks.retry_seconds = 0.01
+    hook.status = 500
+    await fake.call("setWebhook", url=hook.url)
+    await fake.control("message", {"user_id": USER, "text": "/status"})
+    await arrival(hook, 2)  # refused, tried again
+    _, info = await fake.call("getWebhookInfo")
+    assert info["result"]["pending_update_count"] == 1
+    assert info["result"]["last_error_message"] == (
+        "Wrong response from the webhook: 500 Internal Server Error"
+    )
+    assert "X-Telegram-Bot-Api-Secret-Token" not in hook.received[0][0]  # none was set
+    hook.status = 200
+    seen = len(hook.received)
+    await arrival(hook, seen + 1)
+    while (await fake.call("getWebhookInfo"))[1]["result"]["pending_update_count"]:
+        await asyncio.sleep(0.01)
+    assert fake.state.stats.webhook_deliveries == 1
+    assert (await fake.call("deleteWebhook"))[0] == 200
+    assert (await fake.call("getUpdates"))[0] == 200  # polling again

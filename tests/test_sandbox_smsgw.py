@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 import pytest
@@ -25,6 +26,7 @@ KEYS = {
     "smsir": "ir-90bb41",
     "generic": "ge-1c2d",
 }
+GHASEDAK = "/rest/api/v1/WebService/SendSingleSMS"
 PERSIAN = "هشدار: آتش‌سوزی در سالن ۲. فوراً از درِ شرقی تخلیه کنید."
 
 
@@ -56,6 +58,12 @@ async def post_json(
 ) -> tuple[int, Any]:
     async with http.post(url, json=body, headers=headers) as resp:
         return resp.status, await resp.json()
+
+
+async def control(http: aiohttp.ClientSession, srv: SmsGwServer, path: str, **body: object) -> Any:
+    async with http.post(f"{srv.url}/_control/{path}", json=body) as resp:
+        assert resp.status == 200, await resp.text()
+        return await resp.json()
 
 
 def ghasedak_body(**over: object) -> dict[str, object]:
@@ -108,8 +116,25 @@ async def test_kavenegar_validates_like_the_real_api(
     status, body = await kavenegar(http, server, receptor="0912123")
     assert (status, body["return"]["status"]) == (411, 411)
     assert (await kavenegar(http, server, message=""))[0] == 413
+    assert (await kavenegar(http, server, message="ب" * 269))[0] == 413, "Persian: 268 at most"
+    assert (await kavenegar(http, server, sender="line-1"))[0] == 412
     assert (await kavenegar(http, server, localid="abc"))[0] == 400
+    url = f"{server.url}/v1/{KEYS['kavenegar']}/sms/send.json"
+    async with http.post(url, data={"receptor": "09121234567"}) as resp:
+        assert resp.status == 400, "no message at all: parameters incomplete"
+    form = {"receptor": "09121234567", "message": PERSIAN}
+    async with http.post(url, json=form) as resp:
+        assert resp.status == 400, "Kavenegar reads a form, not JSON"
+    cp1256 = "receptor=09121234567&message=" + quote("سلام".encode("cp1256"))
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    async with http.post(url, data=cp1256, headers=headers) as resp:
+        assert (resp.status, (await resp.json())["return"]["status"]) == (422, 422)
+    async with http.put(url, data=form) as resp:
+        assert resp.status == 405
     assert len(server.state.inbox) == 0
+    assert (await kavenegar(http, server, message="ب" * 268))[0] == 200
+    async with http.get(url, params=form) as resp:
+        assert resp.status == 200, "GET with a query is documented too"
 
 
 async def test_kavenegar_does_not_send_a_localid_twice(
@@ -121,19 +146,21 @@ async def test_kavenegar_does_not_send_a_localid_twice(
     assert len(server.state.inbox) == 1
 
 
-async def test_ghasedak_accepts_camel_and_pascal_case(
+async def test_ghasedak_answers_as_documented(
     server: SmsGwServer, http: aiohttp.ClientSession
 ) -> None:
-    url = f"{server.url}/Rest/api/v1/WebService/SendSingleSMS"
+    url = server.url + GHASEDAK
     status, body = await post_json(http, url, ghasedak_body(), {"ApiKey": KEYS["ghasedak"]})
     assert status == 200
-    assert body["isSuccess"] is True
-    assert body["statusCode"] == 200
-    assert body["data"]["receptor"] == "09121234567"
-    assert body["data"]["messageId"]
+    assert (body["IsSuccess"], body["StatusCode"]) == (True, 200)
+    assert body["Data"]["Receptor"] == "09121234567"
+    assert body["Data"]["MessageId"]
+    await control(http, server, "settings", key_case="camel")
     pascal = {"LineNumber": "30005088", "Receptor": "+989351112233", "Message": "salam"}
-    status, body = await post_json(http, url, pascal, {"apikey": KEYS["ghasedak"]})
+    upper = server.url + GHASEDAK.upper().replace("/REST/API/V1", "/Rest/api/v1")
+    status, body = await post_json(http, upper, pascal, {"apikey": KEYS["ghasedak"]})
     assert status == 200, body
+    assert (body["isSuccess"], body["statusCode"]) == (True, 200), "SDK-style keys on demand"
     assert [d.to for d in server.state.inbox.query(service="ghasedak")] == [
         "+989121234567",
         "+989351112233",
@@ -143,39 +170,47 @@ async def test_ghasedak_accepts_camel_and_pascal_case(
 async def test_ghasedak_validates_like_the_real_api(
     server: SmsGwServer, http: aiohttp.ClientSession
 ) -> None:
-    url = f"{server.url}/Rest/api/v1/WebService/SendSingleSMS"
-    key = {"ApiKey": KEYS["ghasedak"]}
-    assert (await post_json(http, url, ghasedak_body(), {"ApiKey": "nope"}))[1]["statusCode"] == 401
+    url, key = server.url + GHASEDAK, {"ApiKey": KEYS["ghasedak"]}
+    assert (await post_json(http, url, ghasedak_body(), {"ApiKey": "no"}))[1]["StatusCode"] == 401
     status, body = await post_json(http, url, ghasedak_body(receptor="12345"), key)
-    assert (status, body["isSuccess"], body["statusCode"]) == (400, False, 400)
+    assert (status, body["IsSuccess"], body["StatusCode"]) == (400, False, 400)
     assert (await post_json(http, url, ghasedak_body(lineNumber=""), key))[0] == 412
-    assert (await post_json(http, url, ghasedak_body(), key))[0] == 200
-    status, body = await post_json(http, url, ghasedak_body(), key)  # same clientReferenceId
-    assert (status, body["message"]) == (451, "DuplicateRequest")
-    assert len(server.state.inbox) == 1
+    status, body = await post_json(http, url, ghasedak_body(lineNumber=30005088), key)
+    assert (status, body["title"]) == (400, "One or more validation errors occurred.")
+    assert "StatusCode" not in body, "a body that does not bind gets ASP.NET's problem JSON"
+    async with http.post(url, data={"receptor": "09121234567"}, headers=key) as resp:
+        assert resp.status == 415
+    assert len(server.state.inbox) == 0
 
 
 async def test_smsir_accepts_and_validates(
     server: SmsGwServer, http: aiohttp.ClientSession
 ) -> None:
     url, key = f"{server.url}/v1/send/bulk", {"X-API-KEY": KEYS["smsir"]}
-    status, body = await post_json(
-        http, url, smsir_body(mobiles=["9121234567", "09351112233"]), key
-    )
+    await control(http, server, "blacklist", phones=["09350000000"])
+    mobiles = ["9121234567", "09351112233", "0912", "09350000000"]
+    status, body = await post_json(http, url, smsir_body(mobiles=mobiles), key)
     assert (status, body["status"], body["message"]) == (200, 1, "موفق")
-    assert len(body["data"]["messageIds"]) == 2
+    ids = body["data"]["messageIds"]
+    assert ids[2:] == [None, 0], "null for a refused number, 0 for the blacklist"
+    assert all(isinstance(i, int) and i > 0 for i in ids[:2])
     assert body["data"]["packId"]
     cases = [
         ({"X-API-KEY": "nope"}, smsir_body(), 401, 10),
         (key, smsir_body(mobiles=["0912"]), 400, 104),
         (key, smsir_body(mobiles=[]), 400, 107),
-        (key, smsir_body(lineNumber="30x"), 400, 101),
+        (key, smsir_body(mobiles=["9121234567"] * 101), 400, 105),
+        (key, smsir_body(lineNumber=0), 400, 101),
         (key, smsir_body(messageText=""), 400, 103),
+        (key, smsir_body(sendDateTime=1_000_000), 400, 109),
     ]
     for headers, payload, http_status, code in cases:
         status, body = await post_json(http, url, payload, headers)
         assert (status, body["status"], body["data"]) == (http_status, code, None)
-    assert len(server.state.inbox) == 2
+    status, body = await post_json(http, url, smsir_body(lineNumber="30x"), key)
+    assert (status, body["status"], "errors" in body) == (400, 400, True), "does not bind"
+    assert (await post_json(http, url, smsir_body(lineNumber="30004505000017"), key))[0] == 200
+    assert len(server.state.inbox) == 3
 
 
 async def test_generic_takes_json_form_and_query(
@@ -261,9 +296,9 @@ async def test_ghasedak_no_credit_and_generic_rate_limit(
     server: SmsGwServer, http: aiohttp.ClientSession
 ) -> None:
     await set_fault(http, server, "ghasedak", mode="no_credit")
-    url = f"{server.url}/Rest/api/v1/WebService/SendSingleSMS"
+    url = server.url + GHASEDAK
     status, body = await post_json(http, url, ghasedak_body(), {"ApiKey": KEYS["ghasedak"]})
-    assert (status, body["statusCode"], body["message"]) == (418, 418, "NotEnoughCredit")
+    assert (status, body["StatusCode"], body["Message"]) == (418, 418, "اعتبار کافی نیست")
     await set_fault(http, server, "generic_http", mode="rate_limit", retry_after=4)
     async with http.post(f"{server.url}/generic/send", data={"receptor": "09121234567"}) as r:
         assert (r.status, r.headers["Retry-After"]) == (429, "4")

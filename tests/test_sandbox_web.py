@@ -10,8 +10,10 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from crisisd.sandbox.botapi import BOTAPI_STATE, create_botapi_app
+from crisisd.sandbox.botapi_render import sanitize_chat_html
 from crisisd.sandbox.inbox import Inbox
-from crisisd.sandbox.web import create_inbox_app, sanitize_chat_html
+from crisisd.sandbox.web import create_inbox_app
 
 CHAT = "\u200f<b>هشدار آتش‌سوزی</b> در سالن ۲ — fire in hall 2 <script>alert(1)</script>"
 EMAIL_HTML = (
@@ -149,7 +151,53 @@ async def test_static_assets(site: Site) -> None:
         ("<strong>s</strong><code>c</code><pre>p</pre>", "<b>s</b><code>c</code><pre>p</pre>"),
         ("</u>stray", "&lt;/u&gt;stray"),
         ("<!-- note -->", "&lt;!-- note --&gt;"),
+        ("<blockquote expandable>q</blockquote>", '<blockquote class="expandable">q</blockquote>'),
+        (
+            '<tg-spoiler>a</tg-spoiler><span class="x">b</span>',
+            '<span class="spoiler">a</span>&lt;span class=&quot;x&quot;&gt;b&lt;/span&gt;',
+        ),
     ],
 )
 def test_sanitize_chat_html(markup: str, safe: str) -> None:
     assert sanitize_chat_html(markup) == safe
+
+
+async def test_chat_messages_are_shown_as_each_messenger_shows_them() -> None:
+    """Sent through the fakes over HTTP: Telegram's entities, Bale's Markdown, and text
+    without parse_mode shown as the characters it is."""
+    inbox = Inbox()
+    apps = {
+        "telegram": create_botapi_app("telegram", inbox, tokens=["1:T"], enforce_limits=False),
+        "bale": create_botapi_app("bale", inbox, mode="bale", tokens=["2:B"]),
+    }
+    page = web.AppRunner(create_inbox_app(inbox))
+    await page.setup()
+    await web.TCPSite(page, "127.0.0.1", 0).start()
+    runners = [web.AppRunner(app) for app in apps.values()]
+    urls = {}
+    for (name, app), runner in zip(apps.items(), runners, strict=True):
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        app[BOTAPI_STATE].add_user(1001, "رضا")
+        token = "1:T" if name == "telegram" else "2:B"
+        urls[name] = f"http://127.0.0.1:{runner.addresses[0][1]}/bot{token}"
+    sends = [
+        ("telegram", "\u200f<b>هشدار</b><blockquote expandable>جزئیات</blockquote>", "HTML"),
+        ("telegram", "<b>not bold</b> *nor this*", None),
+        ("bale", "\u200f<b>تگ</b> *پررنگ* _کج_", "HTML"),  # Bale ignores parse_mode
+    ]
+    try:
+        async with aiohttp.ClientSession() as http:
+            for name, text, mode in sends:
+                body = {"chat_id": 1001, "text": text} | ({"parse_mode": mode} if mode else {})
+                async with http.post(f"{urls[name]}/sendMessage", json=body) as response:
+                    assert response.status == 200, await response.text()
+            async with http.get(f"http://127.0.0.1:{page.addresses[0][1]}/") as response:
+                html = await response.text()
+    finally:
+        for runner in (page, *runners):
+            await runner.cleanup()
+    assert '\u200f<b>هشدار</b><blockquote class="expandable">جزئیات</blockquote>' in html
+    assert "&lt;blockquote" not in html
+    assert "&lt;b&gt;not bold&lt;/b&gt; *nor this*" in html
+    assert "\u200f&lt;b&gt;تگ&lt;/b&gt; <b>پررنگ</b> <i>کج</i>" in html

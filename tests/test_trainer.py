@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -15,7 +16,13 @@ import pytest
 from aiohttp import web
 
 from crisisd.library.loader import load_library
-from crisisd.sandbox.runner import Sandbox, sandbox_token, start_sandbox
+from crisisd.sandbox.runner import (
+    Sandbox,
+    bale_strict_for,
+    messenger_mode,
+    sandbox_token,
+    start_sandbox,
+)
 from crisisd.sandbox.trainer import TrainerUser, create_trainer_app, trainer_users
 from crisisd.sandbox.web import create_inbox_app
 from tests.minitree import make_tree
@@ -58,11 +65,14 @@ class Site:
         return body["result"]
 
 
-@pytest.fixture
-async def site(tmp_path: Path) -> AsyncIterator[Site]:
+@asynccontextmanager
+async def open_site(tmp_path: Path, **sandbox: Any) -> AsyncIterator[Site]:
     config = make_tree(tmp_path / "tree")
     lib = load_library(config)
-    sb = await start_sandbox(config, enforce_limits=False)
+    # These tests play the bot with Telegram HTML on the "bale" fake; Bale's own rules are
+    # tested in test_sandbox_botapi_bale.py.
+    sandbox.setdefault("bale_strict", False)
+    sb = await start_sandbox(config, enforce_limits=False, **sandbox)
     sb.seed(lib.directory)
     # As runner.py mounts it: under /train/ on the inbox page's application.
     inbox = create_inbox_app(sb.inbox)
@@ -78,6 +88,12 @@ async def site(tmp_path: Path) -> AsyncIterator[Site]:
     finally:
         await runner.cleanup()
         await sb.aclose()
+
+
+@pytest.fixture
+async def site(tmp_path: Path) -> AsyncIterator[Site]:
+    async with open_site(tmp_path) as opened:
+        yield opened
 
 
 def keyboard(*rows: list[tuple[str, str]]) -> dict[str, Any]:
@@ -289,7 +305,7 @@ async def test_hostile_text_is_escaped_and_only_telegram_tags_survive(site: Site
     assert "<b>bold</b>" in html["html"]
     assert "&lt;script&gt;alert(3)&lt;/script&gt;" in html["html"]
     assert "<script" not in html["html"] and "javascript:" not in html["html"]
-    assert "<a>x</a>" in html["html"]
+    assert " x <a href" in html["html"]  # Telegram drops a javascript: link, keeps its text
     assert (
         '<a href="https://example.com/a?b=1&amp;c=2" rel="noopener noreferrer nofollow">ok</a>'
         in html["html"]
@@ -397,3 +413,71 @@ def test_static_files_ship_inside_the_package() -> None:
     static = resources.files("crisisd.sandbox").joinpath("static")
     for name in ("trainer.js", "trainer.css"):
         assert static.joinpath(name).is_file(), name
+
+
+async def test_telegram_formatting_is_shown_and_its_tags_are_not(site: Site) -> None:
+    await site.bot(
+        "sendMessage",
+        messenger="telegram",
+        chat_id=2002,
+        text="\u200f<b>هشدار</b> <blockquote expandable>جزئیات <i>بیشتر</i></blockquote>"
+        "<tg-spoiler>نام</tg-spoiler> &lt;b&gt;",
+        parse_mode="HTML",
+    )
+
+    (shown,) = (await site.chat(2002, "telegram"))["messages"]
+
+    assert shown["html"] == (
+        '\u200f<b>هشدار</b> <blockquote class="expandable">جزئیات <i>بیشتر</i></blockquote>'
+        '<span class="spoiler">نام</span> &lt;b&gt;'
+    )
+
+
+async def test_bale_shows_its_markdown_and_leaves_html_tags_visible(tmp_path: Path) -> None:
+    async with open_site(tmp_path, bale_strict=True) as site:
+        await site.bot(
+            "sendMessage",
+            chat_id=OFFICER,
+            text="*\u200fگزارش حادثه* <b>چه اتفاقی افتاده؟</b> _فوری_ `KMT-479`",
+            parse_mode="HTML",  # Bale has no parse_mode: what the reader sees is the text
+        )
+        await site.post("api/send", {"messenger": "bale", "chat_id": OFFICER, "text": "*typed*"})
+        site.sb.botapi["bale"].inject_contact(OFFICER, "989121110000", first_name="مریم")
+
+        bot, typed, contact = (await site.chat())["messages"]
+
+    assert bot["html"] == (
+        "<b>\u200fگزارش حادثه</b> &lt;b&gt;چه اتفاقی افتاده؟&lt;/b&gt; <i>فوری</i> `KMT-479`"
+    )
+    assert typed["html"] == "*typed*"  # the user's own text is shown as typed
+    assert contact["html"] == '📞 مریم <bdi dir="ltr">989121110000</bdi>'
+
+
+async def test_the_sandbox_plays_bale_for_bale_and_telegram_for_telegram(tmp_path: Path) -> None:
+    config = make_tree(tmp_path / "tree")
+    bale = config.messengers[0]
+    assert (bale.name, messenger_mode(bale)) == ("bale", "bale")
+    news = bale.model_copy(update={"name": "news", "base_url": "https://tapi.bale.ai/bot"})
+    assert messenger_mode(news) == "bale"
+    other = bale.model_copy(
+        update={
+            "name": "tg2",
+            "base_url": "https://api.telegram.org/bot",
+            "format": "telegram_html",
+        }
+    )
+    assert messenger_mode(other) == "telegram"
+    # Once messengers have a format (the daemon speaks each dialect), Bale is strict.
+    formatted = other.model_copy(update={"format": "bale_markdown"})
+    assert messenger_mode(formatted) == "bale"
+    assert bale_strict_for(formatted, None) is True
+    assert bale_strict_for(bale, None) is True  # messengers have a format: Bale is strict
+    assert bale_strict_for(formatted, False) is False
+    for strict in (None, True):
+        sb = await start_sandbox(config, bale_strict=strict)
+        try:
+            dialects = {name: state.dialect for name, state in sb.botapi.items()}
+        finally:
+            await sb.aclose()
+        assert (dialects["bale"].mode, dialects["bale"].bale) == ("bale", True)
+        assert (dialects["telegram"].mode, dialects["telegram"].bale) == ("telegram", False)

@@ -12,7 +12,9 @@ Modules: ``app`` (Applications, lifecycle), ``access`` (who is who, refusals, fl
 control), ``report`` and ``actions`` (the conversation: report, drill, update, resolve,
 takeover, Confirm), ``conversation`` (its states, Cancel, timeout), ``follow`` (/status,
 /tasks, /help), ``acks`` (ack buttons), ``progress`` (the progress message), ``previews``
-and ``dryrun`` (what would be sent), ``status`` (delivery counts), ``texts`` (fa/en).
+and ``dryrun`` (what would be sent), ``status`` (delivery counts), ``texts`` (fa/en, written
+once as Telegram HTML), ``replies`` (how they reach each messenger: its dialect, Bale's
+answers), ``webhook`` and ``pacing``.
 """
 
 from crisisd.bot.app import Bots, OfficerBot, start_bots

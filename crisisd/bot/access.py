@@ -20,7 +20,8 @@ from telegram import Update, User
 from telegram.constants import ChatType
 from telegram.ext import ApplicationHandlerStop
 
-from crisisd.bot.runtime import BotRuntime, Ctx, send
+from crisisd.bot.replies import send, toast
+from crisisd.bot.runtime import BotRuntime, Ctx
 from crisisd.bot.texts import norm, say
 from crisisd.library.model import Library
 from crisisd.playbook import Contact, Directory
@@ -144,7 +145,7 @@ class Gate:
         )
         text = say(key, person.lang, **(shown or {}))
         if update.callback_query is not None:
-            await update.callback_query.answer(text, show_alert=True)
+            await update.callback_query.answer(toast(text), show_alert=True)
             return
         chat = update.effective_chat
         if chat is not None:

@@ -5,20 +5,26 @@ directory by their id on this messenger and must be the message's recipient. The
 recorded once (which stops that person's escalation); the button is answered, and the
 alert is edited to say when it was acknowledged, without the button. Pressing again
 changes nothing.
+
+The stamped alert is the text crisisd sent (the stored chat rendering, in this messenger's
+dialect), not the text the messenger echoes back: Bale's echo is its Markdown source, and
+editing that in again would show its markers.
 """
 
 from __future__ import annotations
+
+from html import escape
 
 import structlog
 from telegram import CallbackQuery, Message, Update
 
 from crisisd.bot.access import Gate
 from crisisd.bot.labels import at_clock
-from crisisd.bot.runtime import BotRuntime, Ctx, edit
+from crisisd.bot.replies import edit, toast
+from crisisd.bot.runtime import BotRuntime, Ctx
 from crisisd.bot.texts import say
 from crisisd.channels.base import ACK_CALLBACK_PREFIX
 from crisisd.errors import PermissionDeniedError, UnknownIncidentError
-from crisisd.formats.textfit import TELEGRAM_LIMIT, fit_telegram_html, telegram_length
 
 log = structlog.get_logger("crisisd.bot")
 PATTERN = f"^{ACK_CALLBACK_PREFIX}[0-9a-f]{{1,60}}$"
@@ -52,24 +58,31 @@ class AckButton:
             )
             return
         except UnknownIncidentError:
-            await query.answer(say("ack_unknown", person.lang), show_alert=True)
+            await query.answer(toast(say("ack_unknown", person.lang)), show_alert=True)
             return
         lang = person.lang
         time = at_clock(self.rt.lib, result.at, lang)
         if result.new:
             self.rt.ctx.metrics.acks.labels(self.rt.messenger).inc()
             log.info("bot.ack", incident_id=result.incident_id, recipient=result.recipient)
-        await query.answer(say("ack_stamp" if result.new else "ack_again", lang, time=time))
-        await self._stamp(context, query, say("ack_stamp", lang, time=time), lang)
+        await query.answer(toast(say("ack_stamp" if result.new else "ack_again", lang, time=time)))
+        await self._stamp(context, query, code, say("ack_stamp", lang, time=time), lang)
 
-    async def _stamp(self, context: Ctx, query: CallbackQuery, stamp: str, lang: str) -> None:
-        """The alert as it was, plus when it was acknowledged; no button any more."""
+    async def _stamp(
+        self, context: Ctx, query: CallbackQuery, code: str, stamp: str, lang: str
+    ) -> None:
+        """The alert as it was sent, plus when it was acknowledged; no button any more."""
         message = query.message
-        if not isinstance(message, Message) or not message.text:
+        if not isinstance(message, Message):
             return
-        base = message.text_html
-        if base.rstrip().endswith(stamp):
+        if (message.text or "").rstrip().endswith(stamp):
             return  # pressed again on a client that still showed the button
-        room = TELEGRAM_LIMIT - telegram_length(stamp) - 2
-        text = f"{fit_telegram_html(base, room)}\n\n{stamp}"
-        await edit(context.bot, message.chat.id, message.message_id, text, lang)
+        row = await self.rt.ctx.store.message_by_ack_code(code)
+        if row is not None and "chat" in row.renderings:
+            base = row.rendering("chat").text
+        elif message.text:
+            base = escape(message.text, quote=False)
+        else:
+            return
+        tail = f"\n\n{stamp}"
+        await edit(context.bot, message.chat.id, message.message_id, base, lang, tail=tail)

@@ -20,8 +20,9 @@ from crisisd.bot.drafts import Draft, State, keep, pressed, unbutton
 from crisisd.bot.dryrun import resolve_plan, takeover_plan
 from crisisd.bot.previews import statement_preview
 from crisisd.bot.progress import ProgressBoard
+from crisisd.bot.replies import send
 from crisisd.bot.report import OPEN, ReportFlow
-from crisisd.bot.runtime import BotRuntime, Ctx, send
+from crisisd.bot.runtime import BotRuntime, Ctx
 from crisisd.bot.texts import Html, say
 from crisisd.domain import IncidentReport, Purpose
 from crisisd.errors import CrisisError, PermissionDeniedError
@@ -125,10 +126,8 @@ class ActionFlow:
         draft = Draft(kind, lang, person.user_id, person.contact_id or "")
         draft.incident_id, draft.factory = row.id, row.factory
         keep(context, draft)
-        text = statement_preview(lib, row.factory, title, plan, lang)
-        draft.message_id = (
-            await send(context.bot, draft.chat_id, text, lang, draft.confirm())
-        ).message_id
+        text = statement_preview(lib, row.factory, title, plan, lang, self.rt.dialect)
+        draft.showing(await send(context.bot, draft.chat_id, text, lang, draft.confirm()), text)
         return State.CONFIRM
 
     async def drill_start(self, update: Update, context: Ctx) -> int:
@@ -171,9 +170,8 @@ class ActionFlow:
         keep(context, draft)
         preview = await self.report.preview(draft)
         assert preview is not None
-        draft.message_id = (
-            await send(context.bot, draft.chat_id, preview, draft.lang, draft.confirm())
-        ).message_id
+        message_id = await send(context.bot, draft.chat_id, preview, draft.lang, draft.confirm())
+        draft.showing(message_id, preview)
         return State.CONFIRM
 
     # -- Confirm -------------------------------------------------------------------------
@@ -185,10 +183,10 @@ class ActionFlow:
         if draft.kind == "report":  # someone may have reported the same meanwhile
             twin = await self.report.open_twin(draft)
             if twin is not None:
-                await unbutton(context.bot, draft.chat_id, draft.message_id)
-                draft.message_id = None  # the question comes as a new message
+                await unbutton(context.bot, draft)
+                draft.showing(None, "")  # the question comes as a new message
                 return await self.report.ask_duplicate_or(context, draft, State.CONFIRM)
-        await unbutton(context.bot, draft.chat_id, draft.message_id)  # no second Confirm
+        await unbutton(context.bot, draft)  # no second Confirm
         if context.user_data is not None:
             context.user_data.pop("draft", None)
         person = self.report.person_of(update)

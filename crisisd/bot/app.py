@@ -44,10 +44,12 @@ from crisisd.bot.drafts import PREFIX
 from crisisd.bot.follow import FollowUp
 from crisisd.bot.pacing import ChatPacer, PerUserProcessor
 from crisisd.bot.progress import ProgressBoard
+from crisisd.bot.replies import MessengerBot
 from crisisd.bot.report import ReportFlow
 from crisisd.bot.runtime import BotRuntime, BotSettings, Ctx
 from crisisd.bot.texts import COMMANDS
 from crisisd.bot.webhook import Handler, new_secret, webhook_handler, webhook_path
+from crisisd.channels.capabilities import Capabilities, capabilities, dialect
 from crisisd.config import Messenger
 from crisisd.context import DaemonContext
 from crisisd.delivery.pacing import Pacer
@@ -67,9 +69,21 @@ class OfficerBot:
     app: App
     runtime: BotRuntime
     progress: ProgressBoard
+    caps: Capabilities
     running: bool = False
     retry: asyncio.Task[None] | None = None
     webhook_secret: str = field(default_factory=new_secret)
+
+    def __post_init__(self) -> None:
+        redaction.register(self.webhook_secret)  # it travels in a URL path for Bale
+
+    @property
+    def webhook_url_path(self) -> str:
+        """The path this bot's webhook is set to: Telegram checks a header, Bale (no
+        ``secret_token``) gets the secret as the last path segment."""
+        if self.caps.webhook_secret_token:
+            return webhook_path(self.messenger)
+        return f"{webhook_path(self.messenger)}/{self.webhook_secret}"
 
     async def start(self, settings: BotSettings) -> None:
         """Connect (getMe), register commands, start polling (or set the webhook), then
@@ -79,12 +93,7 @@ class OfficerBot:
         await _set_commands(self.app, self.messenger)
         await self.app.start()
         if settings.webhook_url:
-            await self.app.bot.set_webhook(
-                settings.webhook_url.rstrip("/") + webhook_path(self.messenger),
-                allowed_updates=ALLOWED_UPDATES,
-                drop_pending_updates=False,
-                secret_token=self.webhook_secret,
-            )
+            await self._set_webhook(settings.webhook_url.rstrip("/") + self.webhook_url_path)
             mode = "webhook"
         else:
             assert self.app.updater is not None
@@ -99,6 +108,17 @@ class OfficerBot:
         self.running = True
         log.info("bot.started", messenger=self.messenger, mode=mode)
         await self.progress.resume(self.app.bot)  # never raises
+
+    async def _set_webhook(self, url: str) -> None:
+        if not self.caps.webhook_secret_token:  # Bale's setWebhook takes the url alone
+            await self.app.bot.set_webhook(url)
+            return
+        await self.app.bot.set_webhook(
+            url,
+            allowed_updates=ALLOWED_UPDATES,
+            drop_pending_updates=False,
+            secret_token=self.webhook_secret,
+        )
 
     def _polling_error(self, exc: TelegramError) -> None:
         log.warning("bot.polling_error", messenger=self.messenger, error=redact(str(exc))[:300])
@@ -141,13 +161,15 @@ class Bots:
     def __getitem__(self, messenger: str) -> OfficerBot:
         return next(b for b in self.bots if b.messenger == messenger)
 
-    def webhook_routes(self) -> list[tuple[str, Handler]]:
-        """(path, aiohttp POST handler) per messenger, for the daemon's HTTP server to mount
-        in webhook mode."""
-        return [
-            (webhook_path(b.messenger), webhook_handler(b.app, b.webhook_secret, b.messenger))
+    def webhook_handlers(self) -> dict[str, Handler]:
+        """aiohttp POST handler by messenger name, for the daemon's HTTP server to serve at
+        ``/telegram-webhook/{messenger}`` and ``/telegram-webhook/{messenger}/{secret}``."""
+        return {
+            b.messenger: webhook_handler(
+                b.app, b.webhook_secret, b.messenger, in_path=not b.caps.webhook_secret_token
+            )
             for b in self.bots
-        ]
+        }
 
     async def aclose(self) -> None:
         for bot in reversed(self.bots):
@@ -201,20 +223,26 @@ def build_bot(
     """The Application for one messenger with every handler registered (nothing started)."""
     redaction.register(token)
     poll = settings.poll_timeout
+    caps = capabilities(messenger)
+    bot = MessengerBot(
+        token,
+        dialect=dialect(messenger),
+        caps=caps,
+        base_url=base_url,
+        request=HTTPXRequest(connection_pool_size=16, read_timeout=15.0, connect_timeout=10.0),
+        get_updates_request=HTTPXRequest(
+            connection_pool_size=1, read_timeout=poll + 10.0, connect_timeout=10.0
+        ),
+        rate_limiter=ChatPacer(messenger.rate, pacer),
+    )
     app: App = (
         Application.builder()
-        .token(token)
-        .base_url(base_url)
-        .request(HTTPXRequest(connection_pool_size=16, read_timeout=15.0, connect_timeout=10.0))
-        .get_updates_request(
-            HTTPXRequest(connection_pool_size=1, read_timeout=poll + 10.0, connect_timeout=10.0)
-        )
+        .bot(bot)
         .concurrent_updates(PerUserProcessor(64))
-        .rate_limiter(ChatPacer(messenger.rate, pacer))
         .job_queue(JobQueue())  # conversation timeouts
         .build()
     )
-    rt = BotRuntime(ctx, messenger.name, settings)
+    rt = BotRuntime(ctx, messenger.name, settings, bot.dialect)
     gate = Gate(rt)
     progress = ProgressBoard(rt)
     report = ReportFlow(rt, gate)
@@ -233,7 +261,7 @@ def build_bot(
         MessageHandler(filters.ChatType.PRIVATE | filters.COMMAND, follow.anything_else)
     )
     app.add_error_handler(_on_error)
-    return OfficerBot(messenger.name, app, rt, progress)
+    return OfficerBot(messenger.name, app, rt, progress, caps)
 
 
 async def _on_error(update: object, context: Ctx) -> None:

@@ -25,8 +25,9 @@ from telegram.warnings import PTBUserWarning
 
 from crisisd.bot.actions import ActionFlow
 from crisisd.bot.drafts import PREFIX, State, draft_of, drop, pressed, unbutton
+from crisisd.bot.replies import send, toast
 from crisisd.bot.report import ReportFlow
-from crisisd.bot.runtime import BotRuntime, Ctx, send
+from crisisd.bot.runtime import BotRuntime, Ctx
 from crisisd.bot.texts import say
 from crisisd.formats.timefmt import duration_words
 
@@ -51,7 +52,7 @@ class Common:
         chat = update.effective_chat
         lang = draft.lang if draft else "fa"
         if draft is not None:
-            await unbutton(context.bot, draft.chat_id, draft.message_id)
+            await unbutton(context.bot, draft)
         if chat is not None:
             await send(context.bot, chat.id, say("cancelled", lang), lang)
         return END
@@ -60,7 +61,7 @@ class Common:
         draft = drop(context)
         if draft is None:
             return
-        await unbutton(context.bot, draft.chat_id, draft.message_id)
+        await unbutton(context.bot, draft)
         minutes = duration_words(
             timedelta(seconds=self.rt.settings.conversation_timeout), draft.lang
         )
@@ -71,7 +72,7 @@ class Common:
     async def stale(self, update: Update, context: Ctx) -> None:
         """A conversation button that fits no step: say so, stay where we are."""
         if update.callback_query is not None:
-            await update.callback_query.answer(say("stale_button", _lang(context)))
+            await update.callback_query.answer(toast(say("stale_button", _lang(context))))
 
     async def stray_text(self, update: Update, context: Ctx) -> None:
         chat = update.effective_chat

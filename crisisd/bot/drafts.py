@@ -8,14 +8,13 @@ whatever the playbook's ids are.
 
 from __future__ import annotations
 
-import contextlib
 import secrets
 from dataclasses import dataclass, field
 from enum import IntEnum
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.error import BadRequest
 
+from crisisd.bot import replies
 from crisisd.bot.runtime import Bot, Ctx
 from crisisd.bot.texts import say
 
@@ -48,7 +47,12 @@ class Draft:
     drill_audiences: tuple[str, ...] | None = None
     choices: list[str] = field(default_factory=list)
     message_id: int | None = None  # the message whose buttons are live
+    shown: str = ""  # its text (HTML), to take the buttons off where keyboards cannot be edited
     not_duplicates: set[str] = field(default_factory=set)  # "a new incident" was chosen
+
+    def showing(self, message_id: int | None, html: str) -> None:
+        """``message_id`` (with text ``html``) now carries the live buttons."""
+        self.message_id, self.shown = message_id, html
 
     def data(self, action: str, index: int | None = None) -> str:
         suffix = "" if index is None else f":{index}"
@@ -120,15 +124,12 @@ async def pressed(update: Update, context: Ctx) -> tuple[Draft, str, int | None]
         or (message is not None and message.message_id != draft.message_id)
     ):
         lang = draft.lang if draft else "fa"
-        await query.answer(say("stale_button", lang))
+        await query.answer(replies.toast(say("stale_button", lang)))
         return None
     await query.answer()
     return draft, action, index
 
 
-async def unbutton(bot: Bot, chat_id: int, message_id: int | None) -> None:
-    """Take the buttons off a message (best effort: it may be gone or already bare)."""
-    if message_id is None:
-        return
-    with contextlib.suppress(BadRequest):
-        await bot.edit_message_reply_markup(chat_id=chat_id, message_id=message_id)
+async def unbutton(bot: Bot, draft: Draft) -> None:
+    """Take the buttons off the draft's live message (best effort)."""
+    await replies.unbutton(bot, draft.chat_id, draft.message_id, draft.shown or None, draft.lang)

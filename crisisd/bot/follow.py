@@ -10,8 +10,9 @@ from telegram import Update
 
 from crisisd.bot.access import Gate, Person, asked
 from crisisd.bot.labels import when
+from crisisd.bot.replies import send
 from crisisd.bot.report import OPEN
-from crisisd.bot.runtime import BotRuntime, Ctx, send
+from crisisd.bot.runtime import BotRuntime, Ctx
 from crisisd.bot.status import detail_text, summary_line
 from crisisd.bot.texts import norm, say
 from crisisd.formats.timefmt import ascii_digits

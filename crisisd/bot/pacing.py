@@ -1,9 +1,10 @@
 """How the bot's own requests respect Telegram's limits, and in which order updates run.
 
-* :class:`ChatPacer` spaces messages to one chat (Telegram: about one per second) and all
-  messages together (about 30 per second), and waits out a 429 ``retry_after`` for that
-  one request only — PTB's AIORateLimiter would pause every request of the bot instead,
-  and does not pace private chats at all.
+* :class:`ChatPacer` spaces messages to one chat (Telegram: about one per second), to one
+  group (a negative chat id: 20 a minute) and all messages together (about 30 per second),
+  and waits out a 429 ``retry_after`` for that one request only — PTB's AIORateLimiter
+  would pause every request of the bot instead, and does not pace private chats at all.
+  (https://core.telegram.org/bots/faq#my-bot-is-hitting-limits-how-do-i-avoid-this)
 * :class:`PerUserProcessor` runs updates of different people concurrently but one
   person's updates one after another, in order: the /report conversation needs its
   updates in sequence, and one slow officer must not hold up everyone's ack buttons.
@@ -12,6 +13,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
@@ -21,9 +23,10 @@ from telegram.error import RetryAfter
 from telegram.ext import BaseRateLimiter, BaseUpdateProcessor
 
 from crisisd.channels.base import ChannelLimits
-from crisisd.channels.telegram import retry_after_seconds
+from crisisd.channels.chaterrors import retry_after_seconds
+from crisisd.channels.telegram import GROUP_PER_MINUTE
 from crisisd.config import Rate
-from crisisd.delivery.pacing import Pacer
+from crisisd.delivery.pacing import SAFETY, Pacer
 
 log = structlog.get_logger("crisisd.bot")
 
@@ -33,9 +36,16 @@ JSONish = bool | dict[str, Any] | list[dict[str, Any]]
 class ChatPacer(BaseRateLimiter[int]):
     """Paces ``send*`` requests per chat and overall; retries a request told to wait."""
 
-    def __init__(self, rate: Rate, pacer: Pacer | None = None, max_retries: int = 3) -> None:
+    def __init__(
+        self,
+        rate: Rate,
+        pacer: Pacer | None = None,
+        max_retries: int = 3,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         """``pacer``: the dispatcher's pacer of this messenger, when it is shared, so bot
-        replies and alerts to the same chat (the officer's) take turns instead of colliding."""
+        replies and alerts to the same chat (the officer's) take turns instead of colliding.
+        Groups are also spaced here, at most 20 a minute, whatever the pacer does."""
         self._pacer = pacer or Pacer(
             ChannelLimits(
                 max_length=4096,
@@ -44,6 +54,9 @@ class ChatPacer(BaseRateLimiter[int]):
             )
         )
         self._max_retries = max_retries
+        self._group_gap = 60.0 / (GROUP_PER_MINUTE * SAFETY)
+        self._group_next: dict[str, float] = {}
+        self._clock = clock
 
     async def initialize(self) -> None:
         """Nothing to set up."""
@@ -51,7 +64,21 @@ class ChatPacer(BaseRateLimiter[int]):
     async def shutdown(self) -> None:
         """Nothing to release."""
 
+    def group_delay(self, chat: str) -> float:
+        """Seconds to wait before writing to ``chat`` again, if it is a group; the slot is
+        taken at once (0 for a private chat)."""
+        if not chat.startswith("-"):
+            return 0.0
+        now = self._clock()
+        at = max(now, self._group_next.get(chat, 0.0))
+        self._group_next[chat] = at + self._group_gap
+        if len(self._group_next) > 10_000:
+            self._group_next = {k: v for k, v in self._group_next.items() if v > now}
+        return at - now
+
     async def _slot(self, chat: str) -> None:
+        if (wait := self.group_delay(chat)) > 0:
+            await asyncio.sleep(wait)
         while (delay := self._pacer.dest_delay(chat)) > 0:  # noqa: ASYNC110 - a time slot
             await asyncio.sleep(delay)
         wait = self._pacer.reserve(chat)

@@ -1,4 +1,5 @@
-"""The officer's preview of a plan, as Telegram HTML within 4096 units.
+"""The officer's preview of a plan, as Telegram HTML that fits 4096 units in the messenger's
+dialect (measured as it will be sent: Bale's Markdown marks take room too).
 
 Per audience: how many people, on which channels, when, whether they must acknowledge;
 then the exact statement text that goes to the outside (press, authorities) — or, for
@@ -24,8 +25,9 @@ from crisisd.bot.labels import (
     when,
 )
 from crisisd.bot.texts import LANG_NAMES, Html, T, channel_name, joined, norm, say
-from crisisd.domain import Plan, PlannedMessage
-from crisisd.formats.textfit import TELEGRAM_LIMIT, fit_telegram_html, telegram_length
+from crisisd.channels.dialects import fit, measure
+from crisisd.domain import Dialect, Plan, PlannedMessage
+from crisisd.formats.textfit import TELEGRAM_LIMIT
 from crisisd.formats.timefmt import duration_words
 from crisisd.library.model import Library
 
@@ -117,19 +119,26 @@ def _statements(
     return out
 
 
-def assemble(head: list[str], statements: list[tuple[str, str]], tail: list[str], lang: str) -> str:
+def assemble(
+    head: list[str],
+    statements: list[tuple[str, str]],
+    tail: list[str],
+    lang: str,
+    dialect: Dialect = "telegram_html",
+) -> str:
     """``head``, the statements shortened to share what is left of 4096, then ``tail``."""
     fixed = "\n".join([*head, *tail])
-    room = TELEGRAM_LIMIT - telegram_length(fixed) - SPARE
+    room = TELEGRAM_LIMIT - measure(fixed, dialect) - SPARE
     blocks: list[str] = []
     for i, (title, body) in enumerate(statements):
         left = len(statements) - i
-        budget = (room - sum(telegram_length(t) + 2 for t, _ in statements[i:])) // left
+        budget = (room - sum(measure(t, dialect) + 2 for t, _ in statements[i:])) // left
         if budget < MIN_BODY:
             break
-        quoted = fit_telegram_html(escape(body, quote=False), budget, say("statement_cut", lang))
+        cut = say("statement_cut", lang)
+        quoted = fit(escape(body, quote=False), dialect, budget, ellipsis=cut)
         block = f"{title}\n<blockquote expandable>{quoted}</blockquote>"
-        room -= telegram_length(block) + 2
+        room -= measure(block, dialect) + 2
         blocks.append(block)
     return "\n\n".join(p for p in ("\n".join(head), "\n\n".join(blocks), "\n".join(tail)) if p)
 
@@ -145,6 +154,7 @@ def open_preview(
     drill: bool,
     lang: str,
     now: datetime,
+    dialect: Dialect = "telegram_html",
 ) -> str:
     """What opening this incident (or drill) sends, before anything is stored."""
     pb = lib.playbook(factory)
@@ -157,7 +167,7 @@ def open_preview(
         f"{escape(severity_name(severity, lang))}"
     )
     if details:
-        head.append(f"<i>{fit_telegram_html(escape(details, quote=False), 600)}</i>")
+        head.append(f"<i>{fit(escape(details, quote=False), dialect, 600)}</i>")
     head += ["", say("who_is_told", lang), *_audience_lines(lib, factory, plan, lang)]
     if drill:
         steps = [s.audience for s in pb.plan_for(incident_type, severity).steps]
@@ -174,10 +184,17 @@ def open_preview(
         tail.append(
             say("next_update", lang, time=at_clock(lib, plan.next_update_at, lang), every=every)
         )
-    return assemble(head, _statements(lib, factory, outside, lang), tail, lang)
+    return assemble(head, _statements(lib, factory, outside, lang), tail, lang, dialect)
 
 
-def statement_preview(lib: Library, factory: str, title: Html, plan: Plan, lang: str) -> str:
+def statement_preview(
+    lib: Library,
+    factory: str,
+    title: Html,
+    plan: Plan,
+    lang: str,
+    dialect: Dialect = "telegram_html",
+) -> str:
     """An update, all-clear or referral: who gets it, and each distinct text."""
     head = [f"<b>{title}</b>", ""]
     if plan.messages:
@@ -185,4 +202,5 @@ def statement_preview(lib: Library, factory: str, title: Html, plan: Plan, lang:
     else:
         head.append(say("nobody", lang))
     head += _unreachable(lib, plan, lang)
-    return assemble(head, _statements(lib, factory, list(plan.messages), lang), [], lang)
+    statements = _statements(lib, factory, list(plan.messages), lang)
+    return assemble(head, statements, [], lang, dialect)

@@ -27,9 +27,10 @@ import structlog
 from sqlalchemy.exc import SQLAlchemyError
 from telegram.error import RetryAfter, TelegramError
 
-from crisisd.bot.runtime import Bot, BotRuntime, edit, send
+from crisisd.bot.replies import edit, send
+from crisisd.bot.runtime import Bot, BotRuntime
 from crisisd.bot.status import progress_text, selected, settled
-from crisisd.channels.telegram import retry_after_seconds
+from crisisd.channels.chaterrors import retry_after_seconds
 from crisisd.redaction import redact
 
 log = structlog.get_logger("crisisd.bot")
@@ -120,12 +121,10 @@ class ProgressBoard:
             return
         msgs = selected(await self.rt.ctx.store.messages_of(incident_id), prefixes)
         text = progress_text(self.rt.lib, row, msgs, lang)
-        message = await send(bot, chat_id, text, lang)
-        if settled(msgs):
+        message_id = await send(bot, chat_id, text, lang)
+        if settled(msgs) or message_id is None:
             return
-        item = Followed(
-            chat_id, message.message_id, incident_id, tuple(prefixes), lang, self.rt.now()
-        )
+        item = Followed(chat_id, message_id, incident_id, tuple(prefixes), lang, self.rt.now())
         await self._remember(item)
         await self._track(bot, item, text)
 

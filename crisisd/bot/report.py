@@ -17,7 +17,8 @@ from crisisd.bot.drafts import Draft, State, draft_of, keep, pressed, unbutton
 from crisisd.bot.dryrun import open_plan, update_plan
 from crisisd.bot.labels import factory_name, severity_name, type_name, when
 from crisisd.bot.previews import open_preview, statement_preview
-from crisisd.bot.runtime import BotRuntime, Ctx, edit, send
+from crisisd.bot.replies import edit, send
+from crisisd.bot.runtime import BotRuntime, Ctx
 from crisisd.bot.texts import Html, say
 from crisisd.domain import DETAILS_LIMIT, IncidentStatus
 from crisisd.store import IncidentRow
@@ -49,8 +50,7 @@ class ReportFlow:
             names = [factory_name(self.rt.lib, f, person.lang) for f in draft.choices]
             text, markup = say("choose_factory", person.lang), draft.pick(names, "f", 1)
             state = State.FACTORY
-        sent = await send(context.bot, draft.chat_id, text, draft.lang, markup)
-        draft.message_id = sent.message_id
+        draft.showing(await send(context.bot, draft.chat_id, text, draft.lang, markup), text)
         return state
 
     def _types(self, draft: Draft) -> tuple[str, InlineKeyboardMarkup]:
@@ -83,8 +83,9 @@ class ReportFlow:
         if draft.message_id is not None and await edit(
             bot, draft.chat_id, draft.message_id, text, draft.lang, markup
         ):
+            draft.showing(draft.message_id, text)
             return
-        draft.message_id = (await send(bot, draft.chat_id, text, draft.lang, markup)).message_id
+        draft.showing(await send(bot, draft.chat_id, text, draft.lang, markup), text)
 
     def _choice(self, draft: Draft, index: int | None) -> str | None:
         if index is None or not 0 <= index < len(draft.choices):
@@ -165,7 +166,7 @@ class ReportFlow:
         if action == "n":
             draft.not_duplicates.add(twin)
             if draft.details:  # asked again at Confirm: show the preview again
-                await unbutton(context.bot, draft.chat_id, draft.message_id)
+                await unbutton(context.bot, draft)
                 return await self.show_preview(context, draft)
             await self._show(context, draft, *self._severities(draft))
             return State.SEVERITY
@@ -227,8 +228,8 @@ class ReportFlow:
         if got is None:
             return None
         draft = got[0]
-        await unbutton(context.bot, draft.chat_id, draft.message_id)
-        draft.message_id = None
+        await unbutton(context.bot, draft)
+        draft.showing(None, "")
         return await self.ask_details(context, draft)
 
     async def on_details(self, update: Update, context: Ctx) -> int | None:
@@ -244,7 +245,7 @@ class ReportFlow:
         notes = ""
         if len(clean_user_text(raw, DETAILS_LIMIT + 1)) > DETAILS_LIMIT:
             notes = say("details_cut", draft.lang, limit=DETAILS_LIMIT) + "\n\n"
-        await unbutton(context.bot, draft.chat_id, draft.message_id)
+        await unbutton(context.bot, draft)
         return await self.show_preview(context, draft, notes)
 
     async def show_preview(self, context: Ctx, draft: Draft, notes: str = "") -> int:
@@ -252,8 +253,10 @@ class ReportFlow:
         preview = await self.preview(draft)
         if preview is None:
             return END
-        sent = await send(context.bot, draft.chat_id, notes + preview, draft.lang, draft.confirm())
-        draft.message_id = sent.message_id
+        text = notes + preview
+        draft.showing(
+            await send(context.bot, draft.chat_id, text, draft.lang, draft.confirm()), text
+        )
         return State.CONFIRM
 
     async def preview(self, draft: Draft) -> str | None:
@@ -267,7 +270,9 @@ class ReportFlow:
             msgs = await self.rt.ctx.store.messages_of(row.id)
             plan = update_plan(self.rt.ctx.service, row, msgs, draft.details, now)
             title = say("update_title", draft.lang, number=row.update_number + 1, id=row.id)
-            return statement_preview(lib, row.factory, Html(title), plan, draft.lang)
+            return statement_preview(
+                lib, row.factory, Html(title), plan, draft.lang, self.rt.dialect
+            )
         assert draft.factory
         assert draft.incident_type
         assert draft.severity
@@ -292,6 +297,7 @@ class ReportFlow:
             drill=draft.kind == "drill",
             lang=draft.lang,
             now=now,
+            dialect=self.rt.dialect,
         )
 
     def person_of(self, update: Update) -> Person | None:

@@ -1,4 +1,4 @@
-"""What every handler of one messenger's bot shares: settings, the daemon, replies.
+"""What every handler of one messenger's bot shares: settings, the daemon, its bot.
 
 One :class:`BotRuntime` per messenger; handlers are methods of small classes that hold it,
 so nothing travels through PTB's untyped ``bot_data``.
@@ -10,24 +10,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import structlog
-from telegram import InlineKeyboardMarkup, LinkPreviewOptions, Message
-from telegram.constants import ParseMode
-from telegram.error import BadRequest
-from telegram.ext import CallbackContext, ExtBot
+from telegram.ext import CallbackContext
 
-from crisisd.bot.texts import norm
+from crisisd.bot.replies import MessengerBot
 from crisisd.context import DaemonContext
-from crisisd.formats.textfit import fit_telegram_html
+from crisisd.domain import Dialect
 from crisisd.library.model import Library
-from crisisd.redaction import redact
-from crisisd.templates import RLM
 
-log = structlog.get_logger("crisisd.bot")
-
-Bot = ExtBot[Any]
-Ctx = CallbackContext[Bot, dict[Any, Any], dict[Any, Any], dict[Any, Any]]
-NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+Bot = MessengerBot
+Ctx = CallbackContext[MessengerBot, dict[Any, Any], dict[Any, Any], dict[Any, Any]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,10 +42,12 @@ class BotRuntime:
         ctx: DaemonContext,
         messenger: str,
         settings: BotSettings,
+        dialect: Dialect = "telegram_html",
     ) -> None:
         self.ctx = ctx
         self.messenger = messenger
         self.settings = settings
+        self.dialect: Dialect = dialect  # how texts are written on this messenger
 
     @property
     def lib(self) -> Library:
@@ -66,53 +59,3 @@ class BotRuntime:
 
     def now(self) -> datetime:
         return self.ctx.service.clock()
-
-
-def prepare(html: str, lang: str) -> str:
-    """Final form of a reply: within Telegram's 4096, Persian opened right-to-left."""
-    text = fit_telegram_html(html)
-    if norm(lang) == "fa" and not text.startswith(RLM):
-        text = RLM + text
-    return text
-
-
-async def send(
-    bot: Bot,
-    chat_id: int,
-    html: str,
-    lang: str,
-    markup: InlineKeyboardMarkup | None = None,
-) -> Message:
-    """Send a reply as HTML without link previews."""
-    return await bot.send_message(
-        chat_id,
-        prepare(html, lang),
-        parse_mode=ParseMode.HTML,
-        link_preview_options=NO_PREVIEW,
-        reply_markup=markup,
-    )
-
-
-async def edit(
-    bot: Bot,
-    chat_id: int,
-    message_id: int,
-    html: str,
-    lang: str,
-    markup: InlineKeyboardMarkup | None = None,
-) -> bool:
-    """Edit a message in place; False when Telegram refused (gone, unchanged, too old)."""
-    try:
-        await bot.edit_message_text(
-            prepare(html, lang),
-            chat_id=chat_id,
-            message_id=message_id,
-            parse_mode=ParseMode.HTML,
-            link_preview_options=NO_PREVIEW,
-            reply_markup=markup,
-        )
-    except BadRequest as exc:
-        if "not modified" not in exc.message:
-            log.info("bot.edit_refused", chat_id=chat_id, reason=redact(exc.message))
-        return False
-    return True

@@ -9,6 +9,9 @@ Channels never raise for delivery problems; they classify them::
                                           scope "recipient": this address is bad/blocked
                                           scope "channel": the channel/gateway is down or out
                                           of credit; fall over to the next channel
+                                          scope "message": the text itself was refused (markup
+                                          that cannot be parsed, too long); another channel,
+                                          with its own rendering, may carry it
 
 Reasons never contain a token, password or API key (they pass through redaction
 too, but channels must not put them there in the first place).
@@ -27,8 +30,17 @@ class ChannelLimits:
     max_length: int  # characters (chat: UTF-16 units after entity parsing; sms: parts*units)
     rate_per_second: float  # global sending rate
     per_destination_per_second: float | None = None  # e.g. Telegram's 1 msg/s per chat
+    per_group_per_second: float | None = None  # groups (negative chat ids): Telegram's 20/min
     concurrency: int = 8  # requests in flight at once
     timeout_seconds: float = 15.0  # one send never takes longer than this
+
+    def destination_rate(self, destination: str) -> float | None:
+        """Most sends per second to ``destination``: a group chat (an id below zero, as the
+        Bot API numbers them) has its own, slower limit."""
+        per = self.per_destination_per_second
+        if self.per_group_per_second is not None and destination.strip().startswith("-"):
+            return min(per, self.per_group_per_second) if per else self.per_group_per_second
+        return per
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +76,7 @@ class Retry:
 @dataclass(frozen=True, slots=True)
 class Failed:
     reason: str
-    scope: Literal["recipient", "channel"] = "recipient"
+    scope: Literal["recipient", "channel", "message"] = "recipient"
 
 
 SendResult = Sent | Retry | Failed

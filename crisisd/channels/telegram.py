@@ -1,50 +1,41 @@
 """Telegram and Bale (any Telegram-compatible Bot API) through python-telegram-bot.
 
-One configured :class:`~crisisd.config.Messenger` is one channel; Telegram and Bale differ
-only by ``base_url`` (Bale: ``https://tapi.bale.ai/bot``). Messages go out as HTML with
-link previews off; an alert that needs an acknowledgement carries one inline button whose
-``callback_data`` is ``ack:<ack_code(key)>``.
+One configured :class:`~crisisd.config.Messenger` is one channel. Messages arrive as
+Telegram HTML and leave in the messenger's dialect (:mod:`crisisd.channels.dialects`:
+HTML with ``parse_mode`` HTML for Telegram; Bale's Markdown with no ``parse_mode`` for
+Bale), fitted to 4,096 UTF-16 units counting what is actually sent (the planner's RLM
+included). An
+alert that needs an acknowledgement carries one inline button whose ``callback_data``
+is ``ack:<ack_code(key)>``.
 
-Outcomes (see :mod:`crisisd.channels.base`)::
+Outcomes are classified by :mod:`crisisd.channels.chaterrors`; in short::
 
-    ok                                         Sent("<chat_id>:<message_id>")
-    429 Too Many Requests (RetryAfter)         Retry(retry_after)
-    403 blocked, kicked, user deactivated      Failed(recipient)
-    400 chat not found, can't parse entities…  Failed(recipient)
-    400 group migrated to a supergroup         Failed(recipient): the address must change
-    401/404 token rejected, no such endpoint   Failed(channel)
-    5xx, timeout, connection lost, a reply
-    that is not JSON, anything unexpected      Retry(2 s)
+    ok (a Message, or Bale's stub / partial answer)  Sent("<chat_id>:<message_id>")
+    400 group migrated (migrate_to_chat_id)          sent again, once, to the new chat id;
+                                                     the move is logged and reported
+    400 about the text itself                        Failed(message), the text quoted
+    403, 400 chat not found                          Failed(recipient)
+    401/404 token or URL                             Failed(channel)
+    429, 5xx, timeouts, unknown refusals             Retry (then the dispatcher fails over)
 
-The per-chat and global rates are the dispatcher's job (``limits``); a 429 that still
-comes back is honoured through ``Retry.after``. The token is part of every request URL,
-so each reason is scrubbed of it before it leaves this module.
+The per-chat, per-group and global rates are the dispatcher's job (``limits``); a 429
+that still comes back is honoured through ``Retry.after``. The token is part of every
+request URL, so each reason is scrubbed of it before it leaves this module.
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
-import warnings
-from datetime import timedelta
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
 from urllib.parse import quote
 
 import structlog
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
-from telegram.constants import ParseMode
-from telegram.error import (
-    BadRequest,
-    ChatMigrated,
-    EndPointNotFound,
-    Forbidden,
-    InvalidToken,
-    NetworkError,
-    RetryAfter,
-    TelegramError,
-    TimedOut,
-)
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, Message
+from telegram.error import ChatMigrated
 from telegram.request import HTTPXRequest
-from telegram.warnings import PTBDeprecationWarning
 
 from crisisd import redaction
 from crisisd.channels.base import (
@@ -56,6 +47,9 @@ from crisisd.channels.base import (
     SendResult,
     Sent,
 )
+from crisisd.channels.capabilities import capabilities, dialect
+from crisisd.channels.chaterrors import classify
+from crisisd.channels.dialects import ChatText, render_chat
 from crisisd.config import Messenger
 from crisisd.domain import ack_code
 from crisisd.errors import ConfigError
@@ -63,21 +57,42 @@ from crisisd.errors import ConfigError
 _log = structlog.get_logger(__name__)
 
 MAX_LENGTH = 4096  # UTF-16 units of the text after entity parsing
-RETRY_TRANSIENT = 2.0  # seconds: 5xx, timeouts, broken connections, unreadable replies
+GROUP_PER_MINUTE = (
+    20.0  # https://core.telegram.org/bots/faq#my-bot-is-hitting-limits-how-do-i-avoid-this
+)
 ACK_LABELS = {"fa": "✅ دریافت شد", "en": "✅ Acknowledge"}
 MASK = redaction.MASK
 _CHAT_ID = re.compile(r"-?[0-9]{1,20}")
 _USERNAME = re.compile(r"@[A-Za-z][A-Za-z0-9_]{3,31}")
+# Fields PTB needs to read a Message: a partial answer lacking one is still an "ok".
+_MESSAGE_FIELDS = frozenset({"date", "chat", "message_id"})
+
+
+@dataclass(frozen=True, slots=True)
+class ChatMoved:
+    """A group became a supergroup: messages to ``old`` now go to ``new``."""
+
+    channel: str
+    old: int
+    new: int
+    key: str  # the message that found out
+    incident_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Moved:
+    to: int
 
 
 def messenger_limits(
     messenger: Messenger, *, timeout_seconds: float = 15.0, concurrency: int = 8
 ) -> ChannelLimits:
-    """The limits of one messenger: Telegram's 4096 units, its configured send rates."""
+    """The limits of one messenger: 4096 units, its send rates, 20 a minute per group."""
     return ChannelLimits(
         max_length=MAX_LENGTH,
         rate_per_second=messenger.rate.global_per_second,
         per_destination_per_second=messenger.rate.per_chat_per_second,
+        per_group_per_second=GROUP_PER_MINUTE / 60.0,
         concurrency=concurrency,
         timeout_seconds=timeout_seconds,
     )
@@ -107,6 +122,10 @@ class TelegramChannel:
         redaction.register(token)  # also covers tokens given here rather than by the config
         self.name = messenger.name
         self.limits = limits or messenger_limits(messenger)
+        self.dialect = dialect(messenger)
+        self.caps = capabilities(messenger)
+        self.migrated: dict[int, int] = {}  # group -> supergroup, learnt from the Bot API
+        self.on_migrate: Callable[[ChatMoved], Awaitable[None]] | None = None
         self._token = token
         timeout = self.limits.timeout_seconds
         self._requests = tuple(
@@ -127,32 +146,72 @@ class TelegramChannel:
         )
 
     async def send(self, msg: OutboundMessage) -> SendResult:
-        """sendMessage as HTML; every outcome is classified, nothing is raised."""
+        """sendMessage in the messenger's dialect; every outcome is classified, never raised."""
         chat_id = chat_id_of(msg.address)
         if chat_id is None:
             return Failed(f"'{msg.address}' is not a chat id or @username", scope="recipient")
+        if isinstance(chat_id, int):
+            chat_id = self.migrated.get(chat_id, chat_id)
+        out = render_chat(msg.text, self.dialect, limit=self.limits.max_length)
         markup = ack_markup(msg) if msg.ack_button else None
-        try:
-            async with asyncio.timeout(self.limits.timeout_seconds):
-                sent = await self.bot.send_message(
-                    chat_id=chat_id,
-                    text=msg.text,
-                    parse_mode=ParseMode.HTML,
-                    link_preview_options=LinkPreviewOptions(is_disabled=True),
-                    reply_markup=markup,
-                )
-        except Exception as exc:  # noqa: BLE001 - a channel reports failures, it never raises them
-            result = self._scrubbed(classify(exc))
+        result = await self._attempt(chat_id, out, markup)
+        if isinstance(result, _Moved) and isinstance(chat_id, int):
+            await self._moved(msg, chat_id, result.to)
+            result = await self._attempt(result.to, out, markup)
+        if isinstance(result, _Moved):
+            result = Failed(f"group moved twice (now {result.to}): update the address")
+        if not isinstance(result, Sent):
             _log.info(
                 "chat.send.retry" if isinstance(result, Retry) else "chat.send.failed",
                 channel=self.name,
                 key=msg.key,
                 incident_id=msg.incident_id,
-                error=type(exc).__name__,
                 reason=result.reason,
             )
-            return result
-        return Sent(provider_id=f"{sent.chat.id}:{sent.message_id}")
+        return result
+
+    async def _attempt(
+        self, chat_id: int | str, out: ChatText, markup: InlineKeyboardMarkup | None
+    ) -> SendResult | _Moved:
+        preview = LinkPreviewOptions(is_disabled=True) if self.caps.link_preview_options else None
+        try:
+            async with asyncio.timeout(self.limits.timeout_seconds):
+                sent: Any = await self.bot.send_message(
+                    chat_id=chat_id,
+                    text=out.text,
+                    parse_mode=out.parse_mode,  # None (not sent) for Bale and plain
+                    link_preview_options=preview,
+                    reply_markup=markup,
+                )
+        except ChatMigrated as exc:
+            return _Moved(int(exc.new_chat_id))
+        except KeyError as exc:
+            if exc.args and exc.args[0] in _MESSAGE_FIELDS:  # "ok", but a partial Message
+                return Sent(provider_id=f"{chat_id}:")
+            return self._scrubbed(classify(exc, out.text, self.scrub))
+        except Exception as exc:  # noqa: BLE001 - a channel reports failures, it never raises them
+            return self._scrubbed(classify(exc, out.text, self.scrub))
+        if isinstance(sent, Message):
+            return Sent(provider_id=f"{sent.chat.id}:{sent.message_id}")
+        return Sent(provider_id=f"{chat_id}:")  # Bale may answer a bare `true`
+
+    async def _moved(self, msg: OutboundMessage, old: int, new: int) -> None:
+        """Remember the supergroup, say so, and let whoever listens record it."""
+        self.migrated[old] = new
+        _log.warning(
+            "chat.migrated",
+            channel=self.name,
+            old_chat_id=old,
+            new_chat_id=new,
+            key=msg.key,
+            incident_id=msg.incident_id,
+            hint="update the chat id in playbooks/directory.yaml",
+        )
+        if self.on_migrate is not None:
+            try:
+                await self.on_migrate(ChatMoved(self.name, old, new, msg.key, msg.incident_id))
+            except Exception as exc:  # noqa: BLE001 - recording it must not stop the message
+                _log.warning("chat.migration_not_recorded", error=self.scrub(repr(exc)))
 
     async def aclose(self) -> None:
         """Close the HTTP connection pools."""
@@ -183,42 +242,3 @@ def ack_markup(msg: OutboundMessage) -> InlineKeyboardMarkup:
     label = ACK_LABELS.get(msg.lang, ACK_LABELS["en"])
     data = ACK_CALLBACK_PREFIX + ack_code(msg.key)
     return InlineKeyboardMarkup([[InlineKeyboardButton(label, callback_data=data)]])
-
-
-def classify(exc: Exception) -> Retry | Failed:
-    """What a failed sendMessage means for delivery. Reasons may still hold the token."""
-    # Order matters: BadRequest and TimedOut are NetworkError subclasses.
-    if isinstance(exc, RetryAfter):
-        after = retry_after_seconds(exc)
-        return Retry(after=after, reason=f"flood control: retry after {after:g} s")
-    if isinstance(exc, ChatMigrated):
-        return Failed(f"group moved to supergroup {exc.new_chat_id}: update the address")
-    if isinstance(exc, Forbidden):
-        return Failed(f"forbidden: {exc.message}")
-    if isinstance(exc, InvalidToken | EndPointNotFound):
-        return Failed(
-            f"the Bot API rejected the token or URL ({exc.message}): check token and base_url",
-            scope="channel",
-        )
-    if isinstance(exc, BadRequest):
-        return Failed(f"bad request: {exc.message}")
-    if isinstance(exc, TimedOut | TimeoutError):
-        return Retry(after=RETRY_TRANSIENT, reason="timed out waiting for the Bot API")
-    if isinstance(exc, NetworkError):
-        return Retry(after=RETRY_TRANSIENT, reason=f"network or server error: {exc.message}")
-    if isinstance(exc, TelegramError):  # e.g. a reply that is not JSON; 409 Conflict
-        return Retry(
-            after=RETRY_TRANSIENT, reason=f"unusable reply from the Bot API: {exc.message}"
-        )
-    return Retry(after=RETRY_TRANSIENT, reason=f"unexpected {type(exc).__name__}: {exc}")
-
-
-def retry_after_seconds(exc: RetryAfter) -> float:
-    """RetryAfter's wait in seconds, without touching PTB's deprecated int property."""
-    raw = getattr(exc, "_retry_after", None)
-    if isinstance(raw, timedelta):
-        return raw.total_seconds()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", PTBDeprecationWarning)
-        value = exc.retry_after
-    return value.total_seconds() if isinstance(value, timedelta) else float(value)

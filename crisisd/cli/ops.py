@@ -186,10 +186,14 @@ def drill(
 )
 @config_option
 def status(show_all: bool, as_json: bool, lang: str, config_path: Path | None) -> None:
-    """Open incidents with delivery and acknowledgement counts, times in the daemon's zone."""
+    """Open incidents with delivery and acknowledgement counts, times in the daemon's zone
+    (SMS: delivered of sent)."""
+
+    from crisisd.store.receipts import ReceiptLedger
 
     async def work(svc: IncidentService, lib: Library) -> list[dict[str, Any]]:
         statuses = None if show_all else ["open", "taken_over"]
+        ledger = ReceiptLedger(svc.store)
         out = []
         for row in await svc.store.list_incidents(statuses):
             msgs = await svc.store.messages_of(row.id)
@@ -207,6 +211,7 @@ def status(show_all: bool, as_json: bool, lang: str, config_path: Path | None) -
                     "opened_at": row.opened_at.isoformat(),
                     "opened_local": local_date(row.opened_at, lang, tz=lib.config.zone),
                     "messages": dict(counts),
+                    "sms": await ledger.counts(row.id),
                     "acks": f"{acked}/{need}",
                 }
             )
@@ -351,5 +356,16 @@ def status_line(lib: Library, r: dict[str, Any], lang: str) -> str:
     status = words.get(r["status"], r["status"])
     return (
         f"{r['id']}{drill} {factory} — {kind} ({severity}) — {status} — "
-        f"{words['opened']} {r['opened_local']} — {shown}{words['semi']} {words['acks']} {acks}"
+        f"{words['opened']} {r['opened_local']} — {shown}{_delivered(r['sms'], lang)}"
+        f"{words['semi']} {words['acks']} {acks}"
     )
+
+
+def _delivered(sms: dict[str, int], lang: str) -> str:
+    """ "; SMS delivered 3 of 5 sent": a receipt, not the gateway's acceptance."""
+    if not sms:
+        return ""
+    delivered, sent = sms.get("delivered", 0), sum(sms.values())
+    if lang == "fa":
+        return f"؛ پیامک: {fa_digits(delivered)} از {fa_digits(sent)} فرستاده رسید"
+    return f"; SMS delivered {delivered} of {sent} sent"

@@ -57,8 +57,8 @@ def template_context(
             "severity": facts.severity,
             "severity_name": _severity_name(facts.severity, lang),
             # Cleaned again here: the planner never trusts its caller with user text.
-            "details": marked_user_text(facts.details, DETAILS_LIMIT),
-            "location": marked_user_text(facts.location, LOCATION_LIMIT),
+            "details": marked_user_text(facts.details, DETAILS_LIMIT, lang),
+            "location": marked_user_text(facts.location, LOCATION_LIMIT, lang),
             "casualties": facts.casualties.value,
             "opened_at": facts.opened_at.astimezone(lib.config.zone),
             "status": facts.status.value,
@@ -73,7 +73,7 @@ def template_context(
         "audience": {"id": audience, "name": aud.name.get(lang) if aud.name else audience},
         "update": {
             "number": facts.update_number,
-            "details": marked_user_text(facts.update_details, DETAILS_LIMIT),
+            "details": marked_user_text(facts.update_details, DETAILS_LIMIT, lang),
         },
         "takeover": {
             "spokesperson": takeover.spokesperson.get(lang),

@@ -15,6 +15,7 @@ from crisisd.domain import (
     Plan,
     PlannedMessage,
     Purpose,
+    UpdateTexts,
 )
 from crisisd.planning.planner import plan_statement
 from crisisd.planning.sources import Sources
@@ -33,7 +34,7 @@ def external_audiences(pb: Playbook) -> list[str]:
 def update_plan(
     lib: Sources,
     facts: IncidentFacts,
-    details: str,
+    details: str | UpdateTexts,
     now: datetime,
     msgs: Iterable[MessageRow] = (),
     *,
@@ -41,20 +42,23 @@ def update_plan(
 ) -> tuple[Plan, IncidentFacts]:
     """The next approved update statement; after a takeover the press gets the referral.
 
+    ``details``: one text for everyone, or per audience group and language
+    (:class:`UpdateTexts`); an English reader given Persian text sees it labelled so.
     An update never reaches an audience before that audience's first statement of this
     incident is due (``msgs``: the incident's messages so far): it waits and follows it,
     unless ``send_now``. An external audience that was never due anything gets nothing.
-    Returns the plan and the facts as they are after the update (number, details).
+    Returns the plan and the facts as they are after the update (number, common details).
     """
     pb = lib.playbook(facts.factory)
+    texts = details if isinstance(details, UpdateTexts) else UpdateTexts(common=details)
     after = replace(
         facts,
         update_number=facts.update_number + 1,
-        update_details=clean_user_text(details, DETAILS_LIMIT),
+        update_details=clean_user_text(texts.common or _any_text(texts), DETAILS_LIMIT),
     )
     upd = pb.statements.update
     due = first_statement_due(msgs)
-    groups: dict[tuple[bool, datetime], Targets] = {}
+    groups: dict[tuple[bool, datetime, str], Targets] = {}
     seen: set[str] = set()
     for aid in upd.audiences:
         if facts.drill and facts.drill_audiences is not None and aid not in facts.drill_audiences:
@@ -65,18 +69,33 @@ def update_plan(
             continue  # the press never heard of it: an update would be its first news
         at = now if send_now or first is None or first <= now else first + FOLLOW_GAP
         for member in aud.members:
-            if member not in seen:
-                seen.add(member)
-                groups.setdefault((aud.external, at), []).append((aid, member, tuple(upd.channels)))
+            contact = lib.directory.contacts.get(member)
+            if member in seen or contact is None:
+                continue
+            seen.add(member)
+            text = _reader_text(texts, pb.group_of(aid), contact.lang)
+            groups.setdefault((aud.external, at, text), []).append(
+                (aid, member, tuple(upd.channels))
+            )
     press_template = upd.template
     if facts.status == IncidentStatus.TAKEN_OVER:
         press_template = pb.statements.takeover.template
     n = after.update_number
     out: list[PlannedMessage] = []
-    for (external, at), targets in sorted(groups.items(), key=lambda g: (g[0][1], g[0][0])):
+    for (external, at, text), targets in sorted(groups.items(), key=lambda g: g[0][:2]):
         template = press_template if external else upd.template
-        out.extend(plan_statement(lib, after, Purpose.UPDATE, template, targets, n, at).messages)
+        worded = replace(after, update_details=text)
+        out.extend(plan_statement(lib, worded, Purpose.UPDATE, template, targets, n, at).messages)
     return Plan(tuple(out)), after
+
+
+def _any_text(texts: UpdateTexts) -> str:
+    return next((s for by_lang in texts.groups.values() for s in by_lang.values() if s), "")
+
+
+def _reader_text(texts: UpdateTexts, group: str, lang: str) -> str:
+    """The reader's text (labelled at rendering if it is in a language they do not read)."""
+    return clean_user_text(texts.for_reader(group, lang), DETAILS_LIMIT)
 
 
 def first_statement_due(msgs: Iterable[MessageRow]) -> dict[str, datetime]:

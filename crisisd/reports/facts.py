@@ -290,6 +290,8 @@ class MessageLine:
     template: str | None
     sha256: str | None
     text: str | None  # the exact text sent, from the audit trail
+    delivery: str | None = None  # SMS receipt: delivered | undelivered | expired
+    delivered: When | None = None  # when the provider says so (else when crisisd learned it)
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,9 @@ The drill score lives in :mod:`crisisd.reports.drill`; it is reachable from here
 
 from __future__ import annotations
 
-from datetime import tzinfo
+import contextlib
+import dataclasses
+from datetime import datetime, tzinfo
 from typing import Any
 
 from crisisd.domain import channel_kind
@@ -75,6 +77,11 @@ async def incident_report(store: Store, lib: Library, incident_id: str) -> Incid
         for e in trail
         if e.action == "message.sent" and e.detail and "message_id" in e.detail
     }
+    receipts = {
+        e.detail["message_id"]: e
+        for e in trail
+        if e.action.startswith("receipt.") and e.detail and "message_id" in e.detail
+    }
     return IncidentReportDoc(
         id=row.id,
         factory=factory,
@@ -93,7 +100,7 @@ async def incident_report(store: Store, lib: Library, incident_id: str) -> Incid
         zone=str(tz),
         timeline=tuple(_event(lib, pb, row, e, tz) for e in sorted(trail, key=lambda e: e.at)),
         messages=tuple(
-            _message_line(lib, pb, m, acks, sent.get(m.id), tz)
+            _with_receipt(_message_line(lib, pb, m, acks, sent.get(m.id), tz), receipts, tz)
             for m in sorted(messages, key=lambda m: m.id)
         ),
         acks=tuple(sorted(acks.values(), key=lambda a: a.when.at)),
@@ -140,6 +147,20 @@ def _message_line(
         sha256=str(sha)[:12] if sha else None,
         text=redact(str(text)) if text else None,
     )
+
+
+def _with_receipt(line: MessageLine, receipts: dict[Any, AuditEntry], tz: tzinfo) -> MessageLine:
+    """The line with its SMS delivery receipt (scheduler/receipts.py), when there is one."""
+    entry = receipts.get(line.id)
+    if entry is None or entry.channel != line.channel:  # failed over and sent elsewhere since
+        return line
+    at = entry.at
+    provider_at = (entry.detail or {}).get("provider_at")
+    if isinstance(provider_at, str):
+        with contextlib.suppress(ValueError):
+            at = datetime.fromisoformat(provider_at)
+    state = entry.action.removeprefix("receipt.")
+    return dataclasses.replace(line, delivery=state, delivered=when(at, tz))
 
 
 def _event(

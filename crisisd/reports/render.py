@@ -54,6 +54,9 @@ ACTIONS = {
     "escalation.fired": ("پیگیری هشدار بی‌پاسخ", "escalation: unacknowledged alert"),
     "delivery.failed": ("نرسیدن پیام", "delivery failed"),
     "message.sent": ("ارسال پیام", "message sent"),
+    "receipt.delivered": ("رسیدن پیامک به گوشی", "SMS delivered to the phone"),
+    "receipt.undelivered": ("نرسیدن پیامک به گوشی", "SMS not delivered to the phone"),
+    "receipt.expired": ("منقضی شدن پیامک", "SMS expired undelivered"),
     "ack": ("تأیید دریافت", "acknowledged"),
 }
 STATUSES = {
@@ -65,6 +68,9 @@ STATUSES = {
     "sending": ("در حال ارسال", "sending"),
     "sent": ("فرستاده شد", "sent"),
     "failed": ("نرسید", "failed"),
+    "delivered": ("رسید به گوشی", "delivered"),
+    "undelivered": ("به گوشی نرسید", "undelivered"),
+    "expired": ("منقضی شد", "expired"),
 }
 DRILL_BANNER = ("تمرین — این یک حادثهٔ واقعی نبود", "DRILL — this was not a real incident")
 
@@ -161,7 +167,7 @@ def _message_row(m: MessageLine) -> tuple[Cell, ...]:
         m.audience,
         m.recipient,
         m.channel,
-        status_of(m.status),
+        _status_cell(m),
         m.attempts,
         m.sent,
         Lines(tuple(_w(x) for x in (m.ack, m.ack_via) if x)),
@@ -169,6 +175,16 @@ def _message_row(m: MessageLine) -> tuple[Cell, ...]:
         m.last_error,
         Sent(m.text),
     )
+
+
+def _status_cell(m: MessageLine) -> Cell:
+    """The message's status, and for an SMS the provider's delivery receipt beside it."""
+    status = status_of(m.status)
+    if m.delivery is None:
+        return status
+    receipt = status_of(m.delivery)
+    at = f" {_w(m.delivered)}" if m.delivered else ""
+    return Lines((f"{status.fa} · {status.en}", f"{receipt.fa} · {receipt.en}{at}"))
 
 
 def _w(x: When | str) -> str:

@@ -1,13 +1,28 @@
 """The fake Bot API's control API (``/_control/…``): what tests and the demo drive.
 
-JSON in, JSON out. ``POST /_control/bots`` {token, username?} serves another bot;
-``POST /_control/users`` {id, first_name, username?, language_code?} registers a user;
-``POST /_control/message`` {chat_id | user_id, text, bot?} and ``POST /_control/callback``
-{user_id, message_id, data, bot?} queue updates; ``GET /_control/sent?chat_id=&bot=``
-lists what the bots sent; ``GET|POST /_control/faults`` {mode, rate, count, retry_after,
-latency_ms, methods?}; ``GET /_control/stats``; ``POST /_control/block`` {chat_id,
-blocked?}; ``POST /_control/reset``. ``bot`` is a bot's username or id (default: the
-first bot).
+JSON in, JSON out. ``bot`` is a bot's username or id (default: the first bot).
+
+- ``POST /_control/bots`` {token, username?} serves another bot.
+- ``POST /_control/users`` {id, first_name, username?, language_code?, type?, title?,
+  started?}: a user (``started: false``: has not started any bot: sends answer 403) or a
+  group (``type: "group"``, a negative id).
+- ``POST /_control/message`` {chat_id | user_id, text, bot?} and ``POST /_control/callback``
+  {user_id, message_id, data, bot?} queue updates.
+- ``POST /_control/start`` {user_id, payload?, bot?}: the user opens the bot's deep link
+  (``?start=<payload>``) and presses Start: ``/start <payload>``.
+- ``POST /_control/contact`` {user_id, phone_number, contact_user_id?, first_name?,
+  last_name?, bot?}: the user shares a contact; ``contact_user_id`` defaults to the user's
+  own id (a ``request_contact`` button), ``null`` leaves it out (someone else's card).
+- ``POST /_control/chat_fault`` {chat_id, fault, retry_after?, count?, to?}: ``rate_limit``
+  (the next ``count`` sends, or all, answer 429), ``block``/``unblock`` (403),
+  ``not_started`` (403 until the user writes), ``migrate`` (a group becomes the supergroup
+  ``to``, default ``-100<id>``: sends answer 400 with ``migrate_to_chat_id``), ``none``.
+- ``GET /_control/sent?chat_id=&bot=`` lists what the bots sent (``text`` as sent, ``html``
+  as the reader's app shows it); ``GET /_control/callbacks``.
+- ``GET|POST /_control/faults`` {mode, rate, count, retry_after, latency_ms, methods?}
+  fails every request of the fake (:mod:`crisisd.sandbox.faults`).
+- ``GET /_control/stats``; ``POST /_control/block`` {chat_id, blocked?};
+  ``POST /_control/reset``.
 """
 
 from __future__ import annotations
@@ -95,6 +110,33 @@ def _message(state: BotApiState, body: JSON, request: web.Request) -> object:
     )
 
 
+def _start(state: BotApiState, body: JSON, request: web.Request) -> object:
+    user_id = int(body["user_id"])
+    payload = str(body.get("payload") or "")
+    return state.inject_start(user_id, payload, bot=_pick_bot(state, body))
+
+
+def _contact(state: BotApiState, body: JSON, request: web.Request) -> object:
+    user_id = int(body["user_id"])
+    own = body.get("contact_user_id", user_id)
+    return state.inject_contact(
+        user_id,
+        str(body["phone_number"]),
+        contact_user_id=int(own) if own is not None else None,
+        first_name=body.get("first_name"),
+        last_name=body.get("last_name"),
+        bot=_pick_bot(state, body),
+    )
+
+
+def _chat_fault(state: BotApiState, body: JSON, request: web.Request) -> object:
+    chat_id = int(body["chat_id"])
+    options = {k: body[k] for k in ("retry_after", "count", "to") if k in body}
+    state.set_fault(chat_id, str(body["fault"]), **options)
+    chat = state.chat(chat_id)
+    return chat.chat() | {"blocked": chat.blocked, "migrate_to_chat_id": chat.migrated_to}
+
+
 def _callback(state: BotApiState, body: JSON, request: web.Request) -> object:
     chat_id = body.get("chat_id")
     return state.inject_callback(
@@ -130,7 +172,13 @@ def _faults_view(state: BotApiState) -> JSON:
 
 
 def _stats(state: BotApiState, body: JSON, request: web.Request) -> object:
-    return state.stats.as_dict() | {"name": state.name, "faults_now": _faults_view(state)}
+    dialect = state.dialect
+    return state.stats.as_dict() | {
+        "name": state.name,
+        "mode": dialect.mode,
+        "bale_strict": dialect.bale_strict,
+        "faults_now": _faults_view(state),
+    }
 
 
 def _block(state: BotApiState, body: JSON, request: web.Request) -> object:
@@ -148,6 +196,9 @@ _CONTROL: list[tuple[tuple[str, ...], str, Handler]] = [
     (("POST",), "/_control/users", _users),
     (("POST",), "/_control/message", _message),
     (("POST",), "/_control/callback", _callback),
+    (("POST",), "/_control/start", _start),
+    (("POST",), "/_control/contact", _contact),
+    (("POST",), "/_control/chat_fault", _chat_fault),
     (("GET",), "/_control/sent", _sent),
     (("GET",), "/_control/callbacks", _callbacks),
     (("GET", "POST"), "/_control/faults", _faults),

@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from aiohttp import web
 from pydantic import SecretStr
 
-from crisisd.config import Config, SmsGateway
+from crisisd.config import Config, Messenger, SmsGateway
 from crisisd.playbook import Directory, Playbook
 from crisisd.sandbox.botapi import BOTAPI_STATE, create_botapi_app
+from crisisd.sandbox.botapi_dialect import Mode
 from crisisd.sandbox.botapi_state import BotApiState
 from crisisd.sandbox.inbox import Inbox
 from crisisd.sandbox.smsgw import SmsGwServer, start_smsgw
@@ -29,6 +30,23 @@ SMS_KEYS = {
     "smsir": "sandbox-smsir-key",
     "generic": "sandbox-generic-key",
 }
+
+
+def messenger_mode(messenger: Messenger) -> Mode:
+    """Which server a messenger's fake plays: Bale for ``format: bale_markdown``, a Bale
+    ``base_url`` or the name ``bale``; Telegram otherwise."""
+    fmt = getattr(messenger, "format", None)  # the messengers' dialect field, once it exists
+    bale = fmt == "bale_markdown" or "bale" in messenger.base_url or messenger.name == "bale"
+    return "bale" if bale else "telegram"
+
+
+def bale_strict_for(messenger: Messenger, bale_strict: bool | None) -> bool:
+    """Whether a Bale fake answers as Bale does. ``None``: once the config knows dialects
+    (``messengers[].format``), the daemon speaks Bale's and meets the real rules; before
+    that, a Bale fake answers as Telegram does so the daemon's HTML keeps working."""
+    if bale_strict is not None:
+        return bale_strict
+    return getattr(messenger, "format", None) is not None
 
 
 def sandbox_token(messenger: str) -> str:
@@ -146,11 +164,18 @@ async def _serve(app: web.Application, host: str, port: int) -> tuple[web.AppRun
 
 
 async def start_sandbox(
-    config: Config, *, host: str = "127.0.0.1", base_port: int = 0, enforce_limits: bool = True
+    config: Config,
+    *,
+    host: str = "127.0.0.1",
+    base_port: int = 0,
+    enforce_limits: bool = True,
+    bale_strict: bool | None = None,
 ) -> Sandbox:
     """Start every fake the config needs. ``base_port`` 0: any free ports; else consecutive.
 
     Ports from ``base_port``: inbox page, SMTP, SMS gateways, then one per messenger.
+    Each messenger's fake plays Telegram or Bale (:func:`messenger_mode`); ``bale_strict``
+    says whether Bale's fakes answer as Bale does (:func:`bale_strict_for`).
     """
 
     def port(offset: int) -> int:
@@ -174,6 +199,8 @@ async def start_sandbox(
             app = create_botapi_app(
                 messenger.name,
                 sb.inbox,
+                mode=messenger_mode(messenger),
+                bale_strict=bale_strict_for(messenger, bale_strict),
                 enforce_limits=enforce_limits,
                 per_chat_per_second=messenger.rate.per_chat_per_second,
                 global_per_second=messenger.rate.global_per_second,

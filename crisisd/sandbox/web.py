@@ -7,10 +7,11 @@ Routes::
     GET /api/messages        JSON, oldest first; ?since=<id>&to=&channel=
     GET /inbox.css, /inbox.js
 
-Nothing a message contains is rendered raw: chat text is Telegram HTML and only
-b, i, u, s, a, code and pre survive (without attributes, except a safe ``href``);
-everything else is escaped. The page works offline (no CDN, no web fonts) and a
-Content-Security-Policy forbids inline scripts as a second line of defence.
+Nothing a message contains is rendered raw: a chat message is shown as its messenger's
+app shows it (Telegram: the text with the entities the fake parsed; Bale: its Markdown),
+built by :mod:`crisisd.sandbox.botapi_render` from escaped text and a few bare tags.
+The page works offline (no CDN, no web fonts) and a Content-Security-Policy forbids
+inline scripts as a second line of defence.
 """
 
 from __future__ import annotations
@@ -19,22 +20,19 @@ import json
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from html import escape
-from html.parser import HTMLParser
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from aiohttp import web
 
 from crisisd.formats.textfit import sms_info
 from crisisd.formats.timefmt import fa_digits, local_date
+from crisisd.sandbox.botapi_render import render_sent
 from crisisd.sandbox.inbox import Delivered, Inbox
 
 INBOX_KEY = web.AppKey("inbox", Inbox)
 PAGE_LIMIT = 300  # newest messages shown on the page; the API has them all
 POLL_MS = 3000
 
-_TAGS = {"b": "b", "strong": "b", "i": "i", "em": "i", "u": "u", "ins": "u"}
-_TAGS |= {"s": "s", "strike": "s", "del": "s", "a": "a", "code": "code", "pre": "pre"}
-_SCHEMES = {"http", "https", "tg", "mailto", "tel"}
 _CHANNEL_FA = {"chat": "پیام‌رسان", "sms": "پیامک", "email": "ایمیل"}
 _CSP_PAGE = (
     "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
@@ -45,71 +43,6 @@ _CSP_MESSAGE = (
     "default-src 'none'; style-src 'self' 'unsafe-inline'; img-src data:; "
     "base-uri 'none'; frame-ancestors 'none'"
 )
-
-
-class _TelegramHtml(HTMLParser):
-    """Re-emits Telegram HTML keeping only the allowed tags; everything else becomes text."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.out: list[str] = []
-        self.open: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        name = _TAGS.get(tag)
-        if name is None:
-            self.out.append(escape(self.get_starttag_text() or f"<{tag}>"))
-            return
-        href = dict(attrs).get("href") if name == "a" else None
-        if href and _safe_href(href):
-            self.out.append(f'<a href="{escape(href)}" rel="noopener noreferrer nofollow">')
-        else:
-            self.out.append(f"<{name}>")
-        self.open.append(name)
-
-    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.out.append(escape(self.get_starttag_text() or f"<{tag}/>"))
-
-    def handle_endtag(self, tag: str) -> None:
-        name = _TAGS.get(tag)
-        if name is None or name not in self.open:
-            self.out.append(escape(f"</{tag}>"))
-            return
-        while self.open:  # close anything left open inside it, so the output nests
-            top = self.open.pop()
-            self.out.append(f"</{top}>")
-            if top == name:
-                break
-
-    def handle_data(self, data: str) -> None:
-        self.out.append(escape(data))
-
-    def handle_comment(self, data: str) -> None:
-        self.out.append(escape(f"<!--{data}-->"))
-
-    def handle_decl(self, decl: str) -> None:
-        self.out.append(escape(f"<!{decl}>"))
-
-    def handle_pi(self, data: str) -> None:
-        self.out.append(escape(f"<?{data}>"))
-
-    def unknown_decl(self, data: str) -> None:
-        self.out.append(escape(f"<![{data}]>"))
-
-
-def _safe_href(href: str) -> bool:
-    if any(ord(c) < 0x20 or c.isspace() for c in href):
-        return False
-    return urlsplit(href).scheme.lower() in _SCHEMES
-
-
-def sanitize_chat_html(text: str) -> str:
-    """Telegram HTML made safe to embed: allowed tags re-emitted bare, all else escaped."""
-    parser = _TelegramHtml()
-    parser.feed(text)
-    parser.close()
-    parser.out.extend(f"</{tag}>" for tag in reversed(parser.open))
-    return "".join(parser.out)
 
 
 def _matches(item: Delivered, to: str, channel: str) -> bool:
@@ -132,7 +65,7 @@ def _drill(item: Delivered) -> bool:
 def _body(item: Delivered, *, detail: bool = False) -> str:
     text = f'<div class="text" dir="auto">{escape(item.text)}</div>'
     if item.channel == "chat":
-        return f'<div class="text" dir="auto">{sanitize_chat_html(item.text)}</div>'
+        return f'<div class="text" dir="auto">{render_sent(item.text, item.extra)}</div>'
     if item.channel == "email":
         subject = escape(item.subject or "(بدون موضوع — no subject)")
         link = ""
@@ -300,6 +233,11 @@ _JS = f"""(() => {{
     setTimeout(poll, {POLL_MS});
   }};
   setTimeout(poll, {POLL_MS});
+  // As in the messenger's app: a spoiler shows on a tap, an expandable quote opens.
+  document.addEventListener("click", (event) => {{
+    const hidden = event.target.closest(".spoiler, blockquote.expandable");
+    if (hidden) hidden.classList.toggle("open");
+  }});
 }})();
 """
 
@@ -336,6 +274,10 @@ border-radius:12px;padding:.7rem .9rem;margin:.6rem 0;overflow-wrap:anywhere}
 code,pre{font-family:ui-monospace,"Cascadia Mono",Menlo,Consolas,monospace;font-size:.9em;
 direction:ltr;unicode-bidi:isolate}
 pre{white-space:pre-wrap;background:var(--bg);padding:.45rem;border-radius:6px}
+blockquote{margin:.3rem 0;padding:.1rem .6rem;border-inline-start:3px solid var(--chat);
+background:rgba(36,129,204,.08);border-radius:4px}
+blockquote.expandable:not(.open){max-height:4.9em;overflow:hidden;cursor:pointer}
+.spoiler:not(.open){background:var(--muted);color:transparent;border-radius:3px;cursor:pointer}
 a{color:var(--chat)}
 .empty{text-align:center;color:var(--muted);padding:3rem 1rem}
 .headers{font-size:.8rem;border-collapse:collapse;width:100%}

@@ -178,3 +178,21 @@ settings = sa.Table(
     sa.Column("key", sa.String(64), primary_key=True),
     sa.Column("value", sa.Text, nullable=False),
 )
+
+# Delivery receipts of sent SMS, one row per message, as the gateway's status API reported
+# them last (state: delivered | undelivered | expired | pending | unknown | untracked).
+receipts = sa.Table(
+    "receipts",
+    metadata,
+    sa.Column("message_id", sa.Integer, sa.ForeignKey("messages.id"), primary_key=True),
+    sa.Column("provider_id", sa.String(200), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("state_at", UTCDateTime),  # the provider's time for the state, when given
+    sa.Column("detail", sa.String(200), nullable=False, default=""),
+    sa.Column("checked_at", UTCDateTime, nullable=False),
+    sa.Column("checks", sa.Integer, nullable=False, default=0),
+    sa.Index("ix_receipts_state", "state", "checked_at"),
+)
+
+# Where the receipt poller looks for sent SMS (sent_channel, sent_at).
+sa.Index("ix_messages_sent", messages.c.sent_channel, messages.c.sent_at)

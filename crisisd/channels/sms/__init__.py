@@ -17,12 +17,17 @@ which gateway gets each message:
 
 When no gateway sent: if any was merely busy, ``Retry`` after the soonest one frees
 up; if every gateway is down, ``Failed(scope="channel")`` naming each gateway and why.
+
+What each provider's status codes mean is data, one table per provider module
+(``SEND_STATUS`` and ``DELIVERY``, see :mod:`crisisd.channels.sms.codes`).
+:meth:`SmsChannel.receipts` asks the providers' status APIs where sent messages are.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections import defaultdict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import aiohttp
@@ -36,6 +41,7 @@ from crisisd.channels.base import (
     SendResult,
     Sent,
 )
+from crisisd.channels.sms.codes import Delivery, Receipt, Receipts
 from crisisd.channels.sms.gateway import Gateway, HttpGateway, localid_for, wait_closed
 from crisisd.channels.sms.generic import GenericHttpGateway
 from crisisd.channels.sms.ghasedak import GhasedakGateway
@@ -44,7 +50,15 @@ from crisisd.channels.sms.smsir import SmsIrGateway
 from crisisd.config import SmsGateway
 from crisisd.formats.phones import mask_phone
 
-__all__ = ["GATEWAYS", "Gateway", "SmsChannel", "build_gateway"]
+__all__ = [
+    "GATEWAYS",
+    "Delivery",
+    "Gateway",
+    "Receipt",
+    "Receipts",
+    "SmsChannel",
+    "build_gateway",
+]
 
 GATEWAYS: dict[str, type[HttpGateway]] = {
     "kavenegar": KavenegarGateway,
@@ -100,6 +114,7 @@ class SmsChannel:
             build_gateway(g, base_urls.get(g.name), None, timeout=timeout) for g in gateways
         ]
         self._health = {g.name: _Health() for g in self._gateways}
+        self._by_name = {g.name: g for g in self._gateways}
         self._clock = clock
         rates = [g.rate_per_second for g in gateways]
         self.limits = ChannelLimits(
@@ -177,6 +192,34 @@ class SmsChannel:
         log.warning(
             "sms.gateway_down", gateway=gw.name, reason=reason, cooldown=gw.cooldown_seconds
         )
+
+    def tracks_delivery(self, provider_id: str) -> bool:
+        """Whether the gateway that sent ``provider_id`` has a status API crisisd reads."""
+        gateway = self._by_name.get(provider_id.partition(":")[0])
+        return gateway is not None and gateway.has_receipts
+
+    async def receipts(self, provider_ids: Sequence[str]) -> Receipts:
+        """Delivery receipts for ids this channel answered with (``"<gateway>:<id>"``).
+
+        Keyed by the same ids. Each gateway is asked in its provider's batch size; ids of
+        a gateway that is no longer configured, or has no status API, get no receipt.
+        """
+        by_gateway: defaultdict[str, list[str]] = defaultdict(list)
+        for provider_id in dict.fromkeys(provider_ids):
+            name, _, message_id = provider_id.partition(":")
+            if message_id:
+                by_gateway[name].append(message_id)
+        found: dict[str, Receipt] = {}
+        errors: list[str] = []
+        for name, message_ids in by_gateway.items():
+            gateway = self._by_name.get(name)
+            if gateway is None or not gateway.has_receipts:
+                continue
+            answer = await gateway.receipts(message_ids)
+            found.update({f"{name}:{mid}": r for mid, r in answer.receipts.items()})
+            if answer.error:
+                errors.append(answer.error)
+        return Receipts(found, "; ".join(errors) or None)
 
     async def aclose(self) -> None:
         await wait_closed(self._gateways)

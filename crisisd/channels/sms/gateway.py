@@ -3,14 +3,21 @@
 A gateway sends one text to one phone and classifies the outcome as a
 :data:`~crisisd.channels.base.SendResult`; it never raises for delivery problems::
 
-    network error, timeout, dropped connection, unreadable answer  -> Retry (short)
-    HTTP 429 / provider "too many calls", 5xx                       -> Retry (Retry-After)
-    bad key (401/403), inactive account, no credit (402), bad line  -> Failed(scope="channel")
-    bad receptor, empty or bad message                              -> Failed(scope="recipient")
+    network error, timeout, dropped connection                   -> Retry (short)
+    an answer that is HTML, empty, or JSON of an unknown shape   -> Retry (never Sent)
+    a status code the provider's table lists                     -> what the table says
+                                                                    (see ``codes.Verdict``)
+    a status code the table does not list                        -> Retry (never Sent)
 
-Provider modules only build the request and read the provider's envelope; the
-session, the rate limit, the timeout, exception translation and secret scrubbing
-live in :class:`HttpGateway` so they are the same for all.
+Repeated Retries take a gateway down in :class:`~crisisd.channels.sms.SmsChannel`, so an
+answer we cannot read is tried a few times and then fails over to the next gateway.
+
+It also asks the provider's status API where sent messages are (:meth:`HttpGateway.receipts`,
+batched as the provider allows), answering :class:`~crisisd.channels.sms.codes.Receipts`.
+
+Provider modules only build requests and read the provider's envelope; the session, the
+rate limit, the timeout, exception translation and secret scrubbing live in
+:class:`HttpGateway` so they are the same for all.
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ import hashlib
 import json
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
@@ -32,6 +39,7 @@ from yarl import URL
 
 from crisisd import redaction
 from crisisd.channels.base import Failed, Retry, SendResult, Sent
+from crisisd.channels.sms.codes import Receipt, Receipts, SendStatusTable, Verdict
 from crisisd.config import SmsGateway
 
 NETWORK_RETRY_AFTER = 5.0  # seconds; a refused or dropped connection is usually brief
@@ -39,6 +47,7 @@ SERVER_ERROR_RETRY_AFTER = 10.0  # 5xx without Retry-After
 RATE_LIMIT_RETRY_AFTER = 30.0  # 429 / "too many calls" without Retry-After
 MAX_RETRY_AFTER = 3600.0  # a Retry-After beyond an hour is not believed
 _MASK = "***"
+_PROVIDER_TEXT = 120  # characters of a provider's own message kept in a reason
 _IR_MOBILE = re.compile(r"^\+98(9\d{9})$")
 
 
@@ -50,6 +59,13 @@ class Gateway(Protocol):
     cooldown_seconds: float
 
     async def send(self, phone_e164: str, text: str, localid: str) -> SendResult: ...
+
+    @property
+    def has_receipts(self) -> bool:
+        """Whether the provider has a status API we read (delivery receipts)."""
+        ...
+
+    async def receipts(self, message_ids: Sequence[str]) -> Receipts: ...
 
     async def aclose(self) -> None: ...
 
@@ -84,6 +100,7 @@ class HttpGateway:
 
     provider = "?"
     default_base_url = ""
+    receipts_batch = 0  # message ids per status request, as documented; 0: no status API
 
     def __init__(
         self,
@@ -105,6 +122,10 @@ class HttpGateway:
     # -- what subclasses implement -------------------------------------------------
 
     async def _send(self, phone_e164: str, text: str, localid: str) -> SendResult:
+        raise NotImplementedError
+
+    async def _receipts(self, message_ids: Sequence[str]) -> Receipts:
+        """One status request for at most ``receipts_batch`` ids."""
         raise NotImplementedError
 
     def _secrets(self) -> list[str]:
@@ -135,6 +156,34 @@ class HttpGateway:
         if isinstance(result, Failed):
             return Failed(self.scrub(result.reason), result.scope)
         return result
+
+    @property
+    def has_receipts(self) -> bool:
+        return self.receipts_batch > 0
+
+    async def receipts(self, message_ids: Sequence[str]) -> Receipts:
+        """Ask the status API about ``message_ids``, in the provider's batch size.
+
+        Never raises: a batch that cannot be asked leaves its ids out and sets ``error``.
+        """
+        if not self.has_receipts:
+            return Receipts({}, f"{self.name}: {self.provider} has no status API")
+        found: dict[str, Receipt] = {}
+        errors: list[str] = []
+        ids = list(dict.fromkeys(message_ids))  # each id once, order kept
+        for start in range(0, len(ids), self.receipts_batch):
+            batch = ids[start : start + self.receipts_batch]
+            async with self._limiter:
+                try:
+                    answer = await self._receipts(batch)
+                except TimeoutError:
+                    answer = Receipts({}, f"{self.name}: no answer within {self.timeout:g}s")
+                except (aiohttp.ClientError, OSError) as exc:
+                    answer = Receipts({}, f"{self.name}: {describe_error(exc)}")
+            found.update(answer.receipts)
+            if answer.error:
+                errors.append(self.scrub(answer.error))
+        return Receipts(found, "; ".join(dict.fromkeys(errors)) or None)
 
     def scrub(self, text: str) -> str:
         """``text`` with this gateway's key, header values and every registered secret masked."""
@@ -169,8 +218,42 @@ class HttpGateway:
         return Failed(f"{self.name}: no api_key configured for this gateway", "channel")
 
     def unreadable(self, reply: Reply) -> Retry:
-        """A 2xx answer we cannot read (truncated, HTML, wrong shape): try again soon."""
+        """An answer we cannot read (truncated, HTML, empty, wrong shape): try again soon."""
         return Retry(NETWORK_RETRY_AFTER, f"{self.name}: unreadable answer (HTTP {reply.status})")
+
+    def by_table(
+        self, table: SendStatusTable, code: int, message: object, reply: Reply
+    ) -> SendResult:
+        """A provider status code that is not a readable success, classified by its table."""
+        status = table.get(code)
+        text = " ".join(str(message or "").split())[:_PROVIDER_TEXT]
+        if status is None:
+            what = f"{self.name}: {code} undocumented status, not counted as sent"
+            return Retry(SERVER_ERROR_RETRY_AFTER, f"{what} ({text})" if text else what)
+        what = f"{self.name}: {code} {status.meaning}" + (f" ({text})" if text else "")
+        if status.verdict is Verdict.DOWN:
+            return Failed(what, "channel")
+        if status.verdict is Verdict.RECIPIENT:
+            return Failed(what, "recipient")
+        if status.verdict is Verdict.SENT:  # documented success, but no id we can read
+            return self.unreadable(reply)
+        if status.rate_limit:
+            wait = retry_after(reply.headers, RATE_LIMIT_RETRY_AFTER)
+            return Retry(wait, f"{what}, rate limited")
+        return Retry(retry_after(reply.headers, SERVER_ERROR_RETRY_AFTER), what)
+
+    def without_envelope(self, reply: Reply) -> SendResult:
+        """A named provider's answer without its envelope (a proxy's page, an empty body).
+
+        Only what HTTP itself says for sure is believed: credentials refused, payment
+        required, rate limited. Anything else is retried: it never counts as sent, and a
+        gateway that keeps answering like this is failed over by the channel.
+        """
+        if reply.status in (401, 402, 403, 429):
+            return self.by_http_status(reply)
+        if reply.status >= 500:
+            return self.by_http_status(reply)
+        return self.unreadable(reply)
 
     def by_http_status(self, reply: Reply, detail: str = "") -> SendResult:
         """Classify an answer that carries no provider envelope, by its HTTP status alone."""

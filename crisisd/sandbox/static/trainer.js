@@ -140,7 +140,9 @@
     const text = document.createElement("div");
     text.className = "text";
     text.dir = "auto";
-    text.innerHTML = msg.html; // sanitised by the server: b, i, u, s, a, code, pre only
+    // Built by the server from escaped text and a few bare tags (b, i, u, s, a, code, pre,
+    // blockquote, span.spoiler), as the messenger's app shows the message.
+    text.innerHTML = msg.html;
     const meta = document.createElement("div");
     meta.className = "meta";
     if (msg.edited) {
@@ -285,6 +287,11 @@
     el.text.value = "";
     send(text);
     el.text.focus();
+  });
+  // As in the messenger's app: a spoiler shows on a tap, an expandable quote opens.
+  el.log.addEventListener("click", (event) => {
+    const hidden = event.target.closest(".spoiler, blockquote.expandable");
+    if (hidden) hidden.classList.toggle("open");
   });
   el.quick.addEventListener("click", (event) => {
     const b = event.target.closest("button[data-text]");

@@ -13,167 +13,43 @@ from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator
 
+from crisisd.config.base import NAME_ID, Model
+from crisisd.config.channels import (
+    EmailFrom,
+    GenericSuccess,
+    Messenger,
+    Rate,
+    Sms,
+    SmsGateway,
+    Smtp,
+)
 from crisisd.errors import ProblemsError
 from crisisd.parsing.modelcheck import check_model
 from crisisd.parsing.secretrefs import resolve_secrets
 from crisisd.parsing.yamlsource import Document, load_yaml
 from crisisd.problems import Problem
 
-NAME_ID = r"^[a-z][a-z0-9_-]*$"
-PerSecond = Annotated[float, Field(gt=0)]  # a pace: every channel's is a setting
-
-
-class Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Rate(Model):
-    """Sending limits of one messenger (Telegram's published defaults)."""
-
-    global_per_second: PerSecond = Field(30.0, description="Messages per second to all chats.")
-    per_chat_per_second: PerSecond = Field(1.0, description="Messages per second to one chat.")
-
-
-class Messenger(Model):
-    """A Telegram-compatible Bot API (Telegram, Bale, …): one instance of one channel kind."""
-
-    name: Annotated[str, Field(pattern=NAME_ID)] = Field(
-        description="The channel name playbook steps use and the key of directory `chats`, "
-        "e.g. `bale`."
-    )
-    token: SecretStr | None = Field(
-        None,
-        description="Bot token, as a secret reference: `${ENV}`, `file:/path` or `cred:NAME`. "
-        "Needed unless `sandbox: true`.",
-    )
-    base_url: str = Field(
-        "https://api.telegram.org/bot",
-        description="Bot API base URL; for Bale `https://tapi.bale.ai/bot`.",
-    )
-    rate: Rate = Field(Rate(), description="Sending limits on this messenger.")
-    officers_bot: bool = Field(
-        True,  # run the officers' bot on this messenger
-        description="Run the officers' bot (/report, /status, …) on this messenger.",
-    )
-
-
-class GenericSuccess(Model):
-    """How a generic HTTP gateway says "accepted": status code and optional JSON field."""
-
-    status: list[int] = Field(
-        default_factory=lambda: [200], description="HTTP status codes that mean accepted."
-    )
-    json_field: str | None = Field(
-        None,  # dotted path, e.g. "result.status"
-        description="Dotted path to a field of the JSON reply that must equal `equals` (or, "
-        "without `equals`, be truthy), e.g. `result.status`. Unset: the status code decides.",
-    )
-    equals: str | int | None = Field(None, description="The value `json_field` must have.")
-    id_field: str | None = Field(
-        None,  # dotted path to the provider's message id
-        description="Dotted path to the provider's message id in the JSON reply. "
-        "Unset: crisisd's own `localid` is recorded.",
-    )
-
-
-class SmsGateway(Model):
-    """One SMS gateway; gateways are tried in the order listed."""
-
-    name: Annotated[str, Field(pattern=NAME_ID)] = Field(
-        description="The gateway's name in logs, delivery records and reports."
-    )
-    provider: Literal["kavenegar", "ghasedak", "smsir", "generic_http"] = Field(
-        description="Which wire protocol it speaks; `generic_http` is any HTTP gateway, "
-        "described by `url`, `method`, `headers`, `body` and `success`."
-    )
-    api_key: SecretStr | None = Field(
-        None,
-        description="API key, as a secret reference: `${ENV}`, `file:/path` or `cred:NAME`. "
-        "Needed for the named providers unless `sandbox: true`.",
-    )
-    sender: str | None = Field(
-        None,  # line number
-        description="Sender line number, e.g. `10008663`. Unset: the account's default line.",
-    )
-    base_url: str | None = Field(
-        None,  # None: the provider's public endpoint
-        description="Another endpoint for the provider's API. Unset: its public endpoint.",
-    )
-    rate_per_second: PerSecond = Field(5.0, description="Messages per second through it.")
-    cooldown_seconds: Annotated[float, Field(ge=0)] = Field(
-        60.0,
-        description="After the gateway fails (down, out of credit), the next one is used "
-        "for this long.",
-    )
-    # generic_http only
-    url: str | None = Field(None, description="`generic_http` only: the URL to call.")
-    method: Literal["GET", "POST"] = Field(
-        "POST", description="`generic_http` only: the HTTP method."
-    )
-    headers: dict[str, SecretStr] = Field(
-        default_factory=dict,
-        description="`generic_http` only: request headers; values may be secret references.",
-    )
-    body: str | None = Field(
-        None,  # Jinja2 text with receptor, message, localid, sender
-        description="`generic_http` only: the request body, Jinja2 text with `receptor` "
-        "(E.164), `national` (`0912…`), `message`, `localid` and `sender`. Unset: those are "
-        "sent as a form (POST) or as query parameters (GET).",
-    )
-    success: GenericSuccess = Field(
-        GenericSuccess(), description="`generic_http` only: how to tell the message was taken."
-    )
-
-
-class Sms(Model):
-    """SMS gateways."""
-
-    gateways: list[SmsGateway] = Field(
-        default_factory=list,
-        description="Gateways in the order they are tried; a failed one is skipped for its "
-        "cool-down. Empty: no SMS channel.",
-    )
-
-
-class EmailFrom(Model):
-    """The sender shown on crisisd's email."""
-
-    address: str = Field(description="Sender address.")
-    name: str = Field("crisisd", description="Sender name.")
-
-
-class Smtp(Model):
-    """The SMTP server crisisd sends email through."""
-
-    host: str = Field("127.0.0.1", description="SMTP server host name or address.")
-    port: Annotated[int, Field(ge=1, le=65535)] = Field(25, description="SMTP server port.")
-    tls: Literal["none", "starttls", "tls"] = Field(
-        "none",
-        description="`starttls` (usually port 587), `tls` (implicit TLS, usually 465) or `none`.",
-    )
-    username: str | None = Field(None, description="Login name. Unset: no authentication.")
-    password: SecretStr | None = Field(
-        None,
-        description="Password, as a secret reference: `${ENV}`, `file:/path` or `cred:NAME`.",
-    )
-    sender: EmailFrom = Field(
-        default=EmailFrom(address="crisisd@example.com"),
-        alias="from",
-        description="The sender of crisisd's email.",
-    )
-    pool_size: Annotated[int, Field(ge=1, le=32)] = Field(
-        4, description="SMTP connections kept open."
-    )
-    rate_per_second: PerSecond = Field(
-        100.0, description="Messages per second (a local relay takes hundreds; else: its limit)."
-    )
-    timeout_seconds: Annotated[float, Field(gt=0)] = Field(
-        30.0, description="Give up on a connection or command after this many seconds."
-    )
-
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+__all__ = [
+    "NAME_ID",
+    "Api",
+    "ApiToken",
+    "Bots",
+    "Calendar",
+    "Config",
+    "EmailFrom",
+    "GenericSuccess",
+    "Messenger",
+    "Model",
+    "Rate",
+    "Schedule",
+    "Sms",
+    "SmsGateway",
+    "Smtp",
+    "default_config",
+    "load_config",
+]
 
 
 class ApiToken(Model):
@@ -249,6 +125,9 @@ class Schedule(Model):
         5.0,  # press update due
         description="The officer is reminded this many minutes before an update is due.",
     )
+    receipts_seconds: Annotated[float, Field(ge=0)] = Field(
+        60.0, description="Seconds between asks whether sent SMS were delivered. 0: never."
+    )
 
 
 class Bots(Model):
@@ -257,8 +136,8 @@ class Bots(Model):
     mode: Literal["polling", "webhook"] = Field(
         "polling",
         description="polling: the daemon asks for updates (works behind NAT); webhook: the "
-        "messenger POSTs them to api.public_url + /telegram-webhook/<messenger> (needs "
-        "api.public_url reachable from the internet, behind your reverse proxy)",
+        "messenger POSTs them to api.public_url + /telegram-webhook/<messenger> (Bale: + "
+        "/<secret>; needs api.public_url reachable from the internet, behind your reverse proxy)",
     )
 
 
@@ -320,9 +199,7 @@ class Config(Model):
     calendar: Calendar = Field(
         Calendar(), description="The working week used for `working days` deadlines."
     )
-    bots: Bots = Field(
-        default_factory=Bots, description="the officers' bot: long polling or webhook"
-    )
+    bots: Bots = Field(default_factory=Bots, description="The officers' bot: polling or webhook.")
     schedule: Schedule = Field(Schedule(), description="How often the scheduler looks.")
     admins: list[str] = Field(
         default_factory=list,  # directory contact ids told about reloads

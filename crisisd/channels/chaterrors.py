@@ -1,0 +1,163 @@
+"""What a failed Bot API request means for delivery (Telegram and Bale alike).
+
+python-telegram-bot raises by HTTP status (``telegram/request/_baserequest.py``): 403
+Forbidden, 401/404 InvalidToken, 400 BadRequest, 409 Conflict, a ``retry_after`` as
+RetryAfter, a ``migrate_to_chat_id`` as ChatMigrated, anything else as NetworkError.
+A 400 is read by its description, since Telegram and Bale use one status for faults of
+the recipient, of the message and (Bale) of pacing::
+
+    400 about the recipient (chat or user not found, no rights)  Failed(recipient)
+    400 about the message itself (can't parse entities, too
+        long, empty text, a keyboard that cannot be read)        Failed(message): the text
+                                                                 near the fault in the reason
+    400 that says "slow down" (Bale: "bot limit exceed")         Retry(RATE_LIMITED)
+    400 anything else (Bale's own refusals)                      Retry: a few tries, then the
+                                                                 dispatcher fails over
+    403 blocked, kicked, deactivated                             Failed(recipient)
+    401/404 token or URL refused                                 Failed(channel)
+    429 with retry_after                                         Retry(retry_after)
+    5xx, Bale's 420 flood, unknown codes, timeouts, lost
+    connections, replies that are not JSON or carry no result    Retry(RETRY_TRANSIENT)
+
+Nothing here ever says "sent". Reasons may still hold the token: the channel scrubs them;
+the quoted text is cleaned (``clean``) *before* it is cut, so no part of a secret remains.
+Bale's wording: python-bale-bot ``bale/error.py`` ("no such group or user", "bot limit
+exceed", "local_rate_limited", "permission_denied"); Balethon
+``balethon/errors/rpc_errors.py`` (420 Flood).
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections.abc import Callable
+from datetime import timedelta
+
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    EndPointNotFound,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
+from telegram.warnings import PTBDeprecationWarning
+
+from crisisd.channels.base import Failed, Retry
+
+RETRY_TRANSIENT = 2.0  # seconds: 5xx, timeouts, broken connections, unreadable replies
+RETRY_REFUSED = 10.0  # a 400 nobody documents: maybe passing, maybe not; a few tries
+RATE_LIMITED = 5.0  # "slow down" without a retry_after
+SNIPPET = 48  # characters of the refused text quoted in a reason
+
+_RECIPIENT = (
+    "chat not found",
+    "user not found",
+    "peer_id_invalid",
+    "no such group or user",  # Bale
+    "bot was blocked",
+    "bot was kicked",
+    "user is deactivated",
+    "bot can't initiate conversation",
+    "not enough rights",
+    "have no rights to send",
+    "need administrator rights",
+    "chat_write_forbidden",
+    "group chat was deactivated",
+    "permission_denied",  # Bale
+)
+_MESSAGE = (
+    "can't parse entities",
+    "can't find end",
+    "unsupported start tag",
+    "message is too long",
+    "text is too long",
+    "message text is empty",
+    "text must be non-empty",
+    "button_data_invalid",
+    "can't parse inline keyboard",
+    "reply keyboard markup",
+    "inline keyboard",
+    "parse_mode",
+)
+_SLOW_DOWN = ("bot limit exceed", "local_rate_limited", "too many requests", "flood")
+_BYTE_OFFSET = re.compile(r"byte offset (\d+)")
+
+
+def _same(text: str) -> str:
+    return text
+
+
+def classify(
+    exc: BaseException, text: str = "", clean: Callable[[str], str] = _same
+) -> Retry | Failed:
+    """What a failed sendMessage of ``text`` means. ChatMigrated is the caller's to follow;
+    ``clean`` takes secrets out of the text before a piece of it is quoted."""
+    # Order matters: BadRequest, TimedOut and ChatMigrated are NetworkError's kin.
+    if isinstance(exc, RetryAfter):
+        after = retry_after_seconds(exc)
+        return Retry(after=after, reason=f"flood control: retry after {after:g} s")
+    if isinstance(exc, ChatMigrated):
+        return Failed(f"group moved to supergroup {exc.new_chat_id}: update the address")
+    if isinstance(exc, Forbidden):
+        return Failed(f"forbidden: {exc.message}")
+    if isinstance(exc, InvalidToken | EndPointNotFound):
+        return Failed(
+            f"the Bot API rejected the token or URL ({exc.message}): check token and base_url",
+            scope="channel",
+        )
+    if isinstance(exc, BadRequest):
+        return bad_request(exc.message, text, clean)
+    if isinstance(exc, TimedOut | TimeoutError):
+        return Retry(after=RETRY_TRANSIENT, reason="timed out waiting for the Bot API")
+    if isinstance(exc, NetworkError):
+        return Retry(after=RETRY_TRANSIENT, reason=f"network or server error: {exc.message}")
+    if isinstance(exc, TelegramError):  # e.g. a reply that is not JSON; 409 Conflict
+        return Retry(
+            after=RETRY_TRANSIENT, reason=f"unusable reply from the Bot API: {exc.message}"
+        )
+    return Retry(after=RETRY_TRANSIENT, reason=f"unexpected {type(exc).__name__}: {exc}")
+
+
+def bad_request(description: str, text: str, clean: Callable[[str], str] = _same) -> Retry | Failed:
+    """A 400, by what it says."""
+    said = description.lower()
+    if "token not found" in said:  # Bale's 400 for a bad token (python-bale-bot: _error.py)
+        return Failed(
+            f"the Bot API rejected the token ({description}): check token and base_url",
+            scope="channel",
+        )
+    if any(phrase in said for phrase in _MESSAGE):
+        near = snippet(text, said, clean)
+        return Failed(f"the messenger refused the text ({description}); near: «{near}»", "message")
+    if any(phrase in said for phrase in _RECIPIENT):
+        return Failed(f"bad request: {description}")
+    if any(phrase in said for phrase in _SLOW_DOWN):
+        return Retry(after=RATE_LIMITED, reason=f"asked to slow down: {description}")
+    return Retry(after=RETRY_REFUSED, reason=f"refused, reason not known: {description}")
+
+
+def snippet(text: str, description: str = "", clean: Callable[[str], str] = _same) -> str:
+    """A short piece of ``text`` on one line, cleaned first: around the byte offset the
+    error names, or its start."""
+    cleaned, centre = clean(text), 0
+    found = _BYTE_OFFSET.search(description)
+    if found:
+        head = text.encode("utf-8")[: int(found.group(1))].decode("utf-8", "ignore")
+        centre = max(0, len(clean(head)) - SNIPPET // 2)
+    piece = " ".join(cleaned[centre : centre + SNIPPET + 8].split())
+    return piece if len(piece) <= SNIPPET else piece[: SNIPPET - 1] + "…"
+
+
+def retry_after_seconds(exc: RetryAfter) -> float:
+    """RetryAfter's wait in seconds, without touching PTB's deprecated int property."""
+    raw = getattr(exc, "_retry_after", None)
+    if isinstance(raw, timedelta):
+        return raw.total_seconds()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        value = exc.retry_after
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
