@@ -29,6 +29,7 @@ from crisisd.channels.sms import SmsChannel
 from crisisd.config import Config, load_config
 from crisisd.context import DaemonContext
 from crisisd.delivery.dispatcher import Dispatcher
+from crisisd.enrolment.directory import BoundLibrary
 from crisisd.errors import CrisisError, ProblemsError
 from crisisd.incidents import IncidentService, tell_officer_of_failure
 from crisisd.library.loader import load_library
@@ -60,9 +61,10 @@ class Daemon:
         self.channels: dict[str, Channel] = {}
         self.addresses: dict[str, str] = {}
         self._webhooks: dict[str, Callable[[web.Request], Awaitable[web.StreamResponse]]] = {}
+        self.bound: BoundLibrary | None = None  # the library with the bindings applied
 
     def library(self) -> Library:
-        return self._library
+        return self._library if self.bound is None else self.bound()
 
     async def run(self) -> None:
         async with contextlib.AsyncExitStack() as stack:
@@ -96,6 +98,7 @@ class Daemon:
         self.store = Store(normalize_url(config.store_url, base))
         await self.store.start()
         stack.push_async_callback(self.store.aclose)
+        self.bound = await BoundLibrary.start(self.store, lambda: self._library)
         sandbox = None
         if config.sandbox:
             from crisisd.sandbox.runner import start_sandbox
@@ -222,7 +225,7 @@ class Daemon:
         return await handler(request)
 
     def _address(self, msg: MessageRow, channel: str) -> str | None:
-        contact = self._library.directory.contacts.get(msg.recipient)
+        contact = self.library().directory.contacts.get(msg.recipient)
         return None if contact is None else contact.address_for(channel)
 
     async def _final_failure(self, msg: MessageRow, reason: str) -> None:
