@@ -1,6 +1,8 @@
 """Enrolment: staff connect their messenger chats themselves, and crisisd knows whom it
 can reach.
 
-``directory``: the library as the daemon plans with it (directory chat ids plus bindings).
-The stored rows are in :mod:`crisisd.store.bindings`.
+``directory``: the library as the daemon plans with it (directory chat ids plus bindings);
+``records``: enrolment records, on which officers' notices travel in the outbox;
+``notices``: their words. The stored rows are in :mod:`crisisd.store.bindings`; the bot's
+side is :mod:`crisisd.bot.enrol`.
 """
