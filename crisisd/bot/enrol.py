@@ -30,15 +30,24 @@ from crisisd.bot.enrol_texts import words
 from crisisd.bot.replies import MessengerBot, send, toast
 from crisisd.bot.runtime import BotRuntime, Ctx
 from crisisd.bot.texts import Html, joined, norm, say
+from crisisd.enrolment.notices import messenger_name
 from crisisd.enrolment.records import factories_of
+from crisisd.enrolment.tokens import SECRET_SETTING, read_token
+from crisisd.errors import InviteError, UnknownInvite
 from crisisd.formats.phones import normalize_phone
 from crisisd.library.model import Library
 from crisisd.store import AuditEntry
 from crisisd.store.bindings import ACTIVE, RETIRED, STOPPED, Binding, BindingBook, BindOutcome
+from crisisd.store.invites import InviteBook
 
 log = structlog.get_logger("crisisd.bot.enrol")
 
 PREFIX = "enrol:"
+_INVITE_WORDS = {
+    "expired": "invite_expired",
+    "used": "invite_used",
+    "revoked": "invite_revoked",
+}  # malformed, forged, unknown: "not valid"
 
 
 class Enrolment:
@@ -47,7 +56,9 @@ class Enrolment:
     def __init__(self, rt: BotRuntime, attempts: Attempts | None = None) -> None:
         self.rt = rt
         self.book = BindingBook.of(rt.ctx.store)
+        self.invites = InviteBook(rt.ctx.store)
         self.attempts = attempts or Attempts()
+        self._key: bytes | None = None  # the invite tokens' key, read once
 
     @property
     def messenger(self) -> str:
@@ -81,6 +92,9 @@ class Enrolment:
         lang = norm(user.language_code)
         if chat.type != ChatType.PRIVATE:
             await send(context.bot, chat.id, say("private_only", lang), lang)
+            return
+        if context.args:  # /start <token>: an invite link
+            await self.invite(context, user, chat.id, context.args[0], lang)
             return
         await self.book.load()  # another daemon may have bound or marked this chat
         lib = self.rt.lib
@@ -134,6 +148,35 @@ class Enrolment:
         if admitted is False:
             await self.refuse(context, user, chat_id, lang, "too_many", "too_many_attempts")
         return bool(admitted)
+
+    # -- an invite link ---------------------------------------------------------------------
+
+    async def invite(self, context: Ctx, user: User, chat_id: int, token: str, lang: str) -> None:
+        """``/start <token>``: bind this chat to the invite's contact, or say why not."""
+        if not await self.attempt(context, user, chat_id, lang):
+            return
+        now, lib = self.rt.now(), self.rt.lib
+        try:
+            if self._key is None:
+                self._key = (await self.rt.ctx.store.setting(SECRET_SETTING)).encode()
+            found = read_token(self._key, token, now)
+            invite = await self.invites.get(found.invite_id)
+            if invite is None or invite.contact not in lib.directory.contacts:
+                raise UnknownInvite("no such invite, or its contact left the directory")
+            if invite.messenger != self.messenger:
+                other = messenger_name(invite.messenger, lang)
+                await self.refuse(
+                    context, user, chat_id, lang, "invite_other_messenger",
+                    "invite_other_messenger", shown={"other": other},
+                )  # fmt: skip
+                return
+            use = self.invites.claim(
+                found.invite_id, self.messenger, chat_id, now, actor(self.messenger, user)
+            )
+            await self.bind(context, user, chat_id, invite.contact, "invite", lang, before=use)
+        except InviteError as exc:
+            key = _INVITE_WORDS.get(exc.reason, "invite_invalid")
+            await self.refuse(context, user, chat_id, lang, key, f"invite_{exc.reason}")
 
     # -- binding ---------------------------------------------------------------------------
 

@@ -98,6 +98,33 @@ E: dict[str, dict[str, str]] = {
         "fa": "تغییری نکرد؛ هشدارها همچنان اینجا می‌رسد.",
         "en": "Nothing changed: alerts still arrive here.",
     },
+    "invite_invalid": {
+        "fa": "این پیوند دعوت معتبر نیست. از {who} پیوند تازه بخواهید، یا /start را بزنید و "
+        "شماره‌تان را بفرستید.",
+        "en": "This invite link is not valid. Ask {who} for a new one, or send /start and "
+        "share your number.",
+    },
+    "invite_expired": {
+        "fa": "این پیوند دعوت منقضی شده است. از {who} پیوند تازه بخواهید، یا /start را بزنید و "
+        "شماره‌تان را بفرستید.",
+        "en": "This invite link has expired. Ask {who} for a new one, or send /start and share "
+        "your number.",
+    },
+    "invite_used": {
+        "fa": "این پیوند دعوت پیش‌تر از حساب دیگری به کار رفته است و فقط یک‌بار کار می‌کند. "
+        "از {who} پیوند تازه بخواهید.",
+        "en": "This invite link was already used from another account; it works once. Ask "
+        "{who} for a new one.",
+    },
+    "invite_revoked": {
+        "fa": "دعوت تازه‌تری جای این پیوند را گرفته است؛ تازه‌ترین پیوندی را که گرفته‌اید باز کنید.",
+        "en": "A newer invite replaced this link: open the newest one you received.",
+    },
+    "invite_other_messenger": {
+        "fa": "این پیوند برای {other} است: آن را در {other} باز کنید، یا همین‌جا /start را "
+        "بزنید و شماره‌تان را بفرستید.",
+        "en": "This link is for {other}: open it there, or send /start here and share your number.",
+    },
     "stale_button": {
         "fa": "این دکمه دیگر کاری نمی‌کند.",
         "en": "This button does nothing any more.",

@@ -2,7 +2,8 @@
 can reach.
 
 ``directory``: the library as the daemon plans with it (directory chat ids plus bindings);
-``records``: enrolment records, on which officers' notices travel in the outbox;
-``notices``: their words. The stored rows are in :mod:`crisisd.store.bindings`; the bot's
+``records``: enrolment records, on which invites and officers' notices travel in the
+outbox; ``notices``: their words; ``tokens`` and ``invites``: signed, single-use invite
+links. The stored rows are in :mod:`crisisd.store.bindings`; the bot's
 side is :mod:`crisisd.bot.enrol`.
 """

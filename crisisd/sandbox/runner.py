@@ -17,7 +17,7 @@ from crisisd.config import Config, Messenger, SmsGateway
 from crisisd.playbook import Directory, Playbook
 from crisisd.sandbox.botapi import BOTAPI_STATE, create_botapi_app
 from crisisd.sandbox.botapi_dialect import Mode
-from crisisd.sandbox.botapi_state import BotApiState
+from crisisd.sandbox.botapi_state import BotApiState, default_username
 from crisisd.sandbox.inbox import Inbox
 from crisisd.sandbox.smsgw import SmsGwServer, start_smsgw
 from crisisd.sandbox.smtpinbox import SmtpInbox, start_smtp_inbox
@@ -52,6 +52,11 @@ def bale_strict_for(messenger: Messenger, bale_strict: bool | None) -> bool:
 def sandbox_token(messenger: str) -> str:
     """The fake token a messenger uses against its fake Bot API (not a secret)."""
     return f"{100000 + sum(messenger.encode())}:sandbox-{messenger}-token"
+
+
+def sandbox_username(messenger: str) -> str:
+    """The username of a messenger's bot on its fake (for invite links in the sandbox)."""
+    return default_username(messenger, int(sandbox_token(messenger).split(":", 1)[0]))
 
 
 @dataclass(slots=True)

@@ -235,3 +235,20 @@ bindings = sa.Table(
         postgresql_where=sa.text(_ACTIVE),
     ),
 )
+
+# Invite links: one row per link (contact, messenger); the token carries the id and the
+# expiry, signed; the row makes it single-use (used_at, used_chat) and revocable.
+invites = sa.Table(
+    "invites",
+    metadata,
+    sa.Column("id", sa.String(16), primary_key=True),
+    sa.Column("contact", sa.String(128), nullable=False),
+    sa.Column("messenger", sa.String(64), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+    sa.Column("created_by", sa.String(128), nullable=False),
+    sa.Column("used_at", UTCDateTime),
+    sa.Column("used_chat", sa.BigInteger),
+    sa.Column("revoked_at", UTCDateTime),
+    sa.Index("ix_invites_contact", "contact", "messenger"),
+)
