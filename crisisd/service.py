@@ -30,6 +30,7 @@ from crisisd.config import Config, load_config
 from crisisd.context import DaemonContext
 from crisisd.delivery.dispatcher import Dispatcher
 from crisisd.enrolment.directory import BoundLibrary
+from crisisd.enrolment.watch import ReachWatch
 from crisisd.errors import CrisisError, ProblemsError
 from crisisd.incidents import IncidentService, tell_officer_of_failure
 from crisisd.library.loader import load_library
@@ -98,7 +99,7 @@ class Daemon:
         self.store = Store(normalize_url(config.store_url, base))
         await self.store.start()
         stack.push_async_callback(self.store.aclose)
-        self.bound = await BoundLibrary.start(self.store, lambda: self._library)
+        self.bound = bound = await BoundLibrary.start(self.store, lambda: self._library)
         sandbox = None
         if config.sandbox:
             from crisisd.sandbox.runner import start_sandbox
@@ -156,6 +157,12 @@ class Daemon:
         watch = GatewayWatch(self.ctx, self.channels, self._tell_admins)
         self.scheduler.aps.add_job(
             watch.check, "interval", seconds=config.schedule.check_seconds, id="gateways"
+        )
+        reach = ReachWatch(
+            self.store, bound, lambda: self._library, self.service.clock, self.ctx.kick
+        )
+        self.scheduler.aps.add_job(
+            reach.check, "interval", seconds=config.schedule.check_seconds, id="reach"
         )
         self._start_receipts(config)
         stack.callback(self.scheduler.shutdown)

@@ -48,16 +48,17 @@ def stopped_notice(contact: Contact, messenger: str) -> dict[str, str]:
 
 
 def stale_notice(contact: Contact, messenger: str) -> dict[str, str]:
-    """To the officers: the messenger refused someone's chat (blocked, deactivated)."""
+    """To the officers: the messenger refused someone's chat for good."""
     return {
         lang: (
-            f"{contact.name.fa} ربات را در {messenger_name(messenger, lang)} مسدود کرده یا "
-            f"حسابش را بسته است؛ هشدارهای او از این پس {fallback(contact, lang)}. از او "
-            "بخواهید ربات را باز کند و دکمهٔ شروع (/start) را بزند."
+            f"ربات در {messenger_name(messenger, lang)} نمی‌تواند به {contact.name.fa} پیام "
+            "بدهد (ربات را مسدود کرده، شروعش نکرده یا حسابش بسته شده است)؛ هشدارهای او از "
+            f"این پس {fallback(contact, lang)}. از او بخواهید ربات را باز کند و «شروع» "
+            "(/start) را بزند."
             if lang == "fa"
-            else f"{contact.name.en} blocked the bot on {messenger_name(messenger, lang)} or "
-            f"closed their account; their alerts now {fallback(contact, lang)}. Ask them to "
-            "open the bot and press Start (/start)."
+            else f"The bot cannot write to {contact.name.en} on {messenger_name(messenger, lang)} "
+            f"(they blocked it, never started it, or closed their account); their alerts now "
+            f"{fallback(contact, lang)}. Ask them to open the bot and press Start (/start)."
         )
         for lang in ("fa", "en")
     }

@@ -89,10 +89,12 @@ async def tell_officers(
     once: str | None = None,
 ) -> list[str]:
     """Tell the officers of every factory that names ``contact`` (``texts`` by language,
-    plain); one record per factory. Returns the records written."""
+    plain), each officer once; one record per factory. Returns the records written."""
     written: list[str] = []
+    told: set[str] = {contact}  # an officer of two factories hears it once
     for fid in factories_of(lib, contact):
-        officers: Sequence[str] = [o for o in lib.playbooks[fid].factory.officers if o != contact]
+        officers: Sequence[str] = [o for o in lib.playbooks[fid].factory.officers if o not in told]
+        told.update(officers)
         if not officers:
             continue
 
