@@ -10,8 +10,9 @@ ask, and an audit line without the number. A chat that is another contact's stay
 
 ``/start`` from a chat whose binding went stale (the person had blocked the bot) or was
 stopped makes it active again; from a connected chat it says so. ``/stop`` is
-:mod:`.enrol_stop`. Shared numbers and invite tokens are *attempts*: a few an hour per
-person (:class:`~crisisd.bot.enrol_chat.Attempts`), on top of the bot's flood control.
+:mod:`.enrol_stop`, ``/test`` :mod:`.enrol_test`. Shared numbers and invite tokens are
+*attempts*: a few an hour per person (:class:`~crisisd.bot.enrol_chat.Attempts`), on top
+of the bot's flood control.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, Mess
 from crisisd.bot.enrol_chat import Attempts, actor, holders, send_with_keyboard, whom_to_ask
 from crisisd.bot.enrol_stop import PATTERN as STOP_PATTERN
 from crisisd.bot.enrol_stop import StopFlow
+from crisisd.bot.enrol_test import PATTERN as TEST_PATTERN
+from crisisd.bot.enrol_test import TestAlert
 from crisisd.bot.enrol_texts import words
 from crisisd.bot.replies import MessengerBot, send, toast
 from crisisd.bot.runtime import BotRuntime, Ctx
@@ -295,12 +298,14 @@ async def _stale_button(update: Update, context: Ctx) -> None:
 
 
 def add_enrolment(app: Application[Any, Any, Any, Any, Any, Any], rt: BotRuntime) -> Enrolment:
-    """Register /start, a shared contact, /stop and the enrolment buttons on ``app``
+    """Register /start, a shared contact, /stop, /test and their buttons on ``app``
     (before the officers' conversation and its catch-all)."""
-    enrol, stop = Enrolment(rt), StopFlow(rt)
+    enrol, stop, test = Enrolment(rt), StopFlow(rt), TestAlert(rt)
     app.add_handler(CommandHandler("start", enrol.start))
     app.add_handler(CommandHandler("stop", stop.stop))
+    app.add_handler(CommandHandler("test", test.test))
     app.add_handler(MessageHandler(filters.CONTACT & filters.ChatType.PRIVATE, enrol.contact))
     app.add_handler(CallbackQueryHandler(stop.button, pattern=STOP_PATTERN))
+    app.add_handler(CallbackQueryHandler(test.button, pattern=TEST_PATTERN))
     app.add_handler(CallbackQueryHandler(_stale_button, pattern=f"^{PREFIX}"))
     return enrol

@@ -125,6 +125,20 @@ E: dict[str, dict[str, str]] = {
         "بزنید و شماره‌تان را بفرستید.",
         "en": "This link is for {other}: open it there, or send /start here and share your number.",
     },
+    "test_alert": {
+        "fa": "🔔 <b>هشدار آزمایشی</b> — فقط آزمایش است؛ حادثه‌ای در کار نیست.\n"
+        "هشدارهای واقعی {factories} همین‌جا و همین‌طور می‌رسد. دریافت را با دکمهٔ زیر تأیید "
+        "کنید، همان‌طور که زیر هشدار واقعی تأیید می‌کنید.",
+        "en": "🔔 <b>Test alert</b> — only a test; there is no incident.\n"
+        "Real alerts of {factories} arrive here, like this. Confirm you received it with the "
+        "button below, as you would under a real alert.",
+    },
+    "test_button": {"fa": "✅ دریافت شد", "en": "✅ Acknowledge"},
+    "test_stamp": {
+        "fa": "✅ دریافت شد، ساعت {time}: آزمایش موفق بود.",
+        "en": "✅ Received at {time}: the test worked.",
+    },
+    "test_thanks": {"fa": "آزمایش موفق بود.", "en": "The test worked."},
     "stale_button": {
         "fa": "این دکمه دیگر کاری نمی‌کند.",
         "en": "This button does nothing any more.",
