@@ -8,7 +8,9 @@ daemon logs them at start and at every reload:
 - Arabic ي/ك in a name: normalised to Persian ی/ک (searches and sorting would miss it);
 - a messenger that contacts or playbook steps name but config.yaml does not configure: its
   chat ids are ignored and steps skip it (one warning per file, not one per line);
-- one phone number for several contacts: enrolment by phone cannot tell them apart.
+- one phone number for several contacts: enrolment by phone cannot tell them apart;
+- one chat id for several contacts on a messenger: their alerts share one chat, and only
+  the first listed can acknowledge them with the button.
 
 `crisisd validate --reach` adds :func:`reach_warnings`, which reads the store's bindings:
 an audience that must acknowledge with members its step's messengers reach none of.
@@ -38,6 +40,7 @@ def advise(lib: Library) -> list[Problem]:
         out.extend(_arabic_letters(doc))
         out.extend(_unconfigured_chats(lib, doc))
         out.extend(_shared_phones(lib, doc))
+        out.extend(_shared_chats(lib, doc))
     for fid in lib.playbooks:
         pdoc = lib.documents[fid]
         out.extend(_officers_without_chat(lib, fid, pdoc))
@@ -158,6 +161,23 @@ def _shared_phones(lib: Library, doc: Document) -> Iterator[Problem]:
                 "tell them apart",
                 f"send them invite links instead (crisisd invite {who[0]}), or give each their "
                 "own mobile number",
+            )
+
+
+def _shared_chats(lib: Library, doc: Document) -> Iterator[Problem]:
+    owners: dict[tuple[str, int], list[str]] = {}
+    for cid, contact in lib.directory.contacts.items():
+        for messenger, chat in contact.chats.items():
+            owners.setdefault((messenger, chat), []).append(cid)
+    for (messenger, chat), who in owners.items():
+        if len(who) > 1:
+            yield _warn(
+                doc,
+                ("contacts", who[1], "chats", messenger),
+                f"{', '.join(who)} share the {messenger} chat id {chat}: their alerts go to one "
+                f"chat, and only {who[0]} can acknowledge them there",
+                "give each person their own chat (they can /start the bot themselves), or "
+                "keep the chat id on one contact",
             )
 
 
