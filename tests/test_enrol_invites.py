@@ -90,6 +90,8 @@ async def test_who_is_meant_by_a_contact_an_audience_or_a_factory(world: EnrolWo
     both = who_to_invite(lib, audience="emergency_team")  # in both factories: once each
     assert both == ["staff.b", "staff.n", "staff.e"]
     assert who_to_invite(lib, factory="other")[:2] == ["officer.z", "officer.y"]
+    assert "press.d" not in who_to_invite(lib, factory="mini")  # external: only when named
+    assert who_to_invite(lib, audience="press", factory="mini") == ["press.d"]
     with pytest.raises(NotFoundError, match=r"staff\.n"):
         who_to_invite(lib, "staff.nn")
     with pytest.raises(NotFoundError, match="emergency_team"):

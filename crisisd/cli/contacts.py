@@ -34,7 +34,7 @@ SKIP_WORDS = {
 @click.option(
     "--audience", help="every member of this audience (of --factory, or of every factory)"
 )
-@click.option("--factory", help="every officer and audience member of this factory")
+@click.option("--factory", help="this factory's officers and the members of its internal audiences")
 @click.option("--via", type=click.Choice(["sms", "email"]), help="default: SMS, else email")
 @click.option(
     "--days", default=14, show_default=True, type=click.IntRange(1, 365), help="valid for"

@@ -83,9 +83,11 @@ def who_to_invite(
     contact: str | None = None,
     audience: str | None = None,
     factory: str | None = None,
+    external: bool = False,
 ) -> list[str]:
     """The contacts meant by a contact id, an audience (of ``factory``, or of every factory
-    that has it), or a factory (its officers and every audience member)."""
+    that has it), or a factory (its officers and the members of its audiences; external
+    ones — press, authorities — only with ``external``, or when named as the audience)."""
     if contact is not None:
         if audience is not None or factory is not None:
             raise InvalidReportError("name a contact, or an audience and/or a factory, not both")
@@ -108,7 +110,8 @@ def who_to_invite(
         pb = lib.playbooks[factory]
         found += pb.factory.officers
         for aud in pb.audiences.values():
-            found += aud.members
+            if external or not aud.external:
+                found += aud.members
     else:
         raise InvalidReportError("name a contact, an audience or a factory")
     return [c for c in dict.fromkeys(found) if c in lib.directory.contacts]

@@ -71,7 +71,7 @@ def people(lib: Library, factory: str | None = None, audience: str | None = None
     """Everyone in the directory, or those a factory or audience names."""
     if factory is None and audience is None:
         return list(lib.directory.contacts)
-    return who_to_invite(lib, None, audience, factory)
+    return who_to_invite(lib, None, audience, factory, external=True)
 
 
 async def reach_report(
