@@ -92,6 +92,16 @@ async def _two_taps(world: EnrolWorld, messenger: str, lang: str) -> None:
     await wait_for(acked, "the acknowledgement")
 
 
+async def test_a_number_sent_as_a_json_number_is_read(world: EnrolWorld) -> None:
+    """python-bale-bot types Contact.phone_number as an int: Bale may send a number."""
+    await world.user("bale", NEW)
+    await world.control(
+        "bale", "contact", {"user_id": NEW, "phone_number": 989122223344, "contact_user_id": NEW}
+    )
+    await world.chat("bale", NEW).said("✅ وصل شدید")
+    assert await bindings_of(world, "staff.n") == [("bale", NEW, "phone", ACTIVE)]
+
+
 async def test_someone_elses_number_is_refused_and_nothing_is_stored(world: EnrolWorld) -> None:
     chat = world.chat("bale", NEW)
     await world.user("bale", NEW)

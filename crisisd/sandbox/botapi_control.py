@@ -131,9 +131,10 @@ def _open(state: BotApiState, body: JSON, request: web.Request) -> object:
 def _contact(state: BotApiState, body: JSON, request: web.Request) -> object:
     user_id = int(body["user_id"])
     own = body.get("contact_user_id", user_id)
+    phone = body["phone_number"]  # a number stays one: Bale may send it so
     return state.inject_contact(
         user_id,
-        str(body["phone_number"]),
+        phone if isinstance(phone, int) and not isinstance(phone, bool) else str(phone),
         contact_user_id=int(own) if own is not None else None,
         first_name=body.get("first_name"),
         last_name=body.get("last_name"),

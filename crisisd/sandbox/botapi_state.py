@@ -263,7 +263,7 @@ class BotApiState:
     def inject_contact(
         self,
         user_id: int,
-        phone_number: str,
+        phone_number: str | int,
         *,
         contact_user_id: int | None = None,
         first_name: str | None = None,
