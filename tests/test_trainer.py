@@ -24,6 +24,7 @@ from crisisd.sandbox.runner import (
     start_sandbox,
 )
 from crisisd.sandbox.trainer import TrainerUser, create_trainer_app, trainer_users
+from crisisd.sandbox.trainer_users import newcomer_id
 from crisisd.sandbox.web import create_inbox_app
 from tests.minitree import make_tree
 
@@ -76,7 +77,8 @@ async def open_site(tmp_path: Path, **sandbox: Any) -> AsyncIterator[Site]:
     sb.seed(lib.directory)
     # As runner.py mounts it: under /train/ on the inbox page's application.
     inbox = create_inbox_app(sb.inbox)
-    trainer = create_trainer_app(sb.botapi, trainer_users(lib.directory, lib.playbooks))
+    users = trainer_users(lib.directory, lib.playbooks, list(sb.botapi))
+    trainer = create_trainer_app(sb.botapi, users)
     inbox.add_subapp("/train/", trainer)
     runner = web.AppRunner(inbox, access_log=None)
     await runner.setup()
@@ -140,7 +142,11 @@ async def test_users_are_listed_per_messenger_officers_first_with_their_names(
     assert {u["role"] for u in bale[1:3]} == {"contact"}
     assert bale[3]["role"] == "other" and bale[3]["name_en"] == "Walk-in tester"
     telegram = [u for u in data["users"] if u["messenger"] == "telegram"]
-    assert [(u["chat_id"], u["contact_id"]) for u in telegram] == [(2002, "staff.b")]
+    assert [(u["chat_id"], u["contact_id"], u["role"]) for u in telegram] == [
+        (2002, "staff.b", "contact"),
+        (newcomer_id("officer.a"), "officer.a", "newcomer"),  # a phone, no Telegram chat id
+    ]
+    assert telegram[1]["phone"] == "989121112233"
 
 
 async def test_a_typed_message_is_queued_as_that_users_update(site: Site) -> None:

@@ -45,6 +45,12 @@ class Messenger(Model):
     )
     rate: Rate = Field(Rate(), description="Sending limits on this messenger.")
     officers_bot: bool = Field(True, description="Run the officers' bot on this messenger.")
+    username: Annotated[str, Field(pattern=r"^@?[A-Za-z][A-Za-z0-9_]{3,63}$")] | None = Field(
+        None,
+        description="The bot's username (with or without `@`), for invite links "
+        "(`https://t.me/<username>?start=…`, Bale: `https://ble.ir/<username>?start=…`). "
+        "Unset: no invite links on this messenger (in the sandbox: the fake bot's name).",
+    )
 
     @model_validator(mode="before")
     @classmethod
