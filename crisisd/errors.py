@@ -11,7 +11,9 @@
     │   ├── UnknownFactoryError
     │   └── UnknownIncidentError
     ├── PermissionDeniedError (PermissionError)
-    │   └── AckLinkError (acklinks.py): Malformed…, BadAckSignature…, ExpiredAckLink…
+    │   ├── AckLinkError (acklinks.py): Malformed…, BadAckSignature…, ExpiredAckLink…
+    │   └── InviteError    an invite link that cannot be used: malformed, forged, expired,
+    │                      used, revoked, unknown, or for another messenger
     ├── InvalidReportError (ValueError)
     └── StoreError             the store failed; says what it was doing and on which store
         ├── StoreUnavailable (OSError)   connection refused or lost, disk full, read-only,
@@ -90,6 +92,41 @@ class UnknownIncidentError(NotFoundError):
 
 class PermissionDeniedError(CrisisError, PermissionError):
     """The caller may not do this (not an officer of the factory, bad token)."""
+
+
+class InviteError(PermissionDeniedError):
+    """An invite link that cannot be used; ``reason`` says why, in one word, for the answer
+    the person gets and the audit trail."""
+
+    reason = "invalid"
+
+
+class MalformedInvite(InviteError):
+    reason = "malformed"  # not a token crisisd makes
+
+
+class ForgedInvite(InviteError):
+    reason = "forged"  # the signature does not match
+
+
+class ExpiredInvite(InviteError):
+    reason = "expired"
+
+
+class UsedInvite(InviteError):
+    reason = "used"  # single-use: opened before, from another chat
+
+
+class RevokedInvite(InviteError):
+    reason = "revoked"  # a newer invite replaced it
+
+
+class UnknownInvite(InviteError):
+    reason = "unknown"  # signed, but this store has no such invite
+
+
+class OtherMessengerInvite(InviteError):
+    reason = "other_messenger"  # made for the other messenger's bot
 
 
 class InvalidReportError(CrisisError, ValueError):

@@ -29,6 +29,8 @@ from crisisd.channels.sms import SmsChannel
 from crisisd.config import Config, load_config
 from crisisd.context import DaemonContext
 from crisisd.delivery.dispatcher import Dispatcher
+from crisisd.enrolment.directory import BoundLibrary
+from crisisd.enrolment.watch import ReachWatch
 from crisisd.errors import CrisisError, ProblemsError
 from crisisd.incidents import IncidentService, tell_officer_of_failure
 from crisisd.library.loader import load_library
@@ -60,9 +62,10 @@ class Daemon:
         self.channels: dict[str, Channel] = {}
         self.addresses: dict[str, str] = {}
         self._webhooks: dict[str, Callable[[web.Request], Awaitable[web.StreamResponse]]] = {}
+        self.bound: BoundLibrary | None = None  # the library with the bindings applied
 
     def library(self) -> Library:
-        return self._library
+        return self._library if self.bound is None else self.bound()
 
     async def run(self) -> None:
         async with contextlib.AsyncExitStack() as stack:
@@ -96,6 +99,7 @@ class Daemon:
         self.store = Store(normalize_url(config.store_url, base))
         await self.store.start()
         stack.push_async_callback(self.store.aclose)
+        self.bound = bound = await BoundLibrary.start(self.store, lambda: self._library)
         sandbox = None
         if config.sandbox:
             from crisisd.sandbox.runner import start_sandbox
@@ -153,6 +157,12 @@ class Daemon:
         watch = GatewayWatch(self.ctx, self.channels, self._tell_admins)
         self.scheduler.aps.add_job(
             watch.check, "interval", seconds=config.schedule.check_seconds, id="gateways"
+        )
+        reach = ReachWatch(
+            self.store, bound, lambda: self._library, self.service.clock, self.ctx.kick
+        )
+        self.scheduler.aps.add_job(
+            reach.check, "interval", seconds=config.schedule.check_seconds, id="reach"
         )
         self._start_receipts(config)
         stack.callback(self.scheduler.shutdown)
@@ -222,7 +232,7 @@ class Daemon:
         return await handler(request)
 
     def _address(self, msg: MessageRow, channel: str) -> str | None:
-        contact = self._library.directory.contacts.get(msg.recipient)
+        contact = self.library().directory.contacts.get(msg.recipient)
         return None if contact is None else contact.address_for(channel)
 
     async def _final_failure(self, msg: MessageRow, reason: str) -> None:

@@ -33,7 +33,12 @@ Kind = Literal["sms", "chat", "email"]
 KINDS: tuple[Kind, ...] = ("sms", "chat", "email")
 RLM = "\u200f"
 _NAME = re.compile(r"^(?P<name>[a-z][a-z0-9_-]*)\.(?P<kind>sms|chat|email)\.j2$")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u202a-\u202e\u2066-\u2069\ue000\ue001]")
+# Control characters go; so do the isolates (U+2066–U+2069), which crisisd itself uses to
+# fence the user's words. Embeddings and overrides (U+202A–U+202E) are kept, as typed: the
+# user's words are fenced in FSI … PDI, which ends any of them at the fence.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u2066-\u2069\ue000\ue001]")
+_EMBEDDING = re.compile(r"[\u202a-\u202e]")
+FSI, PDI = "\u2068", "\u2069"
 # User text is carried between these private-use marks through rendering, so that
 # finalize() leaves it exactly as typed (no bidi isolates inserted) and then drops them.
 USER_OPEN, USER_CLOSE = "\ue000", "\ue001"
@@ -44,10 +49,23 @@ DRILL_MARK = {
 }
 
 
-def marked_user_text(text: str, limit: int) -> str:
-    """:func:`clean_user_text`, marked as the user's own words for :func:`finalize`."""
+PERSIAN_LABEL = "(in Persian) "
+_PERSIAN_LETTERS = re.compile(r"[\u0600-\u06ff]")
+_LATIN_WORD = re.compile(r"[A-Za-z]{3}")
+
+
+def marked_user_text(text: str, limit: int, lang: str = "fa") -> str:
+    """:func:`clean_user_text`, marked as the user's own words for :func:`finalize`.
+
+    A reader of another language given Persian words sees them labelled, never unannounced
+    (an English newsroom gets "(in Persian) آتش در سالن ۲", not a line it cannot place).
+    """
     text = clean_user_text(text, limit)
-    return f"{USER_OPEN}{text}{USER_CLOSE}" if text else ""
+    if not text:
+        return ""
+    if lang != "fa" and _PERSIAN_LETTERS.search(text) and not _LATIN_WORD.search(text):
+        return f"{PERSIAN_LABEL}{USER_OPEN}{text}{USER_CLOSE}"
+    return f"{USER_OPEN}{text}{USER_CLOSE}"
 
 
 def _finish_bidi(text: str, lang: str, isolate: Callable[[str], str]) -> str:
@@ -64,12 +82,18 @@ def _finish_bidi(text: str, lang: str, isolate: Callable[[str], str]) -> str:
         out.append(own(text[pos:start]))
         end = text.find(USER_CLOSE, start + 1)
         if end < 0:
-            out.append(text[start + 1 :].replace(USER_OPEN, ""))
+            out.append(_fenced(text[start + 1 :].replace(USER_OPEN, "")))
             return "".join(out)
-        out.append(text[start + 1 : end])
+        out.append(_fenced(text[start + 1 : end]))
         pos = end + 1
     out.append(own(text[pos:]))
     return "".join(out)
+
+
+def _fenced(user: str) -> str:
+    """The user's words; with an embedding or override in them, fenced so that it ends there
+    (an override typed into the details must not reverse the template's text after it)."""
+    return f"{FSI}{user}{PDI}" if _EMBEDDING.search(user) else user
 
 
 def clean_user_text(text: str, limit: int) -> str:

@@ -42,7 +42,17 @@ def pg_url() -> str:
 async def _reset_pg(url: str) -> None:
     engine = create_async_engine(url)
     async with engine.begin() as conn:
-        tables = ("receipts", "audit", "acks", "attempts", "tasks", "messages", "incidents")
+        tables = (
+            "invites",
+            "bindings",
+            "receipts",
+            "audit",
+            "acks",
+            "attempts",
+            "tasks",
+            "messages",
+            "incidents",
+        )
         for table in (*tables, "settings"):
             await conn.execute(sa.text(f"DROP TABLE IF EXISTS {table} CASCADE"))
         await conn.execute(sa.text("DROP TABLE IF EXISTS alembic_version"))

@@ -28,6 +28,10 @@ def test_demo_runs_every_step_and_prints_the_report() -> None:
     assert "Bale refused (bot blocked), delivered by SMS instead" in text
     assert "delayed step due: 5 message(s) to press" in text
     assert "update delivered" in text
+    # enrolment: a staff member with no chat id connects in two taps, and is reached there
+    assert "Hassan Sadeghi (staff.sadeghi) has no Bale chat id in the directory" in text
+    assert "taps “📱 Share my number”: connected on Bale" in text
+    assert "staff.sadeghi: the staff alert reached them on Bale" in text
     # the incident report, after the scenario, with the Jalali date in Persian digits
     report = text[text.index(f"Incident report {incident}") :]
     assert "escalation" in report

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from crisisd.formats.phones import mask_phone, normalize_phone
+from crisisd.formats.phones import is_landline, mask_phone, normalize_phone
 from crisisd.formats.timefmt import fa_digits
 
 MOBILE = "+989120001234"
@@ -113,3 +113,44 @@ def test_mask_hides_the_middle_and_keeps_the_ends(e164: str) -> None:
     assert masked.startswith("+98912***")
     assert masked.endswith(e164[-4:])
     assert masked == e164[:6] + "***" + e164[-4:]
+
+
+def _by_phonenumbers(raw: str, region: str = "IR") -> str | None:
+    """What phonenumbers alone makes of ``raw`` (the reference for the fast path)."""
+    import phonenumbers
+
+    text = raw.replace(" ", "")
+    cc = str(phonenumbers.country_code_for_region(region))
+    candidates = [text] + (["+" + text] if text.startswith(cc) else [])
+    for candidate in candidates:
+        try:
+            number = phonenumbers.parse(candidate, region)
+        except phonenumbers.NumberParseException:
+            continue
+        if phonenumbers.is_valid_number(number):
+            return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return None
+
+
+@given(
+    st.text("0123456789", min_size=6, max_size=9),
+    st.sampled_from(["09", "9", "+989", "989", "0098", "+98", "0", "021", "+9821"]),
+)
+def test_the_fast_mobile_path_agrees_with_phonenumbers(digits: str, lead: str) -> None:
+    raw = lead + digits
+    expected = _by_phonenumbers(raw)
+    try:
+        got: str | None = normalize_phone(raw)
+    except ValueError:
+        got = None
+    assert got == expected
+
+
+@given(st.text("0123456789", min_size=8, max_size=8), st.sampled_from(["+989", "+9821", "+98"]))
+def test_landlines_are_told_from_mobiles_as_phonenumbers_does(digits: str, lead: str) -> None:
+    import phonenumbers
+
+    e164 = _by_phonenumbers(lead + digits)
+    if e164 is not None:
+        kind = phonenumbers.number_type(phonenumbers.parse(e164))
+        assert is_landline(e164) == (kind == phonenumbers.PhoneNumberType.FIXED_LINE)

@@ -403,7 +403,9 @@ async def test_drill_score_renderings(store: Store, crowd: Library) -> None:
         "• Never reached: 2 fewer",
     ):
         assert part in en
-    assert "management" not in en  # nobody there was asked to acknowledge
+    acks, reach = en.split("Reached on the first-choice channel:")
+    assert "management" not in acks  # nobody there was asked to acknowledge
+    assert "• management: 100% (1 of 1) on Bale" in reach  # but Bale reached them
 
     fa = render_drill_text(score, "fa")
     assert fa.startswith("\u200f<b>کارنامهٔ تمرین")

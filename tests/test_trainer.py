@@ -24,6 +24,7 @@ from crisisd.sandbox.runner import (
     start_sandbox,
 )
 from crisisd.sandbox.trainer import TrainerUser, create_trainer_app, trainer_users
+from crisisd.sandbox.trainer_users import newcomer_id
 from crisisd.sandbox.web import create_inbox_app
 from tests.minitree import make_tree
 
@@ -69,11 +70,15 @@ class Site:
 async def open_site(tmp_path: Path, **sandbox: Any) -> AsyncIterator[Site]:
     config = make_tree(tmp_path / "tree")
     lib = load_library(config)
+    # These tests play the bot with Telegram HTML on the "bale" fake; Bale's own rules are
+    # tested in test_sandbox_botapi_bale.py.
+    sandbox.setdefault("bale_strict", False)
     sb = await start_sandbox(config, enforce_limits=False, **sandbox)
     sb.seed(lib.directory)
     # As runner.py mounts it: under /train/ on the inbox page's application.
     inbox = create_inbox_app(sb.inbox)
-    trainer = create_trainer_app(sb.botapi, trainer_users(lib.directory, lib.playbooks))
+    users = trainer_users(lib.directory, lib.playbooks, list(sb.botapi))
+    trainer = create_trainer_app(sb.botapi, users)
     inbox.add_subapp("/train/", trainer)
     runner = web.AppRunner(inbox, access_log=None)
     await runner.setup()
@@ -137,7 +142,11 @@ async def test_users_are_listed_per_messenger_officers_first_with_their_names(
     assert {u["role"] for u in bale[1:3]} == {"contact"}
     assert bale[3]["role"] == "other" and bale[3]["name_en"] == "Walk-in tester"
     telegram = [u for u in data["users"] if u["messenger"] == "telegram"]
-    assert [(u["chat_id"], u["contact_id"]) for u in telegram] == [(2002, "staff.b")]
+    assert [(u["chat_id"], u["contact_id"], u["role"]) for u in telegram] == [
+        (2002, "staff.b", "contact"),
+        (newcomer_id("officer.a"), "officer.a", "newcomer"),  # a phone, no Telegram chat id
+    ]
+    assert telegram[1]["phone"] == "989121112233"
 
 
 async def test_a_typed_message_is_queued_as_that_users_update(site: Site) -> None:
@@ -456,13 +465,19 @@ async def test_the_sandbox_plays_bale_for_bale_and_telegram_for_telegram(tmp_pat
     assert (bale.name, messenger_mode(bale)) == ("bale", "bale")
     news = bale.model_copy(update={"name": "news", "base_url": "https://tapi.bale.ai/bot"})
     assert messenger_mode(news) == "bale"
-    other = bale.model_copy(update={"name": "tg2", "base_url": "https://api.telegram.org/bot"})
+    other = bale.model_copy(
+        update={
+            "name": "tg2",
+            "base_url": "https://api.telegram.org/bot",
+            "format": "telegram_html",
+        }
+    )
     assert messenger_mode(other) == "telegram"
     # Once messengers have a format (the daemon speaks each dialect), Bale is strict.
     formatted = other.model_copy(update={"format": "bale_markdown"})
     assert messenger_mode(formatted) == "bale"
     assert bale_strict_for(formatted, None) is True
-    assert bale_strict_for(bale, None) is False  # no format yet: Bale answers as Telegram
+    assert bale_strict_for(bale, None) is True  # messengers have a format: Bale is strict
     assert bale_strict_for(formatted, False) is False
     for strict in (None, True):
         sb = await start_sandbox(config, bale_strict=strict)
@@ -470,5 +485,5 @@ async def test_the_sandbox_plays_bale_for_bale_and_telegram_for_telegram(tmp_pat
             dialects = {name: state.dialect for name, state in sb.botapi.items()}
         finally:
             await sb.aclose()
-        assert (dialects["bale"].mode, dialects["bale"].bale) == ("bale", bool(strict))
+        assert (dialects["bale"].mode, dialects["bale"].bale) == ("bale", True)
         assert (dialects["telegram"].mode, dialects["telegram"].bale) == ("telegram", False)

@@ -112,3 +112,14 @@ def test_no_suggestion_for_an_unrelated_name(tmp_path: Path) -> None:
         load_library(config)
     (found,) = [p for p in caught.value.problems if "hse.zz" in p.message]
     assert "did you mean" not in found.hint
+
+
+def test_contacts_sharing_a_phone_or_a_chat_are_named(tmp_path: Path) -> None:
+    config = tree(tmp_path)
+    edit(tmp_path, "playbooks/directory.yaml", '"0912 111 4455"', '"۰۹۱۲ ۱۱۱ ۲۲۳۳"')  # officer.a's
+    edit(tmp_path, "playbooks/directory.yaml", "chats: {bale: 1003}", "chats: {bale: 1002}")
+    phone, chat = warnings_of(config)
+    assert "officer.a, staff.b share the phone number +989121112233" in phone.message
+    assert "invite links" in phone.hint
+    assert "staff.b, boss.c share the bale chat id 1002" in chat.message
+    assert "only staff.b can acknowledge" in chat.message

@@ -41,6 +41,7 @@ from crisisd.bot.acks import AckButton
 from crisisd.bot.actions import ActionFlow
 from crisisd.bot.conversation import Common, build_conversation
 from crisisd.bot.drafts import PREFIX
+from crisisd.bot.enrol import add_enrolment
 from crisisd.bot.follow import DETAIL_PATTERN, FollowUp
 from crisisd.bot.pacing import ChatPacer, PerUserProcessor
 from crisisd.bot.progress import ProgressBoard
@@ -253,6 +254,7 @@ def build_bot(
     flood = FloodGate(settings.flood_per_minute, lambda user: gate.person(user).lang)
     app.add_handler(TypeHandler(Update, flood), group=-1)
     app.add_handler(CallbackQueryHandler(AckButton(rt, gate), pattern=ACK_PATTERN))
+    add_enrolment(app, rt)  # /start, a shared number, /stop: staff connect themselves
     app.add_handler(build_conversation(rt, report, actions))
     app.add_handler(CommandHandler(["status"], follow.status))
     app.add_handler(CallbackQueryHandler(follow.on_detail, pattern=DETAIL_PATTERN))

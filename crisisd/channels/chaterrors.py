@@ -125,6 +125,11 @@ def classify(
 def bad_request(description: str, text: str, clean: Callable[[str], str] = _same) -> Retry | Failed:
     """A 400, by what it says."""
     said = description.lower()
+    if "token not found" in said:  # Bale's 400 for a bad token (python-bale-bot: _error.py)
+        return Failed(
+            f"the Bot API rejected the token ({description}): check token and base_url",
+            scope="channel",
+        )
     if any(phrase in said for phrase in _MESSAGE):
         near = snippet(text, said, clean)
         return Failed(f"the messenger refused the text ({description}); near: «{near}»", "message")

@@ -1,7 +1,8 @@
 """The ``crisisd`` command: the group lives in :mod:`crisisd.cli.app`; importing the
-command modules here registers run, trigger, drill, status, report, db, chat and demo on it."""
+command modules here registers run, trigger, drill, status, report, db, chat, demo,
+contacts and invite on it."""
 
-from crisisd.cli import chat, ops
+from crisisd.cli import chat, contacts, ops
 from crisisd.cli.app import main
 
-__all__ = ["chat", "main", "ops"]
+__all__ = ["chat", "contacts", "main", "ops"]

@@ -7,13 +7,19 @@ import datetime as dt
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import click
 
 from crisisd import redaction
-from crisisd.cli.common import CONFIG_HELP, config_from, fail, library_from
+from crisisd.cli.common import CONFIG_HELP, config_from, fail, library_from, with_store
 from crisisd.errors import CrisisError
+
+if TYPE_CHECKING:  # the store loads SQLAlchemy: only validate --reach needs it
+    from crisisd.enrolment.directory import BoundLibrary
+    from crisisd.problems import Problem
+    from crisisd.store import Store
 
 
 @click.group()
@@ -25,13 +31,23 @@ def main() -> None:
 @main.command()
 @click.option("--config", "config_path", type=click.Path(path_type=Path), help=CONFIG_HELP)
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object")
-def validate(config_path: Path | None, as_json: bool) -> None:
+@click.option(
+    "--reach",
+    is_flag=True,
+    help="also read the store's bindings and warn where an audience that must acknowledge "
+    "has members none of its step's messengers reach",
+)
+def validate(config_path: Path | None, as_json: bool, reach: bool) -> None:
     """Check config, contacts, playbooks, templates and approvals; list every problem."""
     try:
         lib = library_from(config_path)
     except CrisisError as exc:
         fail(exc, as_json)
         return
+    if reach:
+        from dataclasses import replace
+
+        lib = replace(lib, warnings=lib.warnings + tuple(_reach(config_path)))
     summary = {
         "ok": True,
         "factories": sorted(lib.playbooks),
@@ -51,6 +67,15 @@ def validate(config_path: Path | None, as_json: bool) -> None:
         f"{len(lib.directory.contacts)} contacts, {len(lib.templates.refs)} templates{warned}"
     )
     click.echo(f"calendar: {summary['calendar']}")
+
+
+def _reach(config_path: Path | None) -> list[Problem]:
+    from crisisd.library.advice import reach_warnings
+
+    async def work(_store: Store, bound: BoundLibrary) -> list[Problem]:
+        return reach_warnings(bound())
+
+    return with_store(config_path, work)
 
 
 @main.command()

@@ -1,5 +1,8 @@
 """`crisisd demo`: a scripted fire at Shahriar Steel, end to end, watched live.
 
+Before the fire a staff member with no chat id connects to the Bale bot in two taps
+(:mod:`.demo_cast`), and the fire's alert reaches them there.
+
 Everything is real except the remote services: the sample playbooks and templates,
 a throwaway SQLite store, the incident service, the dispatcher, the channels and the
 escalation sweep; the channels talk to the in-process sandbox on 127.0.0.1 (any free
@@ -31,9 +34,11 @@ from rich.text import Text
 
 from crisisd import redaction
 from crisisd.channels.registry import build_channels
+from crisisd.cli.demo_cast import block_one, connect_newcomer, reached_on_bale
 from crisisd.config import Config, load_config
 from crisisd.delivery.dispatcher import Dispatcher, RetryPolicy
 from crisisd.domain import IncidentReport
+from crisisd.enrolment.directory import BoundLibrary
 from crisisd.errors import CrisisError, ProblemsError
 from crisisd.formats.timefmt import gregorian, jalali
 from crisisd.incidents import IncidentService, tell_officer_of_failure
@@ -41,7 +46,6 @@ from crisisd.library.loader import load_library
 from crisisd.library.model import Library
 from crisisd.redaction import redact
 from crisisd.reports.incident import incident_report, render_markdown
-from crisisd.sandbox.botapi_state import BotApiState
 from crisisd.sandbox.runner import start_sandbox
 from crisisd.scheduler.sweeper import sweep
 from crisisd.store import MessageRow, Store
@@ -302,13 +306,10 @@ async def _demo(config: Config, lib: Library, view: Display, fast: bool) -> str:
         channels = build_channels(sandbox.point(config))
         for channel in channels.values():
             stack.push_async_callback(channel.aclose)
-        blocked = _block_one(lib, sandbox.botapi)
+        blocked = block_one(lib, sandbox.botapi, FACTORY)
         clock = ScenarioClock()
-        svc = IncidentService(store, lambda: lib, clock=clock)
-
-        def address(msg: MessageRow, channel: str) -> str | None:
-            contact = lib.directory.contacts.get(msg.recipient)
-            return None if contact is None else contact.address_for(channel)
+        bound = await BoundLibrary.start(store, lambda: lib)  # the directory plus bindings
+        svc = IncidentService(store, bound, clock=clock)
 
         async def on_final(msg: MessageRow, reason: str) -> None:
             await tell_officer_of_failure(svc, msg, reason)
@@ -317,7 +318,7 @@ async def _demo(config: Config, lib: Library, view: Display, fast: bool) -> str:
         dispatcher = Dispatcher(
             store,
             channels,
-            address,
+            bound.address_of,
             worker_id="demo",
             lease=timedelta(hours=6),
             clock=clock,
@@ -326,6 +327,13 @@ async def _demo(config: Config, lib: Library, view: Display, fast: bool) -> str:
         )
         await dispatcher.start()
         stack.push_async_callback(dispatcher.drain, 5.0)
+
+        def says(text: str) -> None:
+            view.step(clock(), text)
+
+        newcomer = await connect_newcomer(
+            stack, store, svc, bound, sandbox, dispatcher, FACTORY, says
+        )
         if view.tty:
             view.live = stack.enter_context(
                 Live(view.render(), console=view.console, auto_refresh=False, transient=False)
@@ -335,6 +343,8 @@ async def _demo(config: Config, lib: Library, view: Display, fast: bool) -> str:
         async with asyncio.timeout(TOTAL_TIMEOUT):
             incident = await Scenario(svc, dispatcher, clock, view, pause).run(blocked)
         view.messages = await store.messages_of(incident)
+        if (reached := reached_on_bale(newcomer, view.messages)) is not None:
+            says(reached)
         if view.live is not None:
             view.live.update(view.render(), refresh=True)
         doc = await incident_report(store, lib, incident)
@@ -345,20 +355,6 @@ async def _demo(config: Config, lib: Library, view: Display, fast: bool) -> str:
     view.out.write("\n" + report + ("" if report.endswith("\n") else "\n"))
     view.out.flush()
     return incident
-
-
-def _block_one(lib: Library, botapi: dict[str, BotApiState]) -> str | None:
-    """A staff member who blocked the Bale bot: their alert falls over to SMS."""
-    state = botapi.get("bale")
-    pb = lib.playbooks.get(FACTORY)
-    if state is None or pb is None or "staff" not in pb.audiences:
-        return None
-    for cid in pb.audiences["staff"].members:
-        contact = lib.directory.contacts.get(cid)
-        if contact and "bale" in contact.chats and contact.phone:
-            state.block(contact.chats["bale"])
-            return cid
-    return None
 
 
 async def _cancel(task: asyncio.Task[None]) -> None:

@@ -45,6 +45,12 @@ class Messenger(Model):
     )
     rate: Rate = Field(Rate(), description="Sending limits on this messenger.")
     officers_bot: bool = Field(True, description="Run the officers' bot on this messenger.")
+    username: Annotated[str, Field(pattern=r"^@?[A-Za-z][A-Za-z0-9_]{3,63}$")] | None = Field(
+        None,
+        description="The bot's username (with or without `@`), for invite links "
+        "(`https://t.me/<username>?start=…`, Bale: `https://ble.ir/<username>?start=…`). "
+        "Unset: no invite links on this messenger (in the sandbox: the fake bot's name).",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -165,6 +171,11 @@ class Smtp(Model):
     )
     pool_size: Annotated[int, Field(ge=1, le=32)] = Field(
         4, description="SMTP connections kept open."
+    )
+    rate_per_second: Annotated[float, Field(gt=0)] = Field(
+        100.0,
+        description="Messages per second to the SMTP server. A relay on the same host or "
+        "network (Postfix) takes hundreds; a hosted provider publishes its own limit: set that.",
     )
     timeout_seconds: Annotated[float, Field(gt=0)] = Field(
         30.0, description="Give up on a connection or command after this many seconds."

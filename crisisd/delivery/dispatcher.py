@@ -51,6 +51,7 @@ def _now() -> datetime:
 
 
 Queued = tuple[int, datetime, int, MessageRow]
+_CHOOSE_NOW = 0.002  # a slot this close is taken by the message in hand
 
 
 def _queued(msg: MessageRow) -> Queued:
@@ -166,10 +167,13 @@ class Dispatcher:
 
     async def _claim_loop(self) -> None:
         while not self._stopping:
-            busy = [n for n, q in self._queues.items() if q.qsize() >= self.capacity(n)]
             # Cleared before the claim: a kick that arrives during it is not lost.
             self._wake.clear()
             urgent, self._kicked = self._kicked, False
+            # A kick (something new, perhaps an alert) claims on every channel: an alert
+            # must not wait for a full channel's queue to drain. It overfills a queue by one
+            # batch at most.
+            busy = [] if urgent else self._busy()
             got: list[MessageRow] = []
             try:
                 got = await self.store.claim(
@@ -193,6 +197,9 @@ class Dispatcher:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.idle_poll)
 
+    def _busy(self) -> list[str]:
+        return [n for n, q in self._queues.items() if q.qsize() >= self.capacity(n)]
+
     async def _lease_loop(self) -> None:
         period = max(1.0, self.lease.total_seconds() / 3)
         while True:
@@ -214,7 +221,19 @@ class Dispatcher:
         loop = asyncio.get_running_loop()
         low_water = self.capacity(name) // 2
         while True:
-            *_, msg = await queue.get()
+            entry = await queue.get()
+            wait = pacer.reserve_slot()
+            if 0 < wait <= _CHOOSE_NOW:
+                await asyncio.sleep(wait)
+            elif wait > 0:
+                # The message to send in a future slot is chosen when the slot comes: an
+                # alert queued meanwhile takes it instead of waiting behind the backlog.
+                queue.put_nowait(entry)
+                await asyncio.sleep(wait)
+                if queue.empty():
+                    continue  # another worker sent it; this slot goes unused
+                entry = queue.get_nowait()
+            msg = entry[-1]
             if queue.qsize() == low_water:
                 self._wake.set()  # room again: the claim loop may take this channel's messages
             address = self.address_of(msg, name)
@@ -223,11 +242,9 @@ class Dispatcher:
                 continue
             hold = pacer.dest_delay(address)
             if hold > 0:  # this destination is busy: come back later, keep the worker free
-                loop.call_later(hold, queue.put_nowait, _queued(msg))
+                loop.call_later(hold, queue.put_nowait, entry)
                 continue
-            wait = pacer.reserve(address)
-            if wait > 0:
-                await asyncio.sleep(wait)
+            pacer.hold_destination(address)
             result = await self._send(channel, msg, address)
             self._finish(msg, result)
 
@@ -249,7 +266,8 @@ class Dispatcher:
         )
         budget = channel.limits.timeout_seconds * 2 + 5
         try:
-            return await asyncio.wait_for(channel.send(out), budget)
+            async with asyncio.timeout(budget):  # no task per send, unlike wait_for on 3.11
+                return await channel.send(out)
         except TimeoutError:
             return Retry(5.0, f"{msg.channel}: no answer within {budget:.0f}s")
         except Exception as exc:  # noqa: BLE001 - a channel broke its contract; classify it
@@ -273,10 +291,11 @@ class Dispatcher:
 
     def _announce(self, msg: MessageRow, outcome: Outcome) -> None:
         """Log what was decided; a final failure (and only that) tells the officer."""
+        if isinstance(outcome, OutcomeSent):  # the common case: counted, not logged
+            self.sent_count += 1
+            return
         bound = log.bind(incident_id=msg.incident_id, channel=msg.channel, message_id=msg.id)
         match outcome:
-            case OutcomeSent():
-                self.sent_count += 1
             case OutcomeRetry(reason=reason, not_before=at):
                 after = (at - outcome.at).total_seconds()
                 bound.info(

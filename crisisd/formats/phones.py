@@ -9,6 +9,7 @@ its leading zero gone. ``normalize_phone`` takes them all and hands back
 
 from __future__ import annotations
 
+import functools
 import re
 
 import phonenumbers
@@ -38,6 +39,14 @@ def normalize_phone(raw: str | int, region: str = "IR") -> str:
     country_code = phonenumbers.country_code_for_region(region)
     if country_code == 0:
         raise ValueError(f"{region!r} is not a region code — write e.g. IR")
+    fast = _mobile_e164(text, region, str(country_code))
+    if fast is not None:
+        return fast
+    return _parsed_e164(text, raw, region, country_code)
+
+
+def _parsed_e164(text: str, raw: str | int, region: str, country_code: int) -> str:
+    """The general path: phonenumbers parses and validates ``text``."""
     candidates = [text]
     if not text.startswith("+") and text.startswith(str(country_code)):
         # "98912…" with the "+" lost; tried after the national reading, which wins if valid.
@@ -50,6 +59,59 @@ def normalize_phone(raw: str | int, region: str = "IR") -> str:
         if phonenumbers.is_valid_number(number):
             return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     raise ValueError(_invalid(raw, region))
+
+
+@functools.cache
+def _mobile_desc(region: str) -> tuple[str, re.Pattern[str], frozenset[int]] | None:
+    """The region's national prefix, and the pattern and lengths a mobile number matches
+    (phonenumbers' own metadata: its general and its mobile description, both)."""
+    md = phonenumbers.PhoneMetadata.metadata_for_region(region)
+    if md is None or md.mobile is None or md.general_desc is None:
+        return None
+    general, mobile = md.general_desc, md.mobile
+    if not (general.national_number_pattern and mobile.national_number_pattern):
+        return None
+    if md.national_prefix_for_parsing not in (None, md.national_prefix):
+        return None  # a prefix rule of its own: leave such regions to phonenumbers
+    pattern = re.compile(
+        f"(?=(?:{general.national_number_pattern})$)(?:{mobile.national_number_pattern})"
+    )
+    lengths = frozenset(general.possible_length) & frozenset(mobile.possible_length)
+    return md.national_prefix or "", pattern, lengths
+
+
+def _mobile_e164(text: str, region: str, cc: str) -> str | None:
+    """The E.164 form of a mobile number written the usual ways ("0912…", "+98912…",
+    "912…"), or None to let phonenumbers decide. It answers only where phonenumbers
+    would give the same answer, and is what makes a 100,000-contact directory load fast."""
+    desc = _mobile_desc(region)
+    if desc is None:
+        return None
+    prefix, pattern, lengths = desc
+    if text.startswith("+" + cc):
+        national = text[len(cc) + 1 :]
+    elif prefix and text.startswith(prefix):
+        national = text[len(prefix) :]
+    elif text[0] != "+" and not text.startswith(cc):  # "98…" may carry the country code
+        national = text
+    else:
+        return None
+    if len(national) in lengths and pattern.match(national):
+        return f"+{cc}{national}"
+    return None
+
+
+def is_landline(e164: str, region: str = "IR") -> bool:
+    """Whether a valid number (``normalize_phone``'s output) is a fixed line: no SMS.
+
+    A mobile number of ``region`` is told without parsing (phonenumbers would call it
+    MOBILE or FIXED_LINE_OR_MOBILE); any other is left to phonenumbers' number type.
+    """
+    cc = str(phonenumbers.country_code_for_region(region.upper()))
+    if e164.startswith("+" + cc) and _mobile_e164(e164, region.upper(), cc) == e164:
+        return False
+    number = phonenumbers.parse(e164)
+    return phonenumbers.number_type(number) == phonenumbers.PhoneNumberType.FIXED_LINE
 
 
 def mask_phone(e164: str) -> str:

@@ -7,7 +7,13 @@ daemon logs them at start and at every reload:
 - an officer with no messenger chat: the bot cannot reach them until they enrol;
 - Arabic ي/ك in a name: normalised to Persian ی/ک (searches and sorting would miss it);
 - a messenger that contacts or playbook steps name but config.yaml does not configure: its
-  chat ids are ignored and steps skip it (one warning per file, not one per line).
+  chat ids are ignored and steps skip it (one warning per file, not one per line);
+- one phone number for several contacts: enrolment by phone cannot tell them apart;
+- one chat id for several contacts on a messenger: their alerts share one chat, and only
+  the first listed can acknowledge them with the button.
+
+`crisisd validate --reach` adds :func:`reach_warnings`, which reads the store's bindings:
+an audience that must acknowledge with members its step's messengers reach none of.
 """
 
 from __future__ import annotations
@@ -15,14 +21,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import phonenumbers
-
+from crisisd.formats.phones import is_landline
 from crisisd.library.model import Library
 from crisisd.parsing.yamlsource import Document, Loc
 from crisisd.problems import Problem
 
 _ARABIC_LETTERS = ("ي", "ك")
-_NOT_MOBILE = {phonenumbers.PhoneNumberType.FIXED_LINE}
 
 
 def advise(lib: Library) -> list[Problem]:
@@ -33,6 +37,8 @@ def advise(lib: Library) -> list[Problem]:
         out.extend(_landlines(lib, doc))
         out.extend(_arabic_letters(doc))
         out.extend(_unconfigured_chats(lib, doc))
+        out.extend(_shared_phones(lib, doc))
+        out.extend(_shared_chats(lib, doc))
     for fid in lib.playbooks:
         pdoc = lib.documents[fid]
         out.extend(_officers_without_chat(lib, fid, pdoc))
@@ -51,8 +57,7 @@ def _landlines(lib: Library, doc: Document) -> Iterator[Problem]:
     for cid, contact in lib.directory.contacts.items():
         if contact.phone is None:
             continue
-        number = phonenumbers.parse(contact.phone)
-        if phonenumbers.number_type(number) in _NOT_MOBILE:
+        if is_landline(contact.phone):
             yield _warn(
                 doc,
                 ("contacts", cid, "phone"),
@@ -75,6 +80,12 @@ def _officers_without_chat(lib: Library, fid: str, doc: Document) -> Iterator[Pr
                 "reach them (previews, progress, escalation notices)",
                 "ask them to send /start to the bot, or add their chat id under chats:",
             )
+
+
+def reads_as_typed(entry: Any) -> bool:
+    """Whether these warnings read a directory entry as it was typed (not as its model):
+    Arabic ي/ك anywhere in it. The loader keeps such an entry for them."""
+    return any(ch in text for _loc, text in _walk(entry) for ch in _ARABIC_LETTERS)
 
 
 def _walk(data: Any, loc: Loc = ()) -> Iterator[tuple[Loc, str]]:
@@ -137,3 +148,82 @@ def _unconfigured_steps(lib: Library, doc: Document) -> Iterator[Problem]:
 def looks_like_a_messenger(name: str) -> bool:
     """Known messenger names only; any other unknown channel stays an error (a typo)."""
     return name in {"bale", "telegram", "eitaa", "rubika", "soroush"}
+
+
+def _shared_phones(lib: Library, doc: Document) -> Iterator[Problem]:
+    owners: dict[str, list[str]] = {}
+    for cid, contact in lib.directory.contacts.items():
+        if contact.phone is not None:
+            owners.setdefault(contact.phone, []).append(cid)
+    for phone, who in owners.items():
+        if len(who) > 1:
+            yield _warn(
+                doc,
+                ("contacts", who[1], "phone"),
+                f"{', '.join(who)} share the phone number {phone}: enrolment by phone cannot "
+                "tell them apart",
+                f"send them invite links instead (crisisd invite {who[0]}), or give each their "
+                "own mobile number",
+            )
+
+
+def _shared_chats(lib: Library, doc: Document) -> Iterator[Problem]:
+    owners: dict[tuple[str, int], list[str]] = {}
+    for cid, contact in lib.directory.contacts.items():
+        for messenger, chat in contact.chats.items():
+            owners.setdefault((messenger, chat), []).append(cid)
+    for (messenger, chat), who in owners.items():
+        if len(who) > 1:
+            yield _warn(
+                doc,
+                ("contacts", who[1], "chats", messenger),
+                f"{', '.join(who)} share the {messenger} chat id {chat}: their alerts go to one "
+                f"chat, and only {who[0]} can acknowledge them there",
+                "give each person their own chat (they can /start the bot themselves), or "
+                "keep the chat id on one contact",
+            )
+
+
+def reach_warnings(lib: Library) -> list[Problem]:
+    """Audiences that must acknowledge, with members none of their step's messengers reach
+    (``lib``: the library with the store's bindings, as the daemon plans with it): their
+    alerts go by SMS or email only. One warning per audience and set of messengers."""
+    configured = set(lib.config.messenger_names())
+    out: list[Problem] = []
+    for fid, pb in lib.playbooks.items():
+        seen: set[tuple[str, tuple[str, ...]]] = set()
+        for tid, itype in pb.incidents.items():
+            for sid, sev in itype.severities.items():
+                for n, step in enumerate(sev.steps):
+                    aud = pb.audiences.get(step.audience)
+                    messengers = tuple(c for c in step.channels if c in configured)
+                    if aud is None or aud.ack is None or not messengers:
+                        continue
+                    if (step.audience, messengers) in seen:
+                        continue
+                    seen.add((step.audience, messengers))
+                    unreached = [
+                        m
+                        for m in aud.members
+                        if m in lib.directory.contacts
+                        and not lib.usable(lib.directory.contacts[m], messengers)
+                    ]
+                    if unreached:
+                        loc = ("incidents", tid, "severities", sid, "steps", n, "channels")
+                        out.append(_unreached(lib.documents[fid], loc, fid, step.audience,
+                                              messengers, unreached))  # fmt: skip
+    return out
+
+
+def _unreached(
+    doc: Document, loc: Loc, fid: str, audience: str, messengers: tuple[str, ...], who: list[str]
+) -> Problem:
+    shown = ", ".join(who[:10]) + (f" and {len(who) - 10} more" if len(who) > 10 else "")
+    return _warn(
+        doc,
+        loc,
+        f"'{audience}' must acknowledge, but {len(who)} member(s) are reachable on none of this "
+        f"step's messengers ({', '.join(messengers)}): {shown}",
+        f"their alerts go by SMS or email only; ask them to send /start to the bot, or run "
+        f"crisisd invite --audience {audience} --factory {fid}",
+    )

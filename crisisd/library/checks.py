@@ -29,6 +29,50 @@ SAMPLE_DETAILS = {
 }
 
 
+class _Reach:
+    """Who of each audience a channel reaches, by language: one pass over the members per
+    (audience, channel), instead of one per step, template and member (a province has
+    audiences of thousands and playbooks of dozens of steps)."""
+
+    def __init__(self, lib: Library, pb: Playbook) -> None:
+        self._contacts = lib.directory.contacts
+        self._pb = pb
+        self._found: dict[tuple[str, str], dict[str, tuple[int, str]]] = {}
+
+    def langs(self, audience: str, channel: str) -> dict[str, tuple[int, str]]:
+        """lang -> (place in the member list, contact id) of the first member of ``audience``
+        reachable on ``channel`` who reads that language."""
+        key = (audience, channel)
+        found = self._found.get(key)
+        if found is None:
+            found = {}
+            aud = self._pb.audiences.get(audience)
+            for i, cid in enumerate(aud.members if aud is not None else ()):
+                contact = self._contacts.get(cid)
+                if (
+                    contact is not None
+                    and contact.lang not in found
+                    and contact.reachable_on(channel)
+                ):
+                    found[contact.lang] = (i, cid)
+            self._found[key] = found
+        return found
+
+    @property
+    def playbook(self) -> Playbook:
+        return self._pb
+
+    def kinds(self, audience: str, channels: list[str]) -> dict[tuple[Kind, str], str]:
+        """(kind, lang) -> the first member reached that way, over ``channels``."""
+        first: dict[tuple[Kind, str], tuple[int, str]] = {}
+        for ch in channels:
+            kind: Kind = channel_kind(ch)  # type: ignore[assignment]
+            for lang, (i, cid) in self.langs(audience, ch).items():
+                if (kind, lang) not in first or i < first[(kind, lang)][0]:
+                    first[(kind, lang)] = (i, cid)
+        return {k: cid for k, (_, cid) in first.items()}
+
+
 def check_library(lib: Library) -> list[Problem]:
     problems: list[Problem] = []
     messengers = set(lib.config.messenger_names())
@@ -51,6 +95,11 @@ def check_library(lib: Library) -> list[Problem]:
         # elsewhere does not hide a template's own mistakes until the next run.
         problems.extend(_check_renders(lib, fid, pb))
     problems.extend(advise(lib))
+    # The last reader of the documents: their problems are located, and the set is made
+    # of the models. What the documents hold (a province's directory) can go.
+    for doc in (lib.directory_doc, *lib.documents.values()):
+        if doc is not None:
+            doc.release()
     return _unique(problems)
 
 
@@ -80,6 +129,7 @@ def _check_playbook(
     out: list[Problem] = []
     contacts = lib.directory.contacts
     audiences = pb.audiences
+    reach = _Reach(lib, pb)
     for i, officer in enumerate(pb.factory.officers):
         if officer not in contacts:
             out.append(_unknown(doc, ("factory", "officers", i), "contact", officer, contacts))
@@ -106,7 +156,7 @@ def _check_playbook(
                 loc: Loc = ("incidents", tid, "severities", sid, "steps", n)
                 out.extend(
                     _check_step(
-                        lib, pb, doc, loc, step.audience, step.template, step.channels, channels
+                        lib, reach, doc, loc, step.audience, step.template, step.channels, channels
                     )
                 )
     upd = pb.statements.update
@@ -117,8 +167,8 @@ def _check_playbook(
             )
         else:
             loc = ("statements", "update")
-            out.extend(_check_step(lib, pb, doc, loc, aid, upd.template, upd.channels, channels))
-    out.extend(_check_statement_templates(lib, pb, doc))
+            out.extend(_check_step(lib, reach, doc, loc, aid, upd.template, upd.channels, channels))
+    out.extend(_check_statement_templates(lib, pb, doc, reach))
     for i, drill in enumerate(pb.drills):
         loc = ("drills", i)
         try:
@@ -150,7 +200,7 @@ def _unknown(doc: Document, loc: Loc, what: str, name: str, known: object) -> Pr
 
 def _check_step(
     lib: Library,
-    pb: Playbook,
+    reach: _Reach,
     doc: Document,
     loc: Loc,
     audience: str,
@@ -162,12 +212,13 @@ def _check_step(
     for j, ch in enumerate(step_channels):
         if ch not in channels and not looks_like_a_messenger(ch):  # else: advice warns
             out.append(_unknown(doc, (*loc, "channels", j), "channel", ch, channels))
+    pb = reach.playbook
     aud = pb.audiences.get(audience)
     if aud is None:
         out.append(_unknown(doc, (*loc, "audience"), "audience", audience, pb.audiences))
         return out
-    members = [lib.directory.contacts[m] for m in aud.members if m in lib.directory.contacts]
-    if members and not any(c.reachable_on(ch) for c in members for ch in step_channels):
+    known = any(m in lib.directory.contacts for m in aud.members)
+    if known and not any(reach.langs(audience, ch) for ch in step_channels):
         out.append(
             doc.problem(
                 (*loc, "channels"),
@@ -175,36 +226,34 @@ def _check_step(
                 "add a channel the members have, or their chat ids/phones/emails to the directory",
             )
         )
-    for contact in members:
-        for ch in step_channels:
-            if not contact.reachable_on(ch) or ch not in channels:
-                continue
-            kind: Kind = channel_kind(ch)  # type: ignore[assignment]
-            ref = lib.templates.find(contact.lang, template, kind)
-            rel = f"{contact.lang}/{template}.{kind}.j2"
-            if ref is None:
-                out.append(
-                    doc.problem(
-                        (*loc, "template"),
-                        f"template '{rel}' not found",
-                        did_you_mean(template, lib.templates.names())
-                        if template not in lib.templates.names()
-                        else f"create templates/{rel}",
-                    )
+    for kind, lang in reach.kinds(audience, [c for c in step_channels if c in channels]):
+        ref = lib.templates.find(lang, template, kind)
+        rel = f"{lang}/{template}.{kind}.j2"
+        if ref is None:
+            out.append(
+                doc.problem(
+                    (*loc, "template"),
+                    f"template '{rel}' not found",
+                    did_you_mean(template, lib.templates.names())
+                    if template not in lib.templates.names()
+                    else f"create templates/{rel}",
                 )
-            elif aud.external and lib.approvals.status(ref) is not Status.APPROVED:
-                out.append(
-                    doc.problem(
-                        (*loc, "template"),
-                        f"template '{rel}' goes to external audience '{audience}' but is "
-                        f"{lib.approvals.status(ref)}",
-                        f"have it reviewed, then: crisisd approve {rel} --by NAME",
-                    )
+            )
+        elif aud.external and lib.approvals.status(ref) is not Status.APPROVED:
+            out.append(
+                doc.problem(
+                    (*loc, "template"),
+                    f"template '{rel}' goes to external audience '{audience}' but is "
+                    f"{lib.approvals.status(ref)}",
+                    f"have it reviewed, then: crisisd approve {rel} --by NAME",
                 )
+            )
     return out
 
 
-def _check_statement_templates(lib: Library, pb: Playbook, doc: Document) -> list[Problem]:
+def _check_statement_templates(
+    lib: Library, pb: Playbook, doc: Document, reach: _Reach
+) -> list[Problem]:
     """All-clear and takeover referral must exist for every channel a told person may be on."""
     out: list[Problem] = []
     used: dict[str, set[str]] = {}  # audience -> channels it is told on
@@ -221,28 +270,22 @@ def _check_statement_templates(lib: Library, pb: Playbook, doc: Document) -> lis
             aud = pb.audiences.get(aid)
             if aud is None or (external_only and not aud.external):
                 continue
-            for cid in aud.members:
-                contact = lib.directory.contacts.get(cid)
-                if contact is None:
-                    continue
-                for kind in sorted({channel_kind(c) for c in chans if contact.reachable_on(c)}):
-                    ref = lib.templates.find(contact.lang, template, kind)  # type: ignore[arg-type]
-                    rel = f"{contact.lang}/{template}.{kind}.j2"
-                    if ref is None:
-                        out.append(
-                            doc.problem(
-                                loc, f"template '{rel}' not found", f"create templates/{rel}"
-                            )
+            for kind, lang in sorted(reach.kinds(aid, sorted(chans))):
+                ref = lib.templates.find(lang, template, kind)
+                rel = f"{lang}/{template}.{kind}.j2"
+                if ref is None:
+                    out.append(
+                        doc.problem(loc, f"template '{rel}' not found", f"create templates/{rel}")
+                    )
+                elif aud.external and lib.approvals.status(ref) is not Status.APPROVED:
+                    out.append(
+                        doc.problem(
+                            loc,
+                            f"template '{rel}' goes to external audience '{aid}' but is "
+                            f"{lib.approvals.status(ref)}",
+                            f"crisisd approve {rel} --by NAME",
                         )
-                    elif aud.external and lib.approvals.status(ref) is not Status.APPROVED:
-                        out.append(
-                            doc.problem(
-                                loc,
-                                f"template '{rel}' goes to external audience '{aid}' but is "
-                                f"{lib.approvals.status(ref)}",
-                                f"crisisd approve {rel} --by NAME",
-                            )
-                        )
+                    )
     return out
 
 
@@ -263,22 +306,15 @@ def _render_jobs(lib: Library, pb: Playbook) -> Iterator[tuple[str, str, str, st
             )
     upd = pb.statements.update
     pairs.extend((upd.template, a, upd.channels) for a in upd.audiences)
+    reach = _Reach(lib, pb)
     for template, audience, chans in pairs:
-        aud = pb.audiences.get(audience)
-        for cid in aud.members if aud is not None else ():
-            contact = lib.directory.contacts.get(cid)
-            if contact is None:
-                continue  # an unknown member is reported by the reference checks
-            for ch in chans:
-                kind: Kind = channel_kind(ch)  # type: ignore[assignment]
-                if not contact.reachable_on(ch) or not lib.templates.find(
-                    contact.lang, template, kind
-                ):
-                    continue  # a missing template is reported by the reference checks
-                job = (template, kind, contact.lang)
-                if job not in seen:
-                    seen.add(job)
-                    yield template, kind, audience, cid
+        for (kind, lang), cid in reach.kinds(audience, chans).items():
+            if not lib.templates.find(lang, template, kind):
+                continue  # a missing template is reported by the reference checks
+            job = (template, kind, lang)
+            if job not in seen:
+                seen.add(job)
+                yield template, kind, audience, cid
 
 
 def _check_renders(lib: Library, fid: str, pb: Playbook) -> list[Problem]:

@@ -9,11 +9,15 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
 
 from crisisd.approvals import load_approvals
 from crisisd.config import Config
 from crisisd.errors import ProblemsError
 from crisisd.formats.workweek import WorkCalendar, parse_holiday
+from crisisd.library.advice import reads_as_typed
 from crisisd.library.checks import check_library
 from crisisd.library.model import Library
 from crisisd.parsing.modelcheck import check_model
@@ -78,7 +82,7 @@ def _load_directory(
             )
         )
         return None, None
-    doc = load_yaml(path, problems)
+    doc = load_yaml(path, problems, entries=("contacts", _early_contact))
     if doc is None:
         return None, None
     # Contacts are checked one by one, so one bad entry does not hide the playbooks' problems.
@@ -89,6 +93,9 @@ def _load_directory(
         return directory, doc
     good: dict[str, Contact] = {}
     for cid, value in raw.items():
+        if isinstance(value, Contact):
+            good[cid] = value
+            continue
         contact, found = check_model(Contact, doc, value, ("contacts", cid))
         problems.extend(found)
         if contact is not None:
@@ -101,6 +108,19 @@ def _load_directory(
     except ValueError as exc:  # a contact id that breaks the id rule
         problems.append(doc.problem(("contacts",), str(exc).splitlines()[0]))
         return None, doc
+
+
+def _early_contact(cid: str, entry: Any) -> Any:
+    """A contact made into its model as soon as the parser has read it, so a province's
+    raw entries never pile up beside their models. One that fails stays as typed and is
+    checked again below, where its problems get their places; so does one the warnings
+    read as typed."""
+    if reads_as_typed(entry):
+        return entry
+    try:
+        return Contact.model_validate(entry)
+    except ValidationError:
+        return entry
 
 
 def _load_playbooks(

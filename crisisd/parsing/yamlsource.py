@@ -3,38 +3,69 @@
 PyYAML keeps the last of two equal keys without a word and reports tabs in a way
 an operator cannot act on; here both become located problems. The result is plain
 data plus a map from each value's path to its (line, column), so later checks can
-point at the exact spot in the file.
+point at the exact spot in the file. Data comes from libyaml's events directly
+(:mod:`crisisd.parsing.yamlfast`); positions are found when a problem first needs one.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import contextlib
+import re
+import zlib
+from dataclasses import InitVar, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from crisisd.parsing.yamlfast import NEEDS_NODES as _NEEDS_NODES
+from crisisd.parsing.yamlfast import Entries, Loc, dotted, fast_data
 from crisisd.problems import Problem, display_path
-
-Loc = tuple[str | int, ...]
 
 
 @dataclass(slots=True)
 class Document:
-    """A parsed YAML file: its data and the position of every value in it."""
+    """A parsed YAML file: its data and, found when first asked for, where each value is.
+
+    Positions cost more memory than the data itself (a 100,000-contact directory has a
+    million values), and they are needed only to point at a problem: the text is parsed
+    again for them on the first :meth:`pos`, and dropped with :meth:`release`.
+    """
 
     path: Path
     data: Any
-    positions: dict[Loc, tuple[int, int]] = field(default_factory=dict)
+    text: InitVar[str | None] = None
+    # The text, compressed (a tenth of its size), until positions are found or released.
+    _packed: bytes | None = field(default=None, init=False, repr=False)
+    _positions: dict[Loc, tuple[int, int]] | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self, text: str | None) -> None:
+        if text:
+            self._packed = zlib.compress(text.encode("utf-8"), 1)
 
     @property
     def shown(self) -> str:
         return display_path(self.path)
 
+    @property
+    def positions(self) -> dict[Loc, tuple[int, int]]:
+        if self._positions is None:
+            packed, self._packed = self._packed, None
+            text = zlib.decompress(packed).decode("utf-8") if packed else ""
+            self._positions = _positions_of(text, self.path) if text else {}
+        return self._positions
+
+    def release(self) -> None:
+        """Loading is over: the data lives on in the models built from it, and nobody will
+        ask where a value was. Forget the data and the text (a large directory's are most
+        of the memory a load takes)."""
+        self.data, self._packed = None, None
+
     def pos(self, loc: Loc) -> tuple[int, int]:
         """Line and column (1-based) of the value at ``loc``, or of its nearest parent."""
+        positions = self.positions
         for end in range(len(loc), -1, -1):
-            found = self.positions.get(tuple(loc[:end]))
+            found = positions.get(tuple(loc[:end]))
             if found is not None:
                 return found
         return (1, 1)
@@ -44,25 +75,28 @@ class Document:
         return Problem(self.shown, line, col, dotted(loc), message, hint)
 
 
-def dotted(loc: Loc) -> str:
-    """``("audiences", "press", "members", 2)`` → ``audiences.press.members[2]``."""
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += f".{part}" if out else str(part)
-    return out
+# libyaml's parser when PyYAML was built with it (10–20× faster on a large directory); its
+# nodes carry the same marks, so positions and duplicate keys are found the same way.
+_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+__all__ = ["Document", "Entries", "Loc", "dotted", "load_yaml", "parse_yaml"]
 
 
 class _Builder:
-    def __init__(self, loader: yaml.SafeLoader, doc: Document, problems: list[Problem]) -> None:
+    def __init__(
+        self,
+        loader: yaml.SafeLoader,
+        shown: str,
+        problems: list[Problem],
+        positions: dict[Loc, tuple[int, int]],
+    ) -> None:
         self.loader = loader
-        self.doc = doc
+        self.shown = shown
         self.problems = problems
+        self.positions = positions
 
     def build(self, node: yaml.Node, loc: Loc) -> Any:
-        self.doc.positions[loc] = (node.start_mark.line + 1, node.start_mark.column + 1)
+        self.positions[loc] = (node.start_mark.line + 1, node.start_mark.column + 1)
         if isinstance(node, yaml.MappingNode):
             return self._mapping(node, loc)
         if isinstance(node, yaml.SequenceNode):
@@ -78,7 +112,7 @@ class _Builder:
             if not isinstance(key, str | int | bool | float):
                 line, col = key_node.start_mark.line + 1, key_node.start_mark.column + 1
                 self.problems.append(
-                    Problem(self.doc.shown, line, col, dotted(loc), "a key must be plain text")
+                    Problem(self.shown, line, col, dotted(loc), "a key must be plain text")
                 )
                 continue
             key = str(key) if not isinstance(key, str) else key
@@ -86,7 +120,7 @@ class _Builder:
             if key in seen:
                 self.problems.append(
                     Problem(
-                        self.doc.shown,
+                        self.shown,
                         line,
                         key_node.start_mark.column + 1,
                         dotted((*loc, key)),
@@ -97,11 +131,13 @@ class _Builder:
                 continue
             seen[key] = line
             out[key] = self.build(value_node, (*loc, key))
-            self.doc.positions[(*loc, key)] = (line, key_node.start_mark.column + 1)
+            self.positions[(*loc, key)] = (line, key_node.start_mark.column + 1)
         return out
 
 
-def load_yaml(path: Path, problems: list[Problem]) -> Document | None:
+def load_yaml(
+    path: Path, problems: list[Problem], entries: Entries | None = None
+) -> Document | None:
     """Parse ``path``; append located problems and return None when it cannot be used."""
     shown = display_path(path)
     try:
@@ -112,26 +148,32 @@ def load_yaml(path: Path, problems: list[Problem]) -> Document | None:
     except (OSError, UnicodeDecodeError) as exc:
         problems.append(Problem(shown, 1, 1, "", f"cannot read file: {exc}", "save it as UTF-8"))
         return None
-    return parse_yaml(text, path, problems)
+    return parse_yaml(text, path, problems, entries)
 
 
-def parse_yaml(text: str, path: Path, problems: list[Problem]) -> Document | None:
-    """Parse YAML text already read from ``path``."""
-    doc = Document(path=path, data=None)
+_TAB_INDENT = re.compile(r"^ *\t", re.MULTILINE)
+
+
+def parse_yaml(
+    text: str, path: Path, problems: list[Problem], entries: Entries | None = None
+) -> Document | None:
+    """Parse YAML text already read from ``path``; ``entries``: see :func:`fast_data`."""
+    doc = Document(path=path, data=None, text=text)
     before = len(problems)
-    for number, raw in enumerate(text.splitlines(), start=1):
-        stripped = raw.lstrip(" ")
-        if stripped.startswith("\t"):
-            problems.append(
-                Problem(
-                    doc.shown,
-                    number,
-                    len(raw) - len(stripped) + 1,
-                    "",
-                    "tab used for indentation",
-                    "YAML indents with spaces only; replace the tab with spaces",
+    if _TAB_INDENT.search(text):
+        for number, raw in enumerate(text.splitlines(), start=1):
+            stripped = raw.lstrip(" ")
+            if stripped.startswith("\t"):
+                problems.append(
+                    Problem(
+                        doc.shown,
+                        number,
+                        len(raw) - len(stripped) + 1,
+                        "",
+                        "tab used for indentation",
+                        "YAML indents with spaces only; replace the tab with spaces",
+                    )
                 )
-            )
     if len(problems) > before:
         return None
     if not text.strip() or all(
@@ -139,13 +181,16 @@ def parse_yaml(text: str, path: Path, problems: list[Problem]) -> Document | Non
     ):
         problems.append(Problem(doc.shown, 1, 1, "", "file is empty", "add content or delete it"))
         return None
-    loader = yaml.SafeLoader(text)
     try:
-        node = loader.get_single_node()
-        if node is None:
+        data = fast_data(text, doc.shown, problems, entries)
+        if data is _NEEDS_NODES:  # anchors, aliases, merge keys or tags: the full loader
+            found: dict[Loc, tuple[int, int]] = {}
+            data = _node_data(text, doc.shown, problems, found)
+            doc._positions, doc._packed = found, None
+        if data is None:
             problems.append(Problem(doc.shown, 1, 1, "", "file is empty", "add content"))
             return None
-        doc.data = _Builder(loader, doc, problems).build(node, ())
+        doc.data = data
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -157,10 +202,30 @@ def parse_yaml(text: str, path: Path, problems: list[Problem]) -> Document | Non
     except yaml.YAMLError as exc:
         problems.append(Problem(doc.shown, 1, 1, "", f"YAML error: {exc}", ""))
         return None
-    finally:
-        loader.dispose()
     # Duplicate keys were reported above; the rest of the file is still checked.
     return doc
+
+
+def _node_data(
+    text: str, shown: str, problems: list[Problem], positions: dict[Loc, tuple[int, int]]
+) -> Any:
+    """The data of ``text`` through composed nodes, noting every value's position."""
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        return _Builder(loader, shown, problems, positions).build(node, ())
+    finally:
+        loader.dispose()
+
+
+def _positions_of(text: str, path: Path) -> dict[Loc, tuple[int, int]]:
+    found: dict[Loc, tuple[int, int]] = {}
+    # It parsed once already: an error here is not a finding of its own.
+    with contextlib.suppress(yaml.YAMLError):
+        _node_data(text, display_path(path), [], found)
+    return found
 
 
 def _yaml_hint(what: str) -> str:

@@ -27,7 +27,7 @@ from crisisd.domain import (
     channel_kind,
 )
 from crisisd.formats.textfit import fit_sms, fit_telegram_html, sms_info
-from crisisd.planning.render import MessageExtras, render_one
+from crisisd.planning.render import MessageExtras, RenderMemo, render_one
 from crisisd.planning.sources import Sources
 from crisisd.playbook import Playbook, Step
 
@@ -54,6 +54,7 @@ def plan_open(lib: Sources, facts: IncidentFacts, ack_link: AckLink | None = Non
     next_update = facts.opened_at + sev.update_every if sev.update_every else None
     messages: list[PlannedMessage] = []
     unreachable: list[tuple[str, str]] = []
+    memo = RenderMemo()
     for index, step in enumerate(sev.steps):
         audience = pb.audiences[step.audience]
         if facts.drill and audience.external:
@@ -83,6 +84,7 @@ def plan_open(lib: Sources, facts: IncidentFacts, ack_link: AckLink | None = Non
                     channels=channels,
                     next_update=next_update,
                     ack_link=ack_link,
+                    memo=memo,
                 )
             )
     tasks = tuple(
@@ -129,6 +131,7 @@ def _message(
     template: str | None = None,
     sink_for: str | None = None,
     sink_count: int = 0,
+    memo: RenderMemo | None = None,
 ) -> PlannedMessage:
     audience = pb.audiences[step.audience]
     contact = lib.directory.contacts[member]
@@ -159,9 +162,12 @@ def _message(
             audience.sms_parts,
             extra,
             sink=(sink_for, sink_count) if sink_for else None,
+            memo=memo,
         )
         for kind in dict.fromkeys(channel_kind(c) for c in channels)
     }
+    if memo is not None:
+        renderings = memo.bundle(renderings)
     return PlannedMessage(
         key=key,
         incident_id=facts.id,
@@ -236,6 +242,7 @@ def plan_statement(
     pb = lib.playbook(facts.factory)
     out: list[PlannedMessage] = []
     seen: set[str] = set()
+    memo = RenderMemo()
     for audience, member, channels in targets:
         aud = pb.audiences.get(audience)
         contact = lib.directory.contacts.get(member)
@@ -249,7 +256,17 @@ def plan_statement(
         extra = MessageExtras()
         renderings = {
             kind: render_one(
-                lib, pb, facts, template, kind, contact, audience, aud.sms_parts, extra, note=note
+                lib,
+                pb,
+                facts,
+                template,
+                kind,
+                contact,
+                audience,
+                aud.sms_parts,
+                extra,
+                note=note,
+                memo=memo,
             )
             for kind in dict.fromkeys(channel_kind(c) for c in usable)
         }

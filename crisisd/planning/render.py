@@ -6,7 +6,8 @@ test keeps the two equal); user text reaches it cleaned and is never a template 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -56,7 +57,7 @@ def template_context(
             "severity": facts.severity,
             "severity_name": _severity_name(facts.severity, lang),
             # Cleaned again here: the planner never trusts its caller with user text.
-            "details": marked_user_text(facts.details, DETAILS_LIMIT),
+            "details": marked_user_text(facts.details, DETAILS_LIMIT, lang),
             "location": _location(pb, facts.location, lang),
             "casualties": facts.casualties.value,  # none | injured | fatalities | unknown
             "casualties_count": facts.casualties_count,  # a number, or None when not known
@@ -73,7 +74,7 @@ def template_context(
         "audience": {"id": audience, "name": aud.name.get(lang) if aud.name else audience},
         "update": {
             "number": facts.update_number,
-            "details": marked_user_text(facts.update_details, DETAILS_LIMIT),
+            "details": marked_user_text(facts.update_details, DETAILS_LIMIT, lang),
         },
         "takeover": {
             "spokesperson": takeover.spokesperson.get(lang),
@@ -89,7 +90,7 @@ def template_context(
 def _location(pb: Playbook, place: str, lang: str) -> str:
     """A place from the playbook's list in the reader's language; a typed one as typed."""
     known = next((n for n in pb.factory.locations if place and place in (n.fa, n.en)), None)
-    return known.get(lang) if known else marked_user_text(place, LOCATION_LIMIT)
+    return known.get(lang) if known else marked_user_text(place, LOCATION_LIMIT, lang)
 
 
 SEVERITY_NAMES = {
@@ -101,6 +102,91 @@ SEVERITY_NAMES = {
 
 def _severity_name(severity: str, lang: str) -> str:
     return SEVERITY_NAMES.get(severity, {}).get(lang, severity)
+
+
+class _Watched(dict[str, Any]):
+    """The ``recipient`` a template sees, noting whether the template read it at all."""
+
+    seen = False
+
+    def _saw(self) -> None:
+        self.seen = True
+
+    def __getitem__(self, key: str) -> Any:
+        self._saw()
+        return super().__getitem__(key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        self._saw()
+        return super().get(key, default)
+
+    def __contains__(self, key: object) -> bool:
+        self._saw()
+        return super().__contains__(key)
+
+    def __iter__(self) -> Iterator[str]:
+        self._saw()
+        return super().__iter__()
+
+    def __len__(self) -> int:
+        self._saw()
+        return super().__len__()
+
+    def __eq__(self, other: object) -> bool:
+        self._saw()
+        return super().__eq__(other)
+
+    def __repr__(self) -> str:
+        self._saw()
+        return super().__repr__()
+
+    __str__ = __repr__
+
+    def items(self) -> Any:
+        self._saw()
+        return super().items()
+
+    def keys(self) -> Any:
+        self._saw()
+        return super().keys()
+
+    def values(self) -> Any:
+        self._saw()
+        return super().values()
+
+
+class RenderMemo:
+    """Renderings shared, within one plan, by recipients whose rendering cannot differ.
+
+    A province-wide alert renders the same template for 100,000 people; unless the
+    template reads ``recipient`` (a name in a greeting) or the message carries its own
+    ack link, everyone's text is the same. The first rendering of each (template, kind,
+    language, audience, extras) watches whether the template read ``recipient``; if it
+    did not, the rest reuse it (with their own name in email's To).
+    """
+
+    def __init__(self) -> None:
+        self._done: dict[tuple[Any, ...], Rendering] = {}
+        self._personal: set[tuple[Any, ...]] = set()
+        self._bundles: dict[tuple[tuple[str, int], ...], dict[str, Rendering]] = {}
+
+    def bundle(self, renderings: dict[str, Rendering]) -> dict[str, Rendering]:
+        """One dict for every message whose renderings are the very same ones (messages
+        never change theirs): 100,000 messages share a few instead of holding their own."""
+        key = tuple((kind, id(r)) for kind, r in renderings.items())
+        return self._bundles.setdefault(key, renderings)  # the memo keeps each r alive
+
+    def find(self, key: tuple[Any, ...], contact: Contact, kind: str) -> Rendering | None:
+        found = self._done.get(key)
+        if found is None or kind != "email":
+            return found
+        return replace(found, to_name=contact.name.get(contact.lang))
+
+    def keep(self, key: tuple[Any, ...], rendering: Rendering, personal: bool) -> None:
+        if personal:
+            self._personal.add(key)
+        else:
+            self._done[key] = rendering
 
 
 def render_one(
@@ -115,14 +201,49 @@ def render_one(
     extra: MessageExtras,
     sink: tuple[str, int] | None = None,
     note: str = "",
+    memo: RenderMemo | None = None,
 ) -> Rendering:
-    """Render one template for one person and one channel kind, fitted to its limits."""
+    """Render one template for one person and one channel kind, fitted to its limits.
+
+    With ``memo``, a rendering that cannot differ from one made for someone else of the
+    same plan is reused (see :class:`RenderMemo`).
+    """
+    key = (template, kind, contact.lang, audience, sms_budget, extra, sink, note)
+    if memo is not None and extra.ack_url is None:
+        found = memo.find(key, contact, kind)
+        if found is not None:
+            return found
+    else:
+        memo = None  # a message with its own ack link is rendered for itself
+    rendering, personal = _render(
+        lib, pb, facts, template, kind, contact, audience, sms_budget, extra, sink, note
+    )
+    if memo is not None:
+        memo.keep(key, rendering, personal)
+    return rendering
+
+
+def _render(
+    lib: Sources,
+    pb: Playbook,
+    facts: IncidentFacts,
+    template: str,
+    kind: str,
+    contact: Contact,
+    audience: str,
+    sms_budget: int,
+    extra: MessageExtras,
+    sink: tuple[str, int] | None,
+    note: str,
+) -> tuple[Rendering, bool]:
+    """The rendering, and whether the template read ``recipient``."""
     lang = contact.lang
     k: Kind = kind  # type: ignore[assignment]
     ref = lib.templates.find(lang, template, k) or lib.templates.find(pb.factory.lang, template, k)
     if ref is None:
         raise TemplateRenderError(f"templates/{lang}/{template}.{kind}.j2", 1, "template not found")
     context = template_context(lib, pb, facts, contact, audience, extra)
+    watched = context["recipient"] = _Watched(context["recipient"])
     preface = note
     if sink is not None:
         aud = pb.audiences[sink[0]]
@@ -139,7 +260,7 @@ def render_one(
         truncated = fitted != text
         text = fitted
     sender = pb.factory.sender_name
-    return Rendering(
+    rendering = Rendering(
         kind=kind,
         text=text,
         subject=out.subject,
@@ -151,3 +272,4 @@ def render_one(
         to_name=contact.name.get(lang) if kind == "email" else "",
         from_name=sender.get(lang) if kind == "email" and sender is not None else "",
     )
+    return rendering, watched.seen

@@ -3,7 +3,6 @@ service (which stores it) and the officers' bot (which previews it first)."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -90,22 +89,13 @@ def update_plan(
     return Plan(tuple(out)), after
 
 
-PERSIAN_LABEL = "(in Persian) "
-
-
 def _any_text(texts: UpdateTexts) -> str:
     return next((s for by_lang in texts.groups.values() for s in by_lang.values() if s), "")
 
 
 def _reader_text(texts: UpdateTexts, group: str, lang: str) -> str:
-    text = clean_user_text(texts.for_reader(group, lang), DETAILS_LIMIT)
-    if lang != "fa" and text and _PERSIAN.search(text) and not _LATIN.search(text):
-        return PERSIAN_LABEL + text  # never unlabelled Persian in an English message
-    return text
-
-
-_PERSIAN = re.compile(r"[\u0600-\u06ff]")
-_LATIN = re.compile(r"[A-Za-z]{3}")
+    """The reader's text (labelled at rendering if it is in a language they do not read)."""
+    return clean_user_text(texts.for_reader(group, lang), DETAILS_LIMIT)
 
 
 def first_statement_due(msgs: Iterable[MessageRow]) -> dict[str, datetime]:

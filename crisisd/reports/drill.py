@@ -11,7 +11,10 @@ since they reach the officer, not the people the drill exercises. The statistics
   the last channel tried (failovers that later succeeded elsewhere are not failures);
 - never reached: recipients none of whose messages went out, with the last error
   recorded on their messages (a stale number, a bot the person blocked, …);
-- the change since the previous drill: this drill's number minus that drill's.
+- the change since the previous drill: this drill's number minus that drill's;
+- reachability: per audience, the share of its members their step's first-choice channel
+  reached (e.g. Bale, before any failover to SMS), and the recipients whose messenger chat
+  is stale now (they blocked the bot: see docs/enrolment.md), by name.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import timedelta
 
+from crisisd.domain import MessageStatus, Purpose
 from crisisd.errors import InvalidReportError
 from crisisd.library.model import Library
 from crisisd.playbook import Playbook
@@ -39,11 +43,13 @@ from crisisd.reports.facts import (
     when,
 )
 from crisisd.store import MessageRow, Store
+from crisisd.store.bindings import STALE, BindingBook
 
 __all__ = [
     "ChannelTally",
     "DrillDelta",
     "DrillScore",
+    "FirstChoice",
     "Unreached",
     "drill_score",
     "previous_drill",
@@ -55,6 +61,20 @@ class ChannelTally:
     channel: str
     delivered: int
     failed: int
+
+
+@dataclass(frozen=True, slots=True)
+class FirstChoice:
+    """How much of an audience its step's first-choice channel reached."""
+
+    audience: Name
+    channel: str
+    reached: int
+    members: int
+
+    @property
+    def share(self) -> float | None:
+        return self.reached / self.members if self.members else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +114,8 @@ class DrillScore:
     unreachable: tuple[Unreached, ...]
     previous: DrillDelta | None = None
     silent: tuple[Name, ...] = ()  # reached and asked to acknowledge, never did
+    first_choice: tuple[FirstChoice, ...] = ()
+    stale: tuple[Name, ...] = ()  # recipients whose messenger chat is stale now
 
     @property
     def asked(self) -> int:
@@ -199,7 +221,50 @@ async def _measure(store: Store, lib: Library, incident_id: str) -> DrillScore:
         audiences=summarize_audiences(pb, mine, acks_of(lib, trail, mine, tz)),
         unreachable=_unreached(lib, pb, mine),
         silent=_silent(lib, mine),
+        first_choice=_first_choice(pb, row.incident_type, row.severity, mine),
+        stale=await _stale(store, lib, mine),
     )
+
+
+def _first_choice(
+    pb: Playbook | None, itype: str, severity: str, mine: list[MessageRow]
+) -> tuple[FirstChoice, ...]:
+    """Per audience, in step order: who its first step's first channel reached."""
+    if pb is None or itype not in pb.incidents or severity not in pb.incidents[itype].severities:
+        return ()
+    steps = pb.plan_for(itype, severity).steps
+    found: dict[str, tuple[Name, str, set[str], set[str]]] = {}
+    for m in sorted(mine, key=lambda m: (m.step, m.id)):
+        if m.purpose != Purpose.ALERT or m.step >= len(steps):
+            continue
+        step = steps[m.step]
+        if step.audience != m.audience or not step.channels:
+            continue
+        _name, first, reached, members = found.setdefault(
+            m.audience, (audience_name(pb, m), step.channels[0], set(), set())
+        )
+        if step.channels[0] != first:
+            continue  # the audience's first step decides its first choice
+        members.add(m.recipient)
+        if m.status == MessageStatus.SENT and m.sent_channel == first:
+            reached.add(m.recipient)
+    return tuple(
+        FirstChoice(name, redact(first), len(reached), len(members))
+        for name, first, reached, members in found.values()
+    )
+
+
+async def _stale(store: Store, lib: Library, mine: list[MessageRow]) -> tuple[Name, ...]:
+    """Recipients with a stale chat (the messenger refused it) and no working one there."""
+    book = BindingBook.of(store)
+    await book.load()
+    who = {m.recipient for m in mine}
+    stale = {
+        b.contact
+        for b in book.rows
+        if b.state == STALE and b.contact in who and book.active(b.contact, b.messenger) is None
+    }
+    return tuple(person(lib, c) for c in sorted(stale))
 
 
 def _silent(lib: Library, mine: list[MessageRow]) -> tuple[Name, ...]:

@@ -11,7 +11,7 @@ from crisisd.formats.textfit import TELEGRAM_LIMIT, fit_telegram_html
 from crisisd.formats.timefmt import is_persian
 from crisisd.planning.render import SEVERITY_NAMES
 from crisisd.redaction import redact
-from crisisd.reports.drill import DrillDelta, DrillScore, Unreached
+from crisisd.reports.drill import DrillDelta, DrillScore, FirstChoice, Unreached
 from crisisd.reports.facts import AudienceSummary, number, pct, span
 from crisisd.reports.render import NO_HEAD, Cell, Pair, Section, both, md_document, status_of
 
@@ -52,6 +52,9 @@ _WORDS = {
     "points_down": ("واحد درصد کمتر", "points lower"),
     "people_more": ("نفر بیشتر", "more"),
     "people_fewer": ("نفر کمتر", "fewer"),
+    "first_choice": ("رسیده با کانال نخست", "Reached on the first-choice channel"),
+    "on": ("با", "on"),
+    "stale": ("ربات را مسدود کرده‌اند", "Blocked the bot"),
 }
 
 
@@ -150,6 +153,7 @@ def _lines(score: DrillScore, lang: str) -> list[str]:
         extra = len(score.unreachable) - CHAT_UNREACHED_LINES
         if extra > 0:
             lines.append(_w("more", lang).format(n=number(extra, lang)))
+    lines += _reach_lines(score, lang)
     if score.silent:
         lines.append(f"{_w('silent', lang)} ({number(len(score.silent), lang)}):")
         names = [s.get(lang) for s in score.silent[:CHAT_UNREACHED_LINES]]
@@ -166,6 +170,31 @@ def _lines(score: DrillScore, lang: str) -> list[str]:
             f"• {_w('p90', lang)}: {_time_delta(d.p90_ack, lang)}",
             f"• {_w('n_unreached', lang)}: {_count_delta(d.unreachable, lang)}",
         ]
+    return lines
+
+
+def _first_choice(f: FirstChoice, lang: str) -> str:
+    """E.g. "67% (2 of 3) on Bale"."""
+    if f.share is None:
+        return _w("na", lang)
+    counts = f"{number(f.reached, lang)} {_w('of', lang)} {number(f.members, lang)}"
+    return f"{pct(f.share, lang)} ({counts}) {_w('on', lang)} {_channel(f.channel, lang)}"
+
+
+def _reach_lines(score: DrillScore, lang: str) -> list[str]:
+    lines = []
+    if score.first_choice:
+        lines.append(f"{_w('first_choice', lang)}:")
+        lines += [f"• {f.audience.get(lang)}: {_first_choice(f, lang)}" for f in score.first_choice]
+    if score.stale:
+        names = [s.get(lang) for s in score.stale[:CHAT_UNREACHED_LINES]]
+        lines.append(
+            f"{_w('stale', lang)} ({number(len(score.stale), lang)}): "
+            + (_w("comma", lang) + " ").join(names)
+        )
+        extra = len(score.stale) - CHAT_UNREACHED_LINES
+        if extra > 0:
+            lines.append(_w("more", lang).format(n=number(extra, lang)))
     return lines
 
 
@@ -226,9 +255,23 @@ def _sections(score: DrillScore) -> list[Section]:
             ),
         ),
     ]
+    if score.first_choice or score.stale:
+        out.append(_reach_section(score))
     if score.previous is not None:
         out.append(_delta_section(score.previous))
     return out
+
+
+def _reach_section(score: DrillScore) -> Section:
+    rows: list[tuple[Cell, ...]] = [
+        (f.audience, Pair(_first_choice(f, "fa"), _first_choice(f, "en")))
+        for f in score.first_choice
+    ]
+    if score.stale:
+        names = Pair("، ".join(s.fa for s in score.stale), ", ".join(s.en for s in score.stale))
+        rows.append((Pair(*_WORDS["stale"]), names))
+    head = (Pair("مخاطبان", "audience"), Pair(*_WORDS["first_choice"]))
+    return Section(Pair("دسترسی", "reachability"), head, tuple(rows))
 
 
 def _delta_section(d: DrillDelta) -> Section:

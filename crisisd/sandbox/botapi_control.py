@@ -10,6 +10,9 @@ JSON in, JSON out. ``bot`` is a bot's username or id (default: the first bot).
   {user_id, message_id, data, bot?} queue updates.
 - ``POST /_control/start`` {user_id, payload?, bot?}: the user opens the bot's deep link
   (``?start=<payload>``) and presses Start: ``/start <payload>``.
+- ``POST /_control/open`` {user_id, link}: the user opens a deep link
+  (``https://t.me/<bot>?start=…`` or ``https://ble.ir/<bot>?start=…``) of one of the fake's
+  bots and presses Start.
 - ``POST /_control/contact`` {user_id, phone_number, contact_user_id?, first_name?,
   last_name?, bot?}: the user shares a contact; ``contact_user_id`` defaults to the user's
   own id (a ``request_contact`` button), ``null`` leaves it out (someone else's card).
@@ -35,6 +38,7 @@ from aiohttp import web
 
 from crisisd.sandbox.botapi_state import BOTAPI_STATE, BotApiState, FakeBot
 from crisisd.sandbox.botapi_wire import JSON, BotApiError
+from crisisd.sandbox.deeplinks import start_link
 
 _dumps = functools.partial(json.dumps, ensure_ascii=False)
 Handler = Callable[[BotApiState, JSON, web.Request], object]
@@ -116,12 +120,21 @@ def _start(state: BotApiState, body: JSON, request: web.Request) -> object:
     return state.inject_start(user_id, payload, bot=_pick_bot(state, body))
 
 
+def _open(state: BotApiState, body: JSON, request: web.Request) -> object:
+    found = start_link(str(body["link"]))
+    if found is None:
+        raise ValueError("not a bot's deep link (https://t.me/<bot>?start=… or ble.ir)")
+    username, payload = found
+    return state.inject_start(int(body["user_id"]), payload, bot=state.bot(name=username))
+
+
 def _contact(state: BotApiState, body: JSON, request: web.Request) -> object:
     user_id = int(body["user_id"])
     own = body.get("contact_user_id", user_id)
+    phone = body["phone_number"]  # a number stays one: Bale may send it so
     return state.inject_contact(
         user_id,
-        str(body["phone_number"]),
+        phone if isinstance(phone, int) and not isinstance(phone, bool) else str(phone),
         contact_user_id=int(own) if own is not None else None,
         first_name=body.get("first_name"),
         last_name=body.get("last_name"),
@@ -197,6 +210,7 @@ _CONTROL: list[tuple[tuple[str, ...], str, Handler]] = [
     (("POST",), "/_control/message", _message),
     (("POST",), "/_control/callback", _callback),
     (("POST",), "/_control/start", _start),
+    (("POST",), "/_control/open", _open),
     (("POST",), "/_control/contact", _contact),
     (("POST",), "/_control/chat_fault", _chat_fault),
     (("GET",), "/_control/sent", _sent),

@@ -108,7 +108,10 @@ class FakeMessage:
             data["contact"] = self.contact
         else:
             data["text"] = self.text
-        put(data, entities=self.entities or None, reply_markup=self.reply_markup)
+        # A Message carries only an inline keyboard; a reply keyboard (e.g. a "share my
+        # number" button) or its removal is shown to the user and never echoed back.
+        inline = self.reply_markup if "inline_keyboard" in (self.reply_markup or {}) else None
+        put(data, entities=self.entities or None, reply_markup=inline)
         put(data, edit_date=self.edit_date)
         if reply_to is not None:
             data["reply_to_message"] = reply_to.wire(chat)

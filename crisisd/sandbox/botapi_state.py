@@ -86,7 +86,7 @@ class BotApiState:
         bot = FakeBot(
             token,
             bot_id,
-            username or f"{self.name}_crisis_{bot_id}_bot",
+            username or default_username(self.name, bot_id),
             first_name or f"crisisd ({self.name})",
         )
         self.bots[token] = bot
@@ -263,7 +263,7 @@ class BotApiState:
     def inject_contact(
         self,
         user_id: int,
-        phone_number: str,
+        phone_number: str | int,
         *,
         contact_user_id: int | None = None,
         first_name: str | None = None,
@@ -341,6 +341,11 @@ class BotApiState:
         self.released.set()
         for bot in self.bots.values():
             bot.wake()
+
+
+def default_username(fake: str, bot_id: int) -> str:
+    """The username a bot gets on the fake named ``fake`` unless one is given."""
+    return f"{fake}_crisis_{bot_id}_bot"
 
 
 BOTAPI_STATE: web.AppKey[BotApiState] = web.AppKey("botapi_state", BotApiState)

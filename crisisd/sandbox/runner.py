@@ -17,7 +17,7 @@ from crisisd.config import Config, Messenger, SmsGateway
 from crisisd.playbook import Directory, Playbook
 from crisisd.sandbox.botapi import BOTAPI_STATE, create_botapi_app
 from crisisd.sandbox.botapi_dialect import Mode
-from crisisd.sandbox.botapi_state import BotApiState
+from crisisd.sandbox.botapi_state import BotApiState, default_username
 from crisisd.sandbox.inbox import Inbox
 from crisisd.sandbox.smsgw import SmsGwServer, start_smsgw
 from crisisd.sandbox.smtpinbox import SmtpInbox, start_smtp_inbox
@@ -54,6 +54,11 @@ def sandbox_token(messenger: str) -> str:
     return f"{100000 + sum(messenger.encode())}:sandbox-{messenger}-token"
 
 
+def sandbox_username(messenger: str) -> str:
+    """The username of a messenger's bot on its fake (for invite links in the sandbox)."""
+    return default_username(messenger, int(sandbox_token(messenger).split(":", 1)[0]))
+
+
 @dataclass(slots=True)
 class Sandbox:
     """Running fakes and where they listen."""
@@ -75,13 +80,19 @@ class Sandbox:
 
     def seed(self, directory: Directory, playbooks: Mapping[str, Playbook] | None = None) -> None:
         """Make every chat id in the directory a known user of every fake messenger, and
-        someone the training chat page lets a person play (officers known by ``playbooks``)."""
-        self.trainer_users = trainer_users(directory, playbooks)
+        someone the training chat page lets a person play (officers known by ``playbooks``);
+        everyone with a phone and no chat id there a newcomer who has not started the bot."""
+        self.trainer_users = trainer_users(directory, playbooks, list(self.botapi))
         for contact in directory.contacts.values():
             for messenger, chat_id in contact.chats.items():
                 state = self.botapi.get(messenger)
                 if state is not None:
                     state.add_user(chat_id, contact.name.en, language_code=contact.lang)
+        for user in self.trainer_users:  # not started yet: the bot cannot write to them
+            state = self.botapi.get(user.messenger)
+            if user.newcomer and state is not None and user.chat_id not in state.chats:
+                lang = directory.contacts[user.contact_id].lang
+                state.add_user(user.chat_id, user.name_en, language_code=lang, started=False)
 
     def point(self, config: Config) -> Config:
         """``config`` with every messenger, SMS gateway and the SMTP server pointed at the

@@ -16,6 +16,13 @@ Routes, relative to where the app is mounted (``/train/`` on the inbox page)::
     GET  /api/chat         ?messenger=&chat_id= : the conversation with the bot, oldest first
     POST /api/send         {messenger, chat_id, text}: that user writes to the bot
     POST /api/press        {messenger, chat_id, message_id, data}: they press a button
+    POST /api/contact      {messenger, chat_id}: they press the bot's "share my number"
+                           button (their own number, as the app sends it)
+
+Newcomers (someone in the directory with a phone and no chat id on that messenger) can
+be played too: they send /start, share their number, or paste an invite link they got by
+SMS or email (a ``t.me`` / ``ble.ir`` link to this bot is opened, as tapping it would:
+``/start <token>``).
 
 A bot's message is shown as its messenger's app shows it (:mod:`.trainer_view`), built
 on the server from escaped text and a few bare tags before the page's script puts it in
@@ -37,6 +44,7 @@ from aiohttp import web
 from crisisd.formats.timefmt import TEHRAN
 from crisisd.sandbox.botapi_state import BotApiState
 from crisisd.sandbox.botapi_wire import MAX_TEXT, BotApiError
+from crisisd.sandbox.deeplinks import start_link
 from crisisd.sandbox.trainer_users import TrainerUser, UsersSource, trainer_users
 from crisisd.sandbox.trainer_view import Trainer, button_data, dumps, http_error
 
@@ -77,6 +85,7 @@ def create_trainer_app(
     app.router.add_get("/api/chat", _api_chat)
     app.router.add_post("/api/send", _api_send)
     app.router.add_post("/api/press", _api_press)
+    app.router.add_post("/api/contact", _api_contact)
     return app
 
 
@@ -136,7 +145,14 @@ async def _api_send(request: web.Request) -> web.Response:
         raise http_error(400, "پیام خالی است — the message is empty")
     if len(text) > MAX_TEXT:
         raise http_error(400, f"پیام بیش از {MAX_TEXT} نویسه است — longer than {MAX_TEXT}")
-    update = state.inject_message(chat_id, text, user_id=chat_id, bot=trainer.bot(state))
+    bot = trainer.bot(state)
+    link = start_link(text)
+    if link is not None and link[0] != bot.username:
+        raise http_error(409, f"این پیوند برای ربات دیگری است — a link to another bot ({link[0]})")
+    if link is not None:  # tapping an invite link opens the bot and presses Start
+        update = state.inject_start(chat_id, link[1], bot=bot)
+    else:
+        update = state.inject_message(chat_id, text, user_id=chat_id, bot=bot)
     message = update["message"]
     return _json(
         {"ok": True, "update_id": update["update_id"], "message_id": message["message_id"]}
@@ -166,6 +182,22 @@ async def _api_press(request: web.Request) -> web.Response:
         raise http_error(409, exc.description) from None
     query = update["callback_query"]
     return _json({"ok": True, "update_id": update["update_id"], "callback_query_id": query["id"]})
+
+
+async def _api_contact(request: web.Request) -> web.Response:
+    trainer = request.app[TRAINER]
+    body = await _body(request)
+    state = trainer.state(body.get("messenger"))
+    chat_id = trainer.chat_id(state, body.get("chat_id"))
+    played = next(
+        (u for u in trainer.users() if u.messenger == state.name and u.chat_id == chat_id), None
+    )
+    if played is None or not played.phone:
+        raise http_error(409, "شماره‌ای برای این کاربر نیست — no phone number for this user")
+    update = state.inject_contact(
+        chat_id, played.phone, contact_user_id=chat_id, bot=trainer.bot(state)
+    )
+    return _json({"ok": True, "update_id": update["update_id"]})
 
 
 async def _body(request: web.Request) -> JSON:

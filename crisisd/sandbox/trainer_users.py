@@ -1,14 +1,26 @@
-"""Who the training chat page lets a person play: the directory's people, per messenger."""
+"""Who the training chat page lets a person play: the directory's people, per messenger.
+
+Besides everyone with a chat id, a *newcomer* per messenger for each contact who has a
+phone but no chat id there: a made-up user id (:func:`newcomer_id`) who has not started
+the bot yet, so the page (and the demo) can play someone connecting themselves.
+"""
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from crisisd.playbook import Directory, Playbook
 
-ROLE_OFFICER, ROLE_CONTACT, ROLE_OTHER = "officer", "contact", "other"
+ROLE_OFFICER, ROLE_CONTACT, ROLE_NEWCOMER, ROLE_OTHER = "officer", "contact", "newcomer", "other"
+NEWCOMER_IDS = 900_000_000  # newcomers' made-up user ids start here (no real directory uses them)
+
+
+def newcomer_id(contact_id: str) -> int:
+    """The sandbox user id of a contact who has no chat id (the same on every messenger)."""
+    return NEWCOMER_IDS + zlib.crc32(contact_id.encode()) % 90_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,11 +36,15 @@ class TrainerUser:
     title_en: str = ""
     officer_of: tuple[str, ...] = ()  # factory ids whose PR officer this is
     listed: bool = True  # False: a chat the fake knows that is not in the directory
+    phone: str = ""  # what "share my number" sends (E.164 digits, as an app shares them)
+    newcomer: bool = False  # in the directory, but no chat id on this messenger
 
     @property
     def role(self) -> str:
         if not self.listed:
             return ROLE_OTHER
+        if self.newcomer:
+            return ROLE_NEWCOMER
         return ROLE_OFFICER if self.officer_of else ROLE_CONTACT
 
     def as_dict(self) -> dict[str, Any]:
@@ -36,9 +52,12 @@ class TrainerUser:
 
 
 def trainer_users(
-    directory: Directory, playbooks: Mapping[str, Playbook] | None = None
+    directory: Directory,
+    playbooks: Mapping[str, Playbook] | None = None,
+    messengers: Sequence[str] = (),
 ) -> list[TrainerUser]:
-    """Everyone in the directory with a chat id, once per messenger; officers first.
+    """Everyone in the directory with a chat id, once per messenger; officers first; then,
+    on each of ``messengers``, a newcomer for everyone with a phone and no chat id there.
 
     ``playbooks`` tells who is a PR officer (``factory.officers``); without them everyone
     is listed as a contact.
@@ -47,21 +66,22 @@ def trainer_users(
     for factory_id, playbook in (playbooks or {}).items():
         for officer in playbook.factory.officers:
             officer_of.setdefault(officer, []).append(factory_id)
-    users = [
-        TrainerUser(
-            messenger,
-            chat_id,
-            contact.name.fa,
-            contact.name.en,
-            contact_id,
-            contact.title.fa if contact.title else "",
-            contact.title.en if contact.title else "",
-            tuple(officer_of.get(contact_id, ())),
-        )
-        for contact_id, contact in directory.contacts.items()
-        for messenger, chat_id in contact.chats.items()
-    ]
-    users.sort(key=lambda u: (u.role != ROLE_OFFICER, u.messenger, u.contact_id))
+    users = []
+    for contact_id, contact in directory.contacts.items():
+        title = (contact.title.fa, contact.title.en) if contact.title else ("", "")
+        common = (contact.name.fa, contact.name.en, contact_id, *title)
+        factories = tuple(officer_of.get(contact_id, ()))
+        phone = (contact.phone or "").removeprefix("+")
+        for messenger, chat_id in contact.chats.items():
+            users.append(TrainerUser(messenger, chat_id, *common, factories, phone=phone))
+        for messenger in messengers:
+            if phone and messenger not in contact.chats:
+                uid = newcomer_id(contact_id)
+                users.append(
+                    TrainerUser(messenger, uid, *common, factories, phone=phone, newcomer=True)
+                )
+    order = (ROLE_OFFICER, ROLE_CONTACT, ROLE_NEWCOMER)
+    users.sort(key=lambda u: (order.index(u.role), u.messenger, u.contact_id))
     return users
 
 

@@ -126,6 +126,7 @@ class Trainer:
         ][-TOAST_LIMIT:]
         chat = state.chats[chat_id]
         body: JSON = {
+            "contact_button": contact_button(found),
             "messenger": state.name,
             "chat_id": chat_id,
             "name": chat.first_name,
@@ -153,6 +154,21 @@ class Trainer:
             "buttons": _buttons(m.reply_markup) if from_bot else [],
             "fetched": None if from_bot else not waiting,
         }
+
+
+def contact_button(messages: list[FakeMessage]) -> str | None:
+    """The "share my number" button's text while the bot's reply keyboard offers one: the
+    bot's newest message that set or removed a reply keyboard decides."""
+    for m in reversed(messages):
+        markup = m.reply_markup or {}
+        if not m.sender.get("is_bot") or not ("keyboard" in markup or "remove_keyboard" in markup):
+            continue
+        for row in markup.get("keyboard") or []:
+            for button in row if isinstance(row, list) else []:
+                if isinstance(button, dict) and button.get("request_contact"):
+                    return str(button.get("text", ""))
+        return None
+    return None
 
 
 def _buttons(markup: JSON | None) -> list[list[JSON]]:

@@ -11,7 +11,14 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from crisisd.domain import IncidentFacts, MessageStatus, Plan, PlannedMessage, ack_code
+from crisisd.domain import (
+    IncidentFacts,
+    MessageStatus,
+    Plan,
+    PlannedMessage,
+    Rendering,
+    ack_code,
+)
 from crisisd.errors import IncidentIdTaken
 from crisisd.store import migrate
 from crisisd.store.driver_errors import store_operation
@@ -99,7 +106,7 @@ class Store(SettingsMixin, DueMixin, OutboxMixin):
                         f"incident id {facts.id} is already in use — draw another"
                     ) from exc
                 raise
-            await self._insert_plan(conn, plan, facts.opened_at)
+            await self._insert_plan(conn, plan, facts.opened_at, fresh=True)
             await conn.execute(sa.insert(audit).values(**_audit_values(entry)))
         return facts.id, True
 
@@ -200,21 +207,25 @@ class Store(SettingsMixin, DueMixin, OutboxMixin):
                 await conn.execute(sa.insert(audit).values(**_audit_values(entry)))
         return cancelled
 
-    async def _insert_plan(self, conn: AsyncConnection, plan: Plan, at: datetime) -> None:
-        # one row per key: a plan may name the same message twice (e.g. a person who is in
-        # both the alerted and the escalation audience)
-        rows = list({m.key: _message_values(m, at) for m in reversed(plan.messages)}.values())[::-1]
-        existing: set[str] = set()
-        if rows:
-            keys = [r["key"] for r in rows]
-            for chunk in _chunks(keys, 500):
+    async def _insert_plan(
+        self, conn: AsyncConnection, plan: Plan, at: datetime, fresh: bool = False
+    ) -> None:
+        """``fresh``: the incident was created in this transaction, so none of its keys
+        can be stored yet (a 100,000-message plan skips 200 look-ups)."""
+        # one message per key: a plan may name the same message twice (e.g. a person who is
+        # in both the alerted and the escalation audience); the last one counts
+        planned = list({m.key: m for m in reversed(plan.messages)}.values())[::-1]
+        if planned and not fresh:
+            existing: set[str] = set()
+            for chunk in _chunks([m.key for m in planned], 500):
                 found = await conn.execute(
                     sa.select(messages.c.key).where(messages.c.key.in_(chunk))
                 )
                 existing.update(k for (k,) in found)
-            rows = [r for r in rows if r["key"] not in existing]  # planning twice adds nothing
-        for chunk in _chunks(rows, 500):
-            await conn.execute(sa.insert(messages), chunk)
+            planned = [m for m in planned if m.key not in existing]  # planning twice adds nothing
+        shared: dict[int, dict[str, Any]] = {}  # renderings shared by many messages: once
+        for chunk in _chunks(planned, 500):  # rows made a chunk at a time: memory stays flat
+            await conn.execute(sa.insert(messages), [_message_values(m, at, shared) for m in chunk])
         if plan.tasks:
             inc = plan.messages[0].incident_id if plan.messages else None
             if inc is not None:
@@ -312,7 +323,9 @@ def _incident_values(facts: IncidentFacts, plan: Plan) -> dict[str, Any]:
     }
 
 
-def _message_values(m: PlannedMessage, at: datetime) -> dict[str, Any]:
+def _message_values(
+    m: PlannedMessage, at: datetime, shared: dict[int, dict[str, Any]]
+) -> dict[str, Any]:
     return {
         "key": m.key,
         "incident_id": m.incident_id,
@@ -324,7 +337,7 @@ def _message_values(m: PlannedMessage, at: datetime) -> dict[str, Any]:
         "channels": list(m.channels),
         "channel_index": 0,
         "channel": m.channels[0] if m.channels else "",
-        "renderings": {k: asdict(r) for k, r in m.renderings.items()},
+        "renderings": {k: _rendering_values(r, shared) for k, r in m.renderings.items()},
         "priority": m.priority,
         "planned_at": at,
         "not_before": m.not_before,
@@ -341,6 +354,13 @@ def _message_values(m: PlannedMessage, at: datetime) -> dict[str, Any]:
         "sink_for": m.sink_for,
         "last_error": None if m.channels else "reachable on none of the step's channels",
     }
+
+
+def _rendering_values(r: Rendering, shared: dict[int, dict[str, Any]]) -> dict[str, Any]:
+    found = shared.get(id(r))  # the plan holds every rendering, so an id is not reused
+    if found is None:
+        found = shared[id(r)] = asdict(r)
+    return found
 
 
 def _audit_values(entry: AuditEntry) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -18,10 +19,65 @@ from crisisd.store.driver_errors import store_operation
 from crisisd.store.engine import Transactions
 from crisisd.store.outcomes import update_statement, written
 from crisisd.store.records import AckResult, MessageRow, Outcome
-from crisisd.store.tables import acks, attempts, audit, messages
+from crisisd.store.tables import UTCDateTime, acks, attempts, audit, messages
 
 PENDING = MessageStatus.PENDING
 SENDING = MessageStatus.SENDING
+# A claim returns the columns of MessageRow, in its order, and nothing else.
+_CLAIMED = [messages.c[name] for name in MessageRow.__slots__]
+
+
+def _due_ids(excluding: bool) -> sa.ScalarSelect[int]:
+    """Ids of the next ``:limit`` claimable messages at ``:now``, highest priority first.
+
+    Two arms, each read in the order of the ``(status, priority, not_before)`` index and
+    cut at the limit: pending messages that are due, and claims whose lease expired (their
+    worker died). One ``OR`` over both made SQLite sort the whole backlog on every claim.
+    ``excluding``: leave out the channels in ``:exclude``.
+    """
+    now, limit = sa.bindparam("now", type_=UTCDateTime), sa.bindparam("limit", type_=sa.Integer)
+    arms = []
+    for cond in (
+        sa.and_(messages.c.status == PENDING, messages.c.not_before <= now),
+        sa.and_(messages.c.status == SENDING, messages.c.lease_until < now),
+    ):
+        arm = sa.select(messages.c.id, messages.c.priority, messages.c.not_before).where(cond)
+        if excluding:
+            # A channel whose workers are all busy (slow, hung) gets no more claims for now;
+            # its messages stay in the outbox and other channels go on.
+            arm = arm.where(messages.c.channel.not_in(sa.bindparam("exclude", expanding=True)))
+        arm = (
+            arm.order_by(messages.c.priority, messages.c.not_before, messages.c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)  # PostgreSQL; SQLite ignores it
+        )
+        sub = arm.subquery()
+        arms.append(sa.select(sub.c.id, sub.c.priority, sub.c.not_before))
+    both = sa.union_all(*arms).subquery()
+    return (
+        sa.select(both.c.id)
+        .order_by(both.c.priority, both.c.not_before, both.c.id)
+        .limit(limit)
+        .scalar_subquery()
+    )
+
+
+def _claim_statement(excluding: bool) -> sa.Update:
+    """Built once: a claim runs many times a second, and building costs more than running."""
+    return (
+        sa.update(messages)
+        .where(messages.c.id.in_(_due_ids(excluding)))
+        .values(
+            status=SENDING,
+            lease_until=sa.bindparam("until", type_=UTCDateTime),
+            worker=sa.bindparam("worker"),
+            attempts=messages.c.attempts + 1,
+        )
+        .returning(*_CLAIMED)
+    )
+
+
+_CLAIM = {excluding: _claim_statement(excluding) for excluding in (False, True)}
 
 
 class OutboxMixin(Transactions):
@@ -55,34 +111,13 @@ class OutboxMixin(Transactions):
         A lease that expired (its worker died) makes the message claimable again.
         ``exclude``: channels that are busy (a hung channel must not hog the queue).
         """
-        due = sa.or_(
-            sa.and_(messages.c.status == PENDING, messages.c.not_before <= now),
-            sa.and_(messages.c.status == SENDING, messages.c.lease_until < now),
-        )
-        pick = sa.select(messages.c.id).where(due)
+        params: dict[str, Any] = {"now": now, "limit": limit, "until": now + lease}
+        params["worker"] = worker
         if exclude:
-            # A channel whose workers are all busy (slow, hung) gets no more claims for now;
-            # its messages stay in the outbox and other channels go on.
-            pick = pick.where(messages.c.channel.not_in(list(exclude)))
-        pick = (
-            pick.order_by(messages.c.priority, messages.c.not_before, messages.c.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-        stmt = (
-            sa.update(messages)
-            .where(messages.c.id.in_(pick.scalar_subquery()))
-            .values(
-                status=SENDING,
-                lease_until=now + lease,
-                worker=worker,
-                attempts=messages.c.attempts + 1,
-            )
-            .returning(*messages.c)
-        )
+            params["exclude"] = list(exclude)
         async with self.write(urgent=urgent) as conn:
-            rows = (await conn.execute(stmt)).all()
-        claimed = [MessageRow.from_row(r) for r in rows]
+            rows = (await conn.execute(_CLAIM[bool(exclude)], params)).all()
+        claimed = [MessageRow(*r) for r in rows]
         claimed.sort(key=lambda m: (m.priority, m.not_before, m.id))
         return claimed
 

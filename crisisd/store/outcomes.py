@@ -6,6 +6,7 @@ One ``UPDATE`` serves the whole batch (executemany); each outcome fills its para
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, assert_never
@@ -33,6 +34,7 @@ class Written:
     fresh_budget: bool = False  # a new channel starts with no attempts spent
 
 
+@functools.lru_cache(maxsize=16)  # one per worker id; building costs more than running
 def update_statement(worker: str | None) -> sa.Update:
     """The message update for a batch: only claims still ``sending`` (and, with ``worker``,
     still ours) change; a message cancelled in flight stays cancelled unless it was sent."""

@@ -196,3 +196,59 @@ receipts = sa.Table(
 
 # Where the receipt poller looks for sent SMS (sent_channel, sent_at).
 sa.Index("ix_messages_sent", messages.c.sent_channel, messages.c.sent_at)
+
+# Who is reached on which messenger chat, as people connected themselves (enrolment: their
+# phone number or an invite link) or as a directory chat id was found to fail. A row per
+# contact, messenger and chat; its state says whether it reaches them now
+# (active | stale: blocked the bot | retired: stopped, replaced or left the directory).
+# At most one active chat per contact and messenger, and one contact per active chat.
+_ACTIVE = "state = 'active'"
+bindings = sa.Table(
+    "bindings",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("contact", sa.String(128), nullable=False),
+    sa.Column("messenger", sa.String(64), nullable=False),
+    sa.Column("chat_id", sa.BigInteger, nullable=False),
+    sa.Column("how", sa.String(16), nullable=False),  # phone | invite | directory
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("bound_at", UTCDateTime, nullable=False),
+    sa.Column("state_at", UTCDateTime, nullable=False),
+    sa.Column("reason", sa.String(200), nullable=False, default=""),
+    sa.Column("last_delivery_at", UTCDateTime),
+    sa.Column("told_at", UTCDateTime),  # the officers were told it went stale
+    sa.UniqueConstraint("contact", "messenger", "chat_id", name="uq_bindings_chat"),
+    sa.Index(
+        "ux_bindings_active_contact",
+        "contact",
+        "messenger",
+        unique=True,
+        sqlite_where=sa.text(_ACTIVE),
+        postgresql_where=sa.text(_ACTIVE),
+    ),
+    sa.Index(
+        "ux_bindings_active_chat",
+        "messenger",
+        "chat_id",
+        unique=True,
+        sqlite_where=sa.text(_ACTIVE),
+        postgresql_where=sa.text(_ACTIVE),
+    ),
+)
+
+# Invite links: one row per link (contact, messenger); the token carries the id and the
+# expiry, signed; the row makes it single-use (used_at, used_chat) and revocable.
+invites = sa.Table(
+    "invites",
+    metadata,
+    sa.Column("id", sa.String(16), primary_key=True),
+    sa.Column("contact", sa.String(128), nullable=False),
+    sa.Column("messenger", sa.String(64), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+    sa.Column("created_by", sa.String(128), nullable=False),
+    sa.Column("used_at", UTCDateTime),
+    sa.Column("used_chat", sa.BigInteger),
+    sa.Column("revoked_at", UTCDateTime),
+    sa.Index("ix_invites_contact", "contact", "messenger"),
+)

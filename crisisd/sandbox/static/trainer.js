@@ -9,7 +9,8 @@
   const el = {
     messenger: $("messenger"), who: $("who"), log: $("log"), bot: $("bot-name"),
     playing: $("playing"), text: $("text"), composer: $("composer"), toast: $("toast"),
-    error: $("error"), status: $("status"), quick: $("quick"),
+    error: $("error"), status: $("status"), quick: $("quick"), replyKb: $("reply-kb"),
+    share: $("share"),
   };
   const st = {
     roster: {messengers: [], users: []}, messenger: "", chatId: "", rev: "",
@@ -49,6 +50,7 @@
   const GROUPS = [
     ["officer", "مسئولان روابط عمومی — PR officers"],
     ["contact", "کارکنان و گیرندگان — staff and recipients"],
+    ["newcomer", "تازه‌واردها، هنوز وصل نشده — newcomers, not connected yet"],
     ["other", "دیگر کاربران — other users"],
   ];
 
@@ -180,7 +182,15 @@
     return item;
   };
 
+  // The bot's reply keyboard: a "share my number" button while the bot offers one.
+  const drawReplyKeyboard = (chat) => {
+    el.replyKb.hidden = !chat.contact_button;
+    el.share.textContent = chat.contact_button || "";
+    el.share.disabled = false;
+  };
+
   const drawChat = (chat) => {
+    drawReplyKeyboard(chat);
     const stick = st.stick || nearBottom();
     st.stick = false;
     if (!chat.messages.length) {
@@ -244,6 +254,7 @@
     showError("");
     remember();
     drawHeader();
+    el.replyKb.hidden = true;
     if (!st.chatId) {
       const p = document.createElement("p");
       p.className = "empty";
@@ -281,6 +292,17 @@
     soon();
   };
 
+  el.share.addEventListener("click", async () => {
+    showError("");
+    el.share.disabled = true;
+    try {
+      await api("api/contact", {messenger: st.messenger, chat_id: Number(st.chatId)});
+    } catch (e) {
+      showError(e.message);
+      el.share.disabled = false;
+    }
+    soon();
+  });
   el.composer.addEventListener("submit", (event) => {
     event.preventDefault();
     const text = el.text.value;
