@@ -14,7 +14,6 @@ PACKAGE = Path(__file__).resolve().parent.parent / "crisisd"
 MAX_LINES = 420  # "about 400": a little slack, never a 600-line module
 # Modules still being split by their owners in this series; this list only shrinks.
 KNOWN_LONG: dict[str, int] = {
-    "crisisd/api/app.py": 452,
     "crisisd/planning/planner.py": 441,
     "crisisd/reports/drill.py": 429,
     "crisisd/sandbox/botapi.py": 425,
