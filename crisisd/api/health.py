@@ -16,15 +16,20 @@ METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
 async def healthz(request: web.Request) -> web.Response:
-    """Anyone gets ``{"ok": …}`` (for load balancers); integrations with a token the detail."""
+    """503 while anything is down. Anyone gets ``ok`` and the names of the parts that are
+    down (for load balancers and systemd); integrations with a token get the detail."""
     detailed = has_valid_token(request)
     try:
         report = await request.app[STATE].ctx.health()
     except Exception as exc:  # noqa: BLE001 - a failing check is itself the answer: unhealthy
         log.warning("api.health_failed", error=redact(repr(exc)))
-        report = {"ok": False, "error": f"health check failed: {type(exc).__name__}"}
+        error = f"health check failed: {type(exc).__name__}"
+        report = {"ok": False, "down": {"health": error}, "error": error}
     ok = bool(report.get("ok"))
-    shown = redact_value(report) if detailed else {"ok": ok}
+    if detailed:
+        shown = redact_value(report)
+    else:
+        shown = {"ok": ok} if ok else {"ok": ok, "down": sorted(report.get("down") or {})}
     return web.json_response(shown, status=200 if ok else 503, dumps=dumps)
 
 
