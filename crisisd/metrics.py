@@ -36,6 +36,18 @@ class Metrics:
         self.escalations = Counter("crisisd_escalations", "Escalations fired", registry=r)
         self.drills = Counter("crisisd_drills", "Drills started", ["factory"], registry=r)
         self.reloads = Counter("crisisd_reloads", "Reloads by result", ["result"], registry=r)
+        self.part_failures = Counter(
+            "crisisd_part_failures",
+            "Background parts (tasks, scheduled jobs) that died or failed; an outage counts once",
+            ["part"],
+            registry=r,
+        )
+        self.part_down = Gauge(
+            "crisisd_part_down",
+            "1 while a background part is down (dead, waiting to restart, or its job failing)",
+            ["part"],
+            registry=r,
+        )
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

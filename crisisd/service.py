@@ -1,7 +1,9 @@
 """The daemon: wires store, channels, dispatcher, scheduler, API (and bots) in one exit stack.
 
 SIGTERM/SIGINT drain (in-flight sends finish or their claims are released); SIGHUP reloads
-config, playbooks and templates and keeps the last good set when anything is wrong.
+config, playbooks and templates and keeps the last good set when anything is wrong. Every
+background task runs under one :class:`~crisisd.supervision.Supervisor`; a critical part
+that keeps dying stops the daemon with a non-zero exit.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +25,13 @@ from aiohttp import web
 
 from crisisd import redaction, sdnotify
 from crisisd.api.acklinks import AckSigner
-from crisisd.channels.base import Channel, OutboundMessage
+from crisisd.channels.base import Channel
 from crisisd.channels.chatmoves import follow_moves
 from crisisd.channels.registry import build_channels
 from crisisd.channels.sms import SmsChannel
 from crisisd.config import Config, load_config
 from crisisd.context import DaemonContext
+from crisisd.delivery.admins import tell_admins
 from crisisd.delivery.dispatcher import Dispatcher
 from crisisd.enrolment.directory import BoundLibrary
 from crisisd.enrolment.watch import ReachWatch
@@ -45,20 +49,43 @@ from crisisd.store import MessageRow, Store
 from crisisd.store.engine import normalize_url
 from crisisd.store.receipts import ReceiptLedger
 from crisisd.store.workerlock import WorkerLock
+from crisisd.supervision import Supervisor, describe
 
 log = structlog.get_logger("crisisd.service")
+
+LEASE = timedelta(seconds=120)  # how long a claim outlives a daemon that stopped renewing it
+STORE_PROBE_SECONDS = 5.0  # a store that takes longer to take a one-row write is "down"
+
+
+class PartFailedError(CrisisError):
+    """A critical part of the daemon kept dying; the daemon stopped (systemd restarts it)."""
 
 
 class Daemon:
     """One running crisisd. ``run`` returns when a stop signal has been handled."""
 
-    def __init__(self, config_path: Path | None, config: Config, library: Library) -> None:
+    def __init__(
+        self,
+        config_path: Path | None,
+        config: Config,
+        library: Library,
+        *,
+        supervisor: Supervisor | None = None,
+        lease: timedelta = LEASE,
+    ) -> None:
         self.config_path = config_path
         self.config = config
         self._library = library
         self.stopping = asyncio.Event()
         self.ready = asyncio.Event()
         self.metrics = Metrics()
+        self.supervisor = supervisor or Supervisor()
+        self.supervisor.metrics = self.metrics
+        self.supervisor.on_fatal = self._fatal
+        self.failure: tuple[str, str] | None = None
+        self.lease = lease
+        self.worker = _worker_id(config_path)
+        self._reload_wanted = asyncio.Event()
         self.channels: dict[str, Channel] = {}
         self.addresses: dict[str, str] = {}
         self._webhooks: dict[str, Callable[[web.Request], Awaitable[web.StreamResponse]]] = {}
@@ -73,12 +100,14 @@ class Daemon:
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, self.stopping.set)
-            loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(self.reload()))
+            loop.add_signal_handler(signal.SIGHUP, self.request_reload)
             stack.callback(self._remove_signals, loop)
+            self.supervisor.spawn("reload", self._reload_loop)
             sdnotify.notify("READY=1")
             interval = sdnotify.watchdog_interval()
             if interval:
-                stack.enter_context(_task(asyncio.create_task(sdnotify.watchdog(interval))))
+                pings = partial(sdnotify.watchdog, interval)
+                self.supervisor.spawn("watchdog", pings, critical=True)
             self.ready.set()
             log.info("daemon.ready", **self.addresses)
             if not os.environ.get("NOTIFY_SOCKET"):
@@ -87,6 +116,15 @@ class Daemon:
             sdnotify.notify("STOPPING=1")
             log.info("daemon.stopping")
         log.info("daemon.stopped")
+        if self.failure is not None:
+            part, cause = self.failure
+            raise PartFailedError(f"{part} kept failing ({cause}); stopped so systemd restarts")
+
+    def _fatal(self, part: str, cause: str) -> None:
+        """A critical part is out of restarts: stop cleanly, then exit non-zero."""
+        if self.failure is None:
+            self.failure = (part, cause)
+        self.stopping.set()
 
     @staticmethod
     def _remove_signals(loop: asyncio.AbstractEventLoop) -> None:
@@ -100,6 +138,8 @@ class Daemon:
         await self.store.start()
         stack.push_async_callback(self.store.aclose)
         self.bound = bound = await BoundLibrary.start(self.store, lambda: self._library)
+        # closed after everything else has drained: what is left (reload, watchdog) is stopped
+        stack.push_async_callback(self.supervisor.aclose)
         sandbox = None
         if config.sandbox:
             from crisisd.sandbox.runner import start_sandbox
@@ -129,7 +169,7 @@ class Daemon:
                 hint="ack links in email and SMS point at the bind address; set api.public_url",
             )
         self.service.ack_link = lambda key: self.signer.url(public, key)
-        worker = _worker_id(self.config_path)
+        worker = self.worker
         lock = WorkerLock(self.store.engine, worker)
         await lock.acquire()  # before anything is released or claimed
         stack.push_async_callback(lock.release)
@@ -140,6 +180,8 @@ class Daemon:
             on_final_failure=self._final_failure,
             metrics=self.metrics,
             worker_id=worker,
+            lease=self.lease,
+            supervisor=self.supervisor,
         )
         self.ctx = DaemonContext(
             store=self.store,
@@ -149,21 +191,18 @@ class Daemon:
             health=self.health,
             kick=self.dispatcher.kick,
             ack_url=self.service.ack_link,
+            supervisor=self.supervisor,
         )
         await self.dispatcher.start()
         stack.push_async_callback(self.dispatcher.drain)
         self.scheduler = Scheduler(self.ctx, drill_reporter=self._drill_report)
         self.scheduler.start()
         watch = GatewayWatch(self.ctx, self.channels, self._tell_admins)
-        self.scheduler.aps.add_job(
-            watch.check, "interval", seconds=config.schedule.check_seconds, id="gateways"
-        )
+        self.scheduler.every("gateways", watch.check, config.schedule.check_seconds)
         reach = ReachWatch(
             self.store, bound, lambda: self._library, self.service.clock, self.ctx.kick
         )
-        self.scheduler.aps.add_job(
-            reach.check, "interval", seconds=config.schedule.check_seconds, id="reach"
-        )
+        self.scheduler.every("reach", reach.check, config.schedule.check_seconds)
         self._start_receipts(config)
         stack.callback(self.scheduler.shutdown)
         await self._start_api(stack)
@@ -182,7 +221,7 @@ class Daemon:
             alert_within=timedelta(minutes=config.sms.alert_delivered_within_minutes),
             kick=self.dispatcher.kick,
         )
-        self.scheduler.aps.add_job(poller.poll, "interval", seconds=every, id="receipts")
+        self.scheduler.every("receipts", poller.poll, every)
 
     async def _start_bots(self, stack: contextlib.AsyncExitStack, sandbox: Sandbox | None) -> None:
         """The officers' bot on every messenger that has it (closed before the dispatcher)."""
@@ -248,18 +287,59 @@ class Daemon:
         await send_drill_report(self.ctx, row)
 
     async def health(self) -> dict[str, Any]:
-        store_ok = await self.store.ping()
+        """What /healthz shows: ``ok`` is false while anything is ``down`` (part: cause)."""
+        down = self.supervisor.faults()
+        store = await self._store_health()
+        if store != "up":
+            down["store"] = store
         channels: dict[str, Any] = {}
         for name, channel in self.channels.items():
             report = getattr(channel, "health", None)
             channels[name] = report() if callable(report) else "up"
-        return {"ok": store_ok, "store": "up" if store_ok else "down", "channels": channels}
+        return {"ok": not down, "store": store, "channels": channels, "down": down}
+
+    async def _store_health(self) -> str:
+        """Writable, not just reachable: a full disk or a locked database is "down: …"."""
+        probe = self.store.put_setting(f"health:{self.worker}", datetime.now(UTC).isoformat())
+        try:
+            await asyncio.wait_for(probe, STORE_PROBE_SECONDS)
+        except TimeoutError:
+            return f"down: a one-row write took over {STORE_PROBE_SECONDS:.0f}s"
+        except Exception as exc:  # noqa: BLE001 - whatever the driver raised, the store is down
+            return f"down: {describe(exc)}"
+        return "up"
+
+    # -- reload -------------------------------------------------------------------------------
+
+    def request_reload(self) -> None:
+        """SIGHUP: reload soon. Requests that come during a reload merge into one more."""
+        self._reload_wanted.set()
+
+    @property
+    def reload_pending(self) -> bool:
+        """A reload was asked for and has not started yet."""
+        return self._reload_wanted.is_set()
+
+    async def _reload_loop(self) -> None:
+        while True:
+            await self._reload_wanted.wait()
+            self._reload_wanted.clear()
+            await self.reload()
+
+    def _load(self) -> tuple[Library, bool]:
+        """The reload's heavy part: files, parsing and pure checks. True when settings that
+        need a restart changed."""
+        config = load_config(self.config_path) if self.config_path else self.config
+        library = load_library(config)
+        later = {"playbooks", "templates"}
+        changed = config.model_dump(exclude=later) != self.config.model_dump(exclude=later)
+        return library, changed
 
     async def reload(self) -> bool:
         """Load config, playbooks and templates again; keep the last good set on any error."""
+        log.info("reload.started")
         try:
-            config = load_config(self.config_path) if self.config_path else self.config
-            library = load_library(config)
+            library, changed = self._load()
         except ProblemsError as exc:
             self.metrics.reloads.labels("rejected").inc()
             problems = [redact(p.format()) for p in exc.problems]
@@ -273,9 +353,9 @@ class Daemon:
             self.metrics.reloads.labels("rejected").inc()
             log.error("reload.rejected", error=redact(str(exc)))
             return False
-        if config.model_dump(exclude={"playbooks", "templates"}) != self.config.model_dump(
-            exclude={"playbooks", "templates"}
-        ):
+        if self.stopping.is_set():
+            return False  # the daemon is shutting down: nothing to apply the set to
+        if changed:
             log.warning(
                 "reload.config_changed",
                 hint="store, channel and API settings apply after a restart",
@@ -289,28 +369,7 @@ class Daemon:
         return True
 
     async def _tell_admins(self, text: str) -> None:
-        """Best effort, straight through the channels: there is no incident to attach it to."""
-        lib = self._library
-        for who in lib.config.admins:
-            contact = lib.directory.contacts.get(who)
-            if contact is None:
-                continue
-            for name, channel in self.channels.items():
-                address = contact.address_for(name)
-                if address is None:
-                    continue
-                result = await channel.send(
-                    OutboundMessage(
-                        key=f"admin/{who}/{hash(text)}",
-                        channel=name,
-                        address=address,
-                        text=text if channel.kind != "chat" else _escape(text),
-                        subject=text.splitlines()[0][:80],
-                        lang=contact.lang,
-                    )
-                )
-                log.info("admin.told", admin=who, channel=name, result=type(result).__name__)
-                break
+        await tell_admins(self._library, self.channels, text)
 
 
 def _worker_id(config_path: Path | None) -> str:
@@ -329,20 +388,6 @@ def _banner(addresses: dict[str, str]) -> None:
         lines.append(f"  {'health':<18} {addresses['api']}/healthz")
     lines += ["Stop with Ctrl-C.", ""]
     print("\n".join(lines), file=sys.stderr, flush=True)  # a greeting, not a log line
-
-
-def _escape(text: str) -> str:
-    from markupsafe import escape
-
-    return str(escape(text))
-
-
-@contextlib.contextmanager
-def _task(task: asyncio.Task[None]) -> Any:
-    try:
-        yield task
-    finally:
-        task.cancel()
 
 
 def run_daemon(config_path: Path | None) -> int:
@@ -364,6 +409,9 @@ def run_daemon(config_path: Path | None) -> int:
     daemon = Daemon(config_path, config, library)
     try:
         asyncio.run(daemon.run())
+    except PartFailedError as exc:
+        log.error("daemon.failed", error=redact(str(exc)))
+        return 1
     except CrisisError as exc:
         log.error("start.failed", error=redact(str(exc)))
         return 1

@@ -567,8 +567,26 @@ async def test_healthz_is_200_when_ok_and_503_when_not(api: Api) -> None:
 
     api.ctx.health = broken
     status, body, _ = await api.call("GET", "/healthz", token=None)
+    assert (status, body) == (503, {"ok": False, "down": ["health"]})
+
+
+async def test_healthz_names_what_is_down_to_anyone_and_the_cause_only_with_a_token(
+    api: Api,
+) -> None:
+    secret = "pg-password-Tz8w1Lq4"
+    redaction.register(secret)
+
+    async def faulty() -> dict[str, Any]:
+        cause = f"OSError: could not connect to postgresql://crisisd:{secret}@db"
+        return {"ok": False, "store": "up", "down": {"dispatcher.claim": cause, "store": "x"}}
+
+    api.ctx.health = faulty
+    status, body, _ = await api.call("GET", "/healthz", token=None)
+    assert (status, body) == (503, {"ok": False, "down": ["dispatcher.claim", "store"]})
+    status, body, _ = await api.call("GET", "/healthz")
     assert status == 503
-    assert body["ok"] is False
+    assert body["down"]["dispatcher.claim"].startswith("OSError: could not connect")
+    assert secret not in json.dumps(body)
 
 
 async def test_metrics_show_incidents_and_the_outbox(api: Api) -> None:

@@ -13,9 +13,7 @@ import grimp
 PACKAGE = Path(__file__).resolve().parent.parent / "crisisd"
 MAX_LINES = 420  # "about 400": a little slack, never a 600-line module
 # Modules still being split by their owners in this series; this list only shrinks.
-KNOWN_LONG: dict[str, int] = {
-    "crisisd/api/app.py": 452,
-}
+KNOWN_LONG: dict[str, int] = {}
 
 
 def _cycles(graph: grimp.ImportGraph) -> list[list[str]]:
@@ -110,6 +108,7 @@ def test_the_package_root_holds_only_vocabulary_models_and_the_shell() -> None:
         "redaction",
         "sdnotify",
         "service",
+        "supervision",
         "templates",
     ]
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -208,7 +209,8 @@ async def start_bots(
                 log.error("bot.token_rejected", messenger=messenger.name, error=redact(str(exc)))
             except (TelegramError, OSError) as exc:
                 log.warning("bot.unreachable", messenger=messenger.name, error=redact(str(exc)))
-                bot.retry = asyncio.create_task(bot.keep_trying(settings))
+                retry = functools.partial(bot.keep_trying, settings)
+                bot.retry = ctx.supervisor.spawn(f"bot.{messenger.name}.connect", retry)
     except BaseException:
         await bots.aclose()
         raise

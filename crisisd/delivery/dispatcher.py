@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import random
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta
@@ -34,6 +35,7 @@ from crisisd.store import (
     OutcomeSent,
     Store,
 )
+from crisisd.supervision import Supervisor
 
 log = structlog.get_logger("crisisd.delivery.dispatcher")
 
@@ -77,6 +79,7 @@ class Dispatcher:
         clock: Callable[[], datetime] = _now,
         rng: random.Random | None = None,
         metrics: Metrics | None = None,
+        supervisor: Supervisor | None = None,
     ) -> None:
         self.store = store
         self.channels = channels
@@ -91,6 +94,8 @@ class Dispatcher:
         self.clock = clock
         self.rng = rng or random.Random()
         self.metrics = metrics
+        # Every loop below runs as a supervised part: a dead one is logged, shown and restarted.
+        self.supervisor = supervisor or Supervisor(metrics=metrics)
         # Per channel, highest priority first: a claimed emergency alert overtakes the backlog.
         self._queues: dict[str, asyncio.PriorityQueue[Queued]] = {}
         self._pacers = {name: Pacer(ch.limits) for name, ch in channels.items()}
@@ -124,17 +129,19 @@ class Dispatcher:
         recovered = await self.store.release(self.worker_id)
         if recovered:
             log.warning("dispatch.recovered_claims", worker=self.worker_id, messages=recovered)
+        spawn = self.supervisor.spawn
         for name, ch in self.channels.items():
             queue: asyncio.PriorityQueue[Queued] = asyncio.PriorityQueue()
             self._queues[name] = queue
             for i in range(ch.limits.concurrency):
-                self._tasks.append(
-                    asyncio.create_task(self._worker(name, queue), name=f"send-{name}-{i}")
-                )
-        self._tasks.append(asyncio.create_task(self._claim_loop(), name="claim"))
-        self._flusher = asyncio.create_task(self._flush_loop(), name="flush")
+                worker = functools.partial(self._worker, name, queue)
+                self._tasks.append(spawn(f"dispatcher.send.{name}.{i}", worker))
+        # Without these three nothing is claimed, recorded or kept leased: when one keeps
+        # dying the daemon stops (and systemd starts it again) rather than limp on.
+        self._tasks.append(spawn("dispatcher.claim", self._claim_loop, critical=True))
+        self._flusher = spawn("dispatcher.flush", self._flush_loop, critical=True)
         self._tasks.append(self._flusher)
-        self._tasks.append(asyncio.create_task(self._lease_loop(), name="lease"))
+        self._tasks.append(spawn("dispatcher.lease", self._lease_loop, critical=True))
 
     async def drain(self, grace: float = 20.0) -> None:
         """Stop claiming, let in-flight sends finish (bounded), record, give back the rest."""
@@ -216,11 +223,25 @@ class Dispatcher:
     # -- sending ----------------------------------------------------------------------------
 
     async def _worker(self, name: str, queue: asyncio.PriorityQueue[Queued]) -> None:
+        """One sender of one channel. When it dies (its supervisor starts it again), the
+        message in its hand is no longer renewed: the lease runs out and it is claimed anew."""
+        hand: list[MessageRow] = []
+        try:
+            await self._send_loop(name, queue, hand)
+        except BaseException:
+            for msg in hand:
+                self._claimed.pop(msg.id, None)
+            raise
+
+    async def _send_loop(
+        self, name: str, queue: asyncio.PriorityQueue[Queued], hand: list[MessageRow]
+    ) -> None:
         channel = self.channels[name]
         pacer = self._pacers[name]
         loop = asyncio.get_running_loop()
         low_water = self.capacity(name) // 2
         while True:
+            hand.clear()
             entry = await queue.get()
             wait = pacer.reserve_slot()
             if 0 < wait <= _CHOOSE_NOW:
@@ -234,6 +255,7 @@ class Dispatcher:
                     continue  # another worker sent it; this slot goes unused
                 entry = queue.get_nowait()
             msg = entry[-1]
+            hand.append(msg)
             if queue.qsize() == low_water:
                 self._wake.set()  # room again: the claim loop may take this channel's messages
             address = self.address_of(msg, name)

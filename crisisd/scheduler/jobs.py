@@ -7,13 +7,17 @@
 - reminders to the officer that the next press update is due;
 - follow-up task reminders on the Iranian working week;
 - drill scores when a drill's window closes.
+
+Every job runs through :meth:`Scheduler.supervised`: a failure is logged with its cause and
+counted, and a periodic job that fails shows as down (``/healthz``) until it next succeeds.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import datetime, timedelta
+from typing import Any
 
 import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -27,10 +31,12 @@ from crisisd.library.model import Library
 from crisisd.planning.planner import plan_notice
 from crisisd.scheduler.sweeper import sweep
 from crisisd.store import AuditEntry, IncidentRow
+from crisisd.supervision import describe
 
 log = structlog.get_logger("crisisd.scheduler.jobs")
 
 DrillReporter = Callable[[IncidentRow], Awaitable[None]]
+Job = Callable[..., Coroutine[Any, Any, None]]
 UPDATE_TEXT = {
     "fa": "یادآوری: مهلت به‌روزرسانی بعدی برای رسانه‌ها دربارهٔ حادثهٔ {id} تا {left} دیگر "
     "(ساعت {at}) است. با /update بفرستید.",
@@ -64,8 +70,8 @@ class Scheduler:
             timezone=zone,
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 120},
         )
-        self.aps.add_job(self.sweep, "interval", seconds=sweep_every, id="sweep")
-        self.aps.add_job(self.checks, "interval", seconds=check_every, id="checks")
+        self.every("sweep", self.sweep, sweep_every)
+        self.every("checks", self.checks, check_every)
 
     def start(self) -> None:
         self.aps.start()
@@ -73,6 +79,33 @@ class Scheduler:
 
     def shutdown(self) -> None:
         self.aps.shutdown(wait=False)
+
+    def every(self, name: str, func: Callable[[], Awaitable[object]], seconds: float) -> None:
+        """Run ``func`` every ``seconds`` as the supervised job ``scheduler.<name>``."""
+        self.aps.add_job(self.supervised(name, func), "interval", seconds=seconds, id=name)
+
+    def supervised(
+        self, name: str, func: Callable[..., Awaitable[object]], *, standing: bool = True
+    ) -> Job:
+        """``func`` as a job the supervisor knows as ``scheduler.<name>``: a failure is logged
+        (its cause, no traceback) and counted. ``standing``: the job runs every few seconds,
+        so a failure shows as down until its next run succeeds; drills run days apart and
+        are only counted. APScheduler itself never sees the exception."""
+        part = f"scheduler.{name}"
+        supervisor = self.ctx.supervisor
+
+        async def job(*args: Any) -> None:
+            try:
+                await func(*args)
+            except Exception as exc:  # noqa: BLE001 - a failed run is recorded, the next one comes
+                cause = describe(exc)
+                log.error("scheduler.job_failed", job=part, cause=cause)
+                supervisor.report(part, cause, standing=standing)
+            else:
+                if standing:
+                    supervisor.recovered(part)
+
+        return job
 
     # -- drills -----------------------------------------------------------------------------
 
@@ -94,7 +127,7 @@ class Scheduler:
             for index, drill in enumerate(pb.drills):
                 trigger = parse_cron(drill.cron, lib.config.zone)
                 self.aps.add_job(
-                    self.drill_slot,
+                    self.supervised("drill", self.drill_slot, standing=False),
                     trigger,
                     args=[factory, index],
                     id=f"drill:{factory}:{index}",
@@ -134,7 +167,7 @@ class Scheduler:
         offset = int.from_bytes(digest[:8], "big") / 2**64 * window.total_seconds()
         start = max(slot + timedelta(seconds=offset), datetime.now(slot.tzinfo))
         self.aps.add_job(
-            self.start_drill,
+            self.supervised("drill-start", self.start_drill, standing=False),
             DateTrigger(run_date=start),
             args=[factory, index, slot.isoformat()],
             id=f"drill-start:{factory}:{index}:{slot.isoformat()}",
