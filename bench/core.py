@@ -261,7 +261,7 @@ def main() -> None:
     ap.add_argument("--contacts", type=int, default=1_000, help="recipients per incident")
     ap.add_argument("--probes", type=int, default=100)
     ap.add_argument("--pace", type=float, default=1000.0, help="Bale msgs/s in the latency runs")
-    ap.add_argument("--headroom", type=int, default=4_000, help="backlog beyond --messages")
+    ap.add_argument("--headroom", type=int, default=8_000, help="backlog beyond --messages")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--pg", default=os.environ.get("CRISISD_TEST_PG_URL"))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -48,18 +49,22 @@ def _free(port: int) -> bool:
 
 def config_for(root: Path, factories: int, contacts: int) -> Path:
     path = Province(root, contacts=contacts, playbooks=factories + 1).build()
-    text = path.read_text("utf-8")
-    text = text.replace("sandbox_port: 8790", f"sandbox_port: {free_port_block(8)}")
-    text = text.replace("  port: 8787", "  port: 0")
+    text = path.read_text("utf-8").replace("  port: 8787", "  port: 0")
     path.write_text(text, "utf-8")
     return path
+
+
+def fresh_ports(config: Path) -> None:
+    """Free ports for the sandbox, looked up just before each start (others use ports too)."""
+    text = re.sub(r"sandbox_port: \d+", f"sandbox_port: {free_port_block(8)}", config.read_text())
+    config.write_text(text, "utf-8")
 
 
 def time_to_ready(config: Path, log: Path, timeout: float = 120.0) -> float:
     sock_path = config.parent / f"notify-{time.monotonic_ns()}.sock"
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     listener.bind(str(sock_path))
-    listener.settimeout(timeout)
+    listener.settimeout(0.2)
     env = {**os.environ, "NOTIFY_SOCKET": str(sock_path), "PYTHONUNBUFFERED": "1"}
     with log.open("ab") as sink:
         t0 = time.perf_counter()
@@ -68,12 +73,16 @@ def time_to_ready(config: Path, log: Path, timeout: float = 120.0) -> float:
             cwd=ROOT, stdout=sink, stderr=subprocess.STDOUT, env=env,
         )  # fmt: skip
     try:
-        while True:
-            data = listener.recv(4096).decode()
+        while time.perf_counter() - t0 < timeout:
+            try:
+                data = listener.recv(4096).decode()
+            except TimeoutError:
+                if proc.poll() is not None:
+                    break  # it gave up: the log says why
+                continue
             if "READY=1" in data.split("\n"):
                 return time.perf_counter() - t0
-    except TimeoutError:
-        raise RuntimeError(f"no READY within {timeout}s:\n{log.read_text()[-2000:]}") from None
+        raise RuntimeError(f"no READY:\n{log.read_text()[-2000:]}")
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -103,6 +112,7 @@ def main() -> None:
         config = config_for(Path(tmp), args.factories, args.contacts)
         for i in range(args.runs):
             (Path(tmp) / "crisisd.sqlite3").unlink(missing_ok=True)
+            fresh_ports(config)
             ready = time_to_ready(config, Path(tmp) / f"run{i}.log")
             runs.append({"ready_s": ready, "python_s": bare_python()})
     fig = figure(
