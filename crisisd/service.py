@@ -28,7 +28,6 @@ from crisisd.api.acklinks import AckSigner
 from crisisd.channels.base import Channel
 from crisisd.channels.chatmoves import follow_moves
 from crisisd.channels.registry import build_channels
-from crisisd.channels.sms import SmsChannel
 from crisisd.config import Config, load_config
 from crisisd.context import DaemonContext
 from crisisd.delivery.admins import tell_admins
@@ -47,7 +46,6 @@ from crisisd.scheduler.jobs import Scheduler
 from crisisd.scheduler.receipts import ReceiptPoller
 from crisisd.store import MessageRow, Store
 from crisisd.store.engine import normalize_url
-from crisisd.store.receipts import ReceiptLedger
 from crisisd.store.workerlock import WorkerLock
 from crisisd.supervision import Supervisor, describe
 
@@ -203,25 +201,13 @@ class Daemon:
             self.store, bound, lambda: self._library, self.service.clock, self.ctx.kick
         )
         self.scheduler.every("reach", reach.check, config.schedule.check_seconds)
-        self._start_receipts(config)
+        poller = ReceiptPoller.for_channels(self.channels, self.store, config, self.service.clock)
+        if poller is not None:
+            poller.kick = self.dispatcher.kick
+            self.scheduler.every("receipts", poller.poll, config.schedule.receipts_seconds)
         stack.callback(self.scheduler.shutdown)
         await self._start_api(stack)
         await self._start_bots(stack, sandbox)
-
-    def _start_receipts(self, config: Config) -> None:
-        """Ask the SMS gateways' status APIs where sent SMS are (see scheduler/receipts.py)."""
-        sms, every = self.channels.get("sms"), config.schedule.receipts_seconds
-        if not isinstance(sms, SmsChannel) or every <= 0:
-            return
-        poller = ReceiptPoller(
-            ReceiptLedger(self.store, sms.name),
-            sms,
-            self.service.clock,
-            every=timedelta(seconds=every),
-            alert_within=timedelta(minutes=config.sms.alert_delivered_within_minutes),
-            kick=self.dispatcher.kick,
-        )
-        self.scheduler.every("receipts", poller.poll, every)
 
     async def _start_bots(self, stack: contextlib.AsyncExitStack, sandbox: Sandbox | None) -> None:
         """The officers' bot on every messenger that has it (closed before the dispatcher)."""
@@ -339,7 +325,8 @@ class Daemon:
         """Load config, playbooks and templates again; keep the last good set on any error."""
         log.info("reload.started")
         try:
-            library, changed = self._load()
+            # parsing and checks in a worker thread: the loop keeps serving meanwhile
+            library, changed = await asyncio.to_thread(self._load)
         except ProblemsError as exc:
             self.metrics.reloads.labels("rejected").inc()
             problems = [redact(p.format()) for p in exc.problems]

@@ -14,12 +14,15 @@ delivered ``sms.alert_delivered_within_minutes`` after it was sent (default 5; 0
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
 import structlog
 
+from crisisd.channels.base import Channel
 from crisisd.channels.sms import SmsChannel
+from crisisd.config import Config
+from crisisd.store import Store
 from crisisd.store.receipts import Answer, Awaiting, Moved, ReceiptLedger
 
 log = structlog.get_logger("crisisd.receipts")
@@ -50,6 +53,26 @@ class ReceiptPoller:
         self.alert_within = alert_within
         self.keep_asking = keep_asking
         self.kick = kick  # wake the dispatcher after a failover
+
+    @classmethod
+    def for_channels(
+        cls,
+        channels: Mapping[str, Channel],
+        store: Store,
+        config: Config,
+        clock: Callable[[], datetime],
+    ) -> ReceiptPoller | None:
+        """The daemon's poller for its SMS channel, or None (no SMS, or polling is off)."""
+        sms, every = channels.get("sms"), config.schedule.receipts_seconds
+        if not isinstance(sms, SmsChannel) or every <= 0:
+            return None
+        return cls(
+            ReceiptLedger(store, sms.name),
+            sms,
+            clock,
+            every=timedelta(seconds=every),
+            alert_within=timedelta(minutes=config.sms.alert_delivered_within_minutes),
+        )
 
     async def poll(self) -> list[Awaiting]:
         """Ask about the SMS that are due; returns those whose delivery became known."""
