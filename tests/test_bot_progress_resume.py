@@ -31,7 +31,8 @@ async def _accepted_then_stopped(w: World) -> tuple[Chat, dict[str, Any], str]:
     await report(officer, "انفجار کوچک در دیگ بخار")
     incident_id = await confirm(officer)
     progress = await officer.said("📊")
-    records = await w.store.settings_with_prefix(RECORDS)
+    # The message is remembered right after it is sent: wait for that, not for a moment.
+    records = await wait_for(lambda: w.store.settings_with_prefix(RECORDS), "the record")
     assert list(records) == [f"{RECORDS}bale:1001:{progress['message_id']}"]
     assert json.loads(next(iter(records.values())))["incident"] == incident_id
 
