@@ -33,6 +33,7 @@ async def open_incident(request: web.Request) -> web.Response:
         details=got.details,
         location=got.location,
         casualties=Casualties(got.casualties),
+        casualties_count=got.casualties_count,
         drill=got.drill,
         source=f"api:{caller}",
         idempotency_key=key,

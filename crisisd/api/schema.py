@@ -55,7 +55,10 @@ class OpenIncident(_Request):
     ]
     details: Annotated[str, Field(max_length=1000, description="Free text, shown escaped")] = ""
     location: Annotated[str, Field(max_length=200)] = ""
-    casualties: Literal["none", "unknown", "yes"] = "unknown"
+    casualties: Literal["none", "injured", "fatalities", "unknown", "yes"] = Field(
+        "unknown", description="`yes` is read as `injured` (older clients)"
+    )
+    casualties_count: Annotated[int, Field(ge=1, le=10_000)] | None = None
     drill: bool = False
 
 
