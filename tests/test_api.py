@@ -614,6 +614,9 @@ async def test_openapi_lists_every_route_and_the_request_schemas(api: Api) -> No
         "/v1/incidents/{id}/updates",
         "/v1/incidents/{id}/resolve",
         "/v1/incidents/{id}/takeover",
+        "/v1/invites",
+        "/v1/contacts",
+        "/v1/tasks/{id}/done",
         "/v1/ack/{token}",
         "/healthz",
         "/metrics",
@@ -690,3 +693,27 @@ async def test_start_api_on_a_taken_port_is_a_config_error(api: Api) -> None:
     app = web.Application()
     with pytest.raises(ConfigError, match=f"cannot listen on 127.0.0.1:{port}"):
         await start_api(app, "127.0.0.1", port)
+
+
+async def test_people_routes_invite_list_reach_and_close_a_task(api: Api) -> None:
+    status, body, _ = await api.call("POST", "/v1/invites", {"factory": "mini", "via": "email"})
+    assert status == 201, body
+    status, body, _ = await api.call("POST", "/v1/invites", {})
+    assert status == 422 and _error(body)[0] == "invalid_report"
+    status, body, _ = await api.call("POST", "/v1/invites", {"contact": "staff.b"}, token=None)
+    assert status == 401
+
+    status, rows, _ = await api.call("GET", "/v1/contacts?factory=mini")
+    assert status == 200 and {r["contact"] for r in rows} >= {"staff.b", "boss.c"}
+    assert all("0912" not in json.dumps(r) for r in rows)  # phones masked
+    status, body, _ = await api.call("GET", "/v1/contacts?factory=nope")
+    assert status == 404
+
+    incident = await api.open()
+    (task,) = await api.store.tasks_of(incident)
+    status, body, _ = await api.call("POST", f"/v1/tasks/{task.id}/done", {})
+    assert status == 200 and body["done_at"] and body["already_done"] is False
+    status, body, _ = await api.call("POST", f"/v1/tasks/{task.id}/done", {})
+    assert status == 200 and body["already_done"] is True
+    status, body, _ = await api.call("POST", "/v1/tasks/999999/done", {})
+    assert status == 404

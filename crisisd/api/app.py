@@ -33,6 +33,7 @@ from crisisd.api.acklinks import AckSigner
 from crisisd.api.acks import ack_confirm, ack_link
 from crisisd.api.health import healthz, metrics, openapi
 from crisisd.api.incidents import get_incident, open_incident, post_update, resolve, takeover
+from crisisd.api.people import get_contacts, post_invites, post_task_done, with_people_routes
 from crisisd.api.requests import too_large
 from crisisd.api.schema import (
     ErrorBody,
@@ -71,7 +72,7 @@ def create_api_app(
         tokens if callable(tokens) else (lambda: tuple(tokens)),
         signer,
         max_body_bytes,
-        openapi_document(__version__),
+        with_people_routes(openapi_document(__version__)),
     )
     app.on_response_prepare.append(_common_headers)
     r = app.router
@@ -80,6 +81,9 @@ def create_api_app(
     r.add_post("/v1/incidents/{id}/updates", post_update)
     r.add_post("/v1/incidents/{id}/resolve", resolve)
     r.add_post("/v1/incidents/{id}/takeover", takeover)
+    r.add_post("/v1/invites", post_invites)
+    r.add_get("/v1/contacts", get_contacts)
+    r.add_post("/v1/tasks/{id}/done", post_task_done)
     # No HEAD: link checkers send HEAD requests, and one must not acknowledge for a person.
     r.add_get("/v1/ack/{token}", ack_confirm, allow_head=False)
     r.add_post("/v1/ack/{token}", ack_link)

@@ -372,7 +372,6 @@ def openapi_document(version: str) -> dict[str, Any]:
         200: _typed("application/json", "Healthy", _HEALTH),
         503: _typed("application/json", "Unhealthy", _HEALTH),
     }
-    one_incident = {200: _json(IncidentView, "The incident")}
     paths = {
         "/v1/incidents": {
             "post": _op(
@@ -386,7 +385,7 @@ def openapi_document(version: str) -> dict[str, Any]:
         "/v1/incidents/{id}": {
             "get": _op(
                 "An incident with delivery and acknowledgement counts",
-                one_incident,
+                {200: _json(IncidentView, "The incident")},
                 params=(_INCIDENT_ID,),
                 errors=(401, 404),
             )
@@ -399,11 +398,7 @@ def openapi_document(version: str) -> dict[str, Any]:
             "post": _op("Acknowledge (the confirm page's button)", acked, params=(token,)),
         },
         "/healthz": {"get": _op("Health of the store and channels", health)},
-        "/metrics": {
-            "get": _op(
-                "Prometheus metrics", {200: _typed("text/plain", "Text format 0.0.4", _TEXT)}
-            )
-        },
+        "/metrics": {"get": _op("Prometheus metrics", {200: _typed("text/plain", "0.0.4", _TEXT)})},
         "/openapi.json": {"get": _op("This document", {200: {"description": "OpenAPI 3.1"}})},
     }
     return {
