@@ -4,6 +4,9 @@ A generated province (fictional: 100 factory playbooks, 10,000 contacts) is load
 `crisisd run` reloads on SIGHUP (``asyncio.to_thread(load_library)``) while a probe task
 sleeps 5 ms at a time and records how late it wakes. Printed beside the same probe with
 nothing to do (the floor) and beside loading on the loop itself (what a reload cost before).
+
+Limit: nothing is sent meanwhile. With a fan-out running, the thread measured 176–232 ms on
+branch `shell` (over the 50 ms target); that branch's child-process loader held ~30 ms.
 """
 
 from __future__ import annotations
@@ -83,7 +86,7 @@ def main() -> None:
     for how, row in table.items():
         print(f"{names[how]:<28}{row['stall_ms']:>17.1f} ms{row['load_s']:>10.2f} s")
     verdict = "met" if table["thread"]["stall_ms"] < TARGET_MS else "MISSED"
-    print(f"target: stall < {TARGET_MS:.0f} ms in a thread — {verdict}")
+    print(f"target: stall < {TARGET_MS:.0f} ms in a thread, no fan-out running — {verdict}")
 
 
 if __name__ == "__main__":
