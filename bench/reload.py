@@ -1,29 +1,48 @@
-"""Reload off the event loop: the loop's longest stall while the library is loaded again.
+"""Reload off the event loop: the loop's longest stall while 100 playbooks reload during a fan-out.
 
-A generated province (fictional: 100 factory playbooks, 10,000 contacts) is loaded the way
-`crisisd run` reloads on SIGHUP (``asyncio.to_thread(load_library)``) while a probe task
-sleeps 5 ms at a time and records how late it wakes. Printed beside the same probe with
-nothing to do (the floor) and beside loading on the loop itself (what a reload cost before).
+A generated province (fictional: 100 factory playbooks, 10,000 contacts) is held in memory
+the way a running daemon holds its library. Meanwhile a real fan-out runs on the same loop
+(``bench.fanout``'s pipeline: IncidentService -> SQLite -> Dispatcher -> channels, to the
+sandbox fakes in another process), and a probe sleeps 5 ms at a time, recording how late it
+wakes. Each round measures, for the same length of time:
 
-Limit: nothing is sent meanwhile. With a fan-out running, the thread measured 176–232 ms on
-branch `shell` (over the 50 ms target); that branch's child-process loader held ~30 ms.
+- floor: the fan-out alone (what the loop's lag is anyway);
+- thread: the reload in a worker thread with the collector as Python leaves it (before);
+- daemon: the daemon's reload — loaded and checked in a child process, put together on
+  the loop in slices (``library/isolated.py``), the collector paused meanwhile and the
+  heap frozen at start and after (``library/offloop.py``): what ``crisisd run`` does on
+  SIGHUP.
+
+Also printed: the one full collection the daemon defers to an idle outbox (``tidy``), and
+the messages the fan-out sent during the rounds (so a stalled fan-out would show).
+Medians over rounds; run by hand or by ``make bench``; never part of the tests.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
+import logging
 import statistics
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
+import structlog
+
+from bench.fanout import FAST, bench_config, fanout_tree, pipeline, sandbox_child
 from bench.provincegen import Province
-from crisisd.config import load_config
+from crisisd.config import Config, load_config
+from crisisd.library.isolated import load_isolated
 from crisisd.library.loader import load_library
+from crisisd.library.model import Library
+from crisisd.library.offloop import HeapCare
 
 TARGET_MS = 50.0
+HOWS = ("floor", "thread", "daemon")
 
 
 async def probe(stop: asyncio.Event) -> float:
@@ -36,57 +55,107 @@ async def probe(stop: asyncio.Event) -> float:
     return worst
 
 
-async def measure(config_path: Path, how: str) -> tuple[float, float]:
-    stop = asyncio.Event()
-    task = asyncio.create_task(probe(stop))
-    await asyncio.sleep(0.02)  # the probe is sleeping when the load starts
-    start = time.perf_counter()
-    if how == "thread":
-        await asyncio.to_thread(lambda: load_library(load_config(config_path)))
-    elif how == "loop":
-        load_library(load_config(config_path))
-        await asyncio.sleep(0.01)  # let the probe wake and see how late it is
-    else:
-        await asyncio.sleep(2.0)
-    took = time.perf_counter() - start
-    stop.set()
-    return await task, took
+class Round:
+    """One measurement; holds the province library as the daemon would."""
+
+    def __init__(self, config: Path) -> None:
+        self.config = config
+        self.held = self.load()
+        self.heap = HeapCare()
+
+    def load(self) -> Library:
+        return load_library(load_config(self.config))
+
+    async def run(self, how: str, seconds: float) -> tuple[float, float]:
+        if how == "thread":
+            gc.unfreeze()  # the daemon before: nothing frozen
+        else:
+            self.heap.settle()  # as at READY
+        stop = asyncio.Event()
+        task = asyncio.create_task(probe(stop))
+        await asyncio.sleep(0.02)  # the probe is sleeping when the load starts
+        start = time.perf_counter()
+        if how == "thread":
+            self.held = await asyncio.to_thread(self.load)
+        elif how == "daemon":
+            self.held = await self.heap.load(lambda: load_isolated(self.config, Config()))
+            self.heap.replaced()
+        took = time.perf_counter() - start
+        await asyncio.sleep(max(0.5, seconds - took))  # collections that follow count too
+        stop.set()
+        return await task, took
+
+
+async def rounds(tmp: Path, args: argparse.Namespace) -> dict[str, Any]:
+    province = Province(tmp / "province", args.contacts, args.playbooks).build()
+    r = Round(province)
+    lib = load_library(bench_config(fanout_tree(tmp / "tree", args.recipients), FAST))
+    got: dict[str, list[tuple[float, float]]] = {how: [] for how in HOWS}
+    async with (
+        sandbox_child(lib.config, tmp, enforce=False) as remote,
+        pipeline(lib, remote, tmp, unpaced=True) as p,
+    ):
+        _incident, total, _at = await p.open("minor", "reload-bench")
+        await asyncio.sleep(1.0)  # the fan-out is under way
+        sent_before = p.dispatcher.sent_count
+        for _ in range(args.runs):
+            for how in HOWS:
+                got[how].append(await r.run(how, args.seconds))
+        sent = p.dispatcher.sent_count - sent_before
+        busy = p.dispatcher.in_hand > 0
+        t0 = time.perf_counter()
+        r.heap.dirty = True
+        r.heap.tidy()
+        tidy_ms = (time.perf_counter() - t0) * 1000
+    return {
+        how: {
+            "stall_ms": round(statistics.median(s for s, _ in runs), 1),
+            "worst_ms": round(max(s for s, _ in runs), 1),
+            "load_s": round(statistics.median(t for _, t in runs), 2),
+        }
+        for how, runs in got.items()
+    } | {
+        "fanout": {"messages": total, "sent_during": sent, "still_sending_after": busy},
+        "tidy_ms": round(tidy_ms, 1),
+    }
 
 
 def main() -> None:
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--contacts", type=int, default=10_000)
     ap.add_argument("--playbooks", type=int, default=100)
+    ap.add_argument("--recipients", type=int, default=20_000, help="the fan-out meanwhile")
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--seconds", type=float, default=6.0, help="each measurement's length")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
-    rows: dict[str, list[tuple[float, float]]] = {"idle": [], "thread": [], "loop": []}
     with tempfile.TemporaryDirectory(prefix="crisisd-reload-") as tmp:
-        config = Province(Path(tmp), args.contacts, args.playbooks).build()
-        for _ in range(args.runs):
-            for how in rows:
-                rows[how].append(asyncio.run(measure(config, how)))
-    table = {
-        how: {
-            "stall_ms": statistics.median(s for s, _ in runs),
-            "load_s": statistics.median(t for _, t in runs),
-        }
-        for how, runs in rows.items()
-    }
+        result = asyncio.run(rounds(Path(tmp), args))
     if args.json:
-        print(json.dumps({"reload": table, "target_stall_ms": TARGET_MS}))
+        print(json.dumps({"reload": result, "target_stall_ms": TARGET_MS}))
         return
-    print(f"reload of {args.playbooks} playbooks, {args.contacts} contacts (median of {args.runs})")
-    print(f"{'how':<28}{'longest loop stall':>20}{'load time':>12}")
+    f = result["fanout"]
+    print(
+        f"reload of {args.playbooks} playbooks, {args.contacts} contacts, during a fan-out of "
+        f"{f['messages']} messages ({f['sent_during']} sent during the rounds; "
+        f"still sending at the end: {f['still_sending_after']}); median of {args.runs}"
+    )
     names = {
-        "idle": "probe alone (floor)",
-        "thread": "reload in a worker thread",
-        "loop": "reload on the loop (before)",
+        "floor": "fan-out alone (floor)",
+        "thread": "reload in a thread (before)",
+        "daemon": "the daemon's reload",
     }
-    for how, row in table.items():
-        print(f"{names[how]:<28}{row['stall_ms']:>17.1f} ms{row['load_s']:>10.2f} s")
-    verdict = "met" if table["thread"]["stall_ms"] < TARGET_MS else "MISSED"
-    print(f"target: stall < {TARGET_MS:.0f} ms in a thread, no fan-out running — {verdict}")
+    print(f"{'how':<30}{'longest stall':>15}{'worst':>10}{'load time':>12}")
+    for how in HOWS:
+        row = result[how]
+        print(
+            f"{names[how]:<30}{row['stall_ms']:>12.1f} ms{row['worst_ms']:>7.1f} ms"
+            f"{row['load_s']:>10.2f} s"
+        )
+    print(f"{'deferred full collection':<30}{result['tidy_ms']:>12.1f} ms  (idle outbox only)")
+    verdict = "met" if result["daemon"]["worst_ms"] < TARGET_MS else "MISSED"
+    print(f"target: longest stall < {TARGET_MS:.0f} ms during a fan-out — {verdict}")
 
 
 if __name__ == "__main__":

@@ -36,8 +36,10 @@ from crisisd.enrolment.directory import BoundLibrary
 from crisisd.enrolment.watch import ReachWatch
 from crisisd.errors import CrisisError, ProblemsError
 from crisisd.incidents import IncidentService, tell_officer_of_failure
+from crisisd.library.isolated import load_isolated
 from crisisd.library.loader import load_library
 from crisisd.library.model import Library
+from crisisd.library.offloop import HeapCare
 from crisisd.metrics import Metrics
 from crisisd.redaction import redact
 from crisisd.sandbox.runner import Sandbox, sandbox_token
@@ -52,6 +54,7 @@ from crisisd.supervision import Supervisor, describe
 log = structlog.get_logger("crisisd.service")
 
 LEASE = timedelta(seconds=120)  # how long a claim outlives a daemon that stopped renewing it
+TIDY_EVERY = 60.0  # seconds between looks for an idle moment to collect replaced libraries
 STORE_PROBE_SECONDS = 5.0  # a store that takes longer to take a one-row write is "down"
 
 
@@ -84,6 +87,7 @@ class Daemon:
         self.lease = lease
         self.worker = _worker_id(config_path)
         self._reload_wanted = asyncio.Event()
+        self.heap = HeapCare()
         self.channels: dict[str, Channel] = {}
         self.addresses: dict[str, str] = {}
         self._webhooks: dict[str, Callable[[web.Request], Awaitable[web.StreamResponse]]] = {}
@@ -101,6 +105,8 @@ class Daemon:
             loop.add_signal_handler(signal.SIGHUP, self.request_reload)
             stack.callback(self._remove_signals, loop)
             self.supervisor.spawn("reload", self._reload_loop)
+            self.heap.settle()  # what is alive now is not scanned by later collections
+            stack.callback(self.heap.release)
             sdnotify.notify("READY=1")
             interval = sdnotify.watchdog_interval()
             if interval:
@@ -308,16 +314,20 @@ class Daemon:
 
     async def _reload_loop(self) -> None:
         while True:
-            await self._reload_wanted.wait()
+            try:
+                await asyncio.wait_for(self._reload_wanted.wait(), TIDY_EVERY)
+            except TimeoutError:
+                if self.dispatcher.in_hand == 0:
+                    self.heap.tidy()  # the old libraries' cycles, while nothing is sending
+                continue
             self._reload_wanted.clear()
             await self.reload()
 
-    def _load(self) -> tuple[Library, bool]:
-        """The reload's heavy part: files, parsing and pure checks. True when settings that
-        need a restart changed."""
-        config = load_config(self.config_path) if self.config_path else self.config
-        library = load_library(config)
+    async def _load(self) -> tuple[Library, bool]:
+        """Loaded in a child process; True when settings that need a restart changed."""
+        library = await load_isolated(self.config_path, self.config)
         later = {"playbooks", "templates"}
+        config = library.config
         changed = config.model_dump(exclude=later) != self.config.model_dump(exclude=later)
         return library, changed
 
@@ -325,8 +335,9 @@ class Daemon:
         """Load config, playbooks and templates again; keep the last good set on any error."""
         log.info("reload.started")
         try:
-            # parsing and checks in a worker thread: the loop keeps serving meanwhile
-            library, changed = await asyncio.to_thread(self._load)
+            # parsing and checks in a child process, the collector paused: the loop keeps
+            # serving meanwhile (library/isolated.py and offloop.py say why both)
+            library, changed = await self.heap.load(self._load)
         except ProblemsError as exc:
             self.metrics.reloads.labels("rejected").inc()
             problems = [redact(p.format()) for p in exc.problems]
@@ -348,6 +359,7 @@ class Daemon:
                 hint="store, channel and API settings apply after a restart",
             )
         self._library = library
+        self.heap.replaced()
         self.scheduler.load_drills(library)
         if getattr(self, "sandbox", None) is not None:
             self.sandbox.seed(library.directory, library.playbooks)

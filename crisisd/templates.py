@@ -151,9 +151,30 @@ def _f_digits(ctx: jinja2.runtime.Context, value: object) -> str:
     return timefmt.fa_digits(value) if _lang(ctx) == "fa" else str(value)
 
 
-def _env(root: Path, autoescape: bool) -> SandboxedEnvironment:
+class MemoryBytecode(jinja2.BytecodeCache):
+    """Compiled templates kept in a dict (one per environment: the key is the template's
+    name, not its environment's settings). A reload compiles in a child process and the
+    daemon loads the code from this dict instead of compiling again; Jinja checks each
+    entry against its source's checksum, so a template changed meanwhile is compiled anew."""
+
+    def __init__(self, data: dict[str, bytes]) -> None:
+        self.data = data
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        raw = self.data.get(bucket.key)
+        if raw is not None:
+            bucket.bytecode_from_string(raw)
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        self.data[bucket.key] = bucket.bytecode_to_string()
+
+
+def _env(
+    root: Path, autoescape: bool, compiled: dict[str, bytes] | None = None
+) -> SandboxedEnvironment:
     env = SandboxedEnvironment(
         loader=jinja2.FileSystemLoader(str(root), encoding="utf-8"),
+        bytecode_cache=MemoryBytecode({} if compiled is None else compiled),
         undefined=jinja2.StrictUndefined,
         autoescape=autoescape,
         trim_blocks=True,
@@ -176,12 +197,14 @@ def _env(root: Path, autoescape: bool) -> SandboxedEnvironment:
 class TemplateSet:
     """Every template under one folder, compiled once; reports bad files as problems."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, compiled: dict[str, dict[str, bytes]] | None = None) -> None:
         self.root = root
         self.refs: dict[tuple[str, str, Kind], TemplateRef] = {}
         self.problems: list[Problem] = []
-        self._plain = _env(root, autoescape=False)
-        self._html = _env(root, autoescape=True)
+        # each environment's compiled code by template: handed from a reload's child process
+        self.compiled = compiled or {"plain": {}, "html": {}}
+        self._plain = _env(root, autoescape=False, compiled=self.compiled["plain"])
+        self._html = _env(root, autoescape=True, compiled=self.compiled["html"])
         self._scan()
 
     def _scan(self) -> None:

@@ -115,6 +115,11 @@ class Dispatcher:
         """Per-channel pacing, shared with the bots so their replies and alerts take turns."""
         return self._pacers
 
+    @property
+    def in_hand(self) -> int:
+        """Messages claimed and not yet finished: 0 when nothing is being sent."""
+        return len(self._claimed)
+
     def capacity(self, channel: str) -> int:
         return max(16, self.channels[channel].limits.concurrency * 8)
 
