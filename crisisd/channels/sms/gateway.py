@@ -46,6 +46,7 @@ from crisisd.config import SmsGateway
 NETWORK_RETRY_AFTER = 5.0  # seconds; a refused or dropped connection is usually brief
 SERVER_ERROR_RETRY_AFTER = 10.0  # 5xx without Retry-After
 RATE_LIMIT_RETRY_AFTER = 30.0  # 429 / "too many calls" without Retry-After
+SPLIT_ALONE = 3  # a refused list this short is sent number by number, not halved
 _MASK = "***"
 _PROVIDER_TEXT = 120  # characters of a provider's own message kept in a reason
 
@@ -212,7 +213,9 @@ class HttpGateway:
                 answer = self._no_answer()
             except (aiohttp.ClientError, OSError) as exc:
                 answer = Retry(NETWORK_RETRY_AFTER, f"{self.name}: {describe_error(exc)}")
-        if isinstance(answer, Split):
+        if isinstance(answer, Split) and len(phones) <= SPLIT_ALONE:
+            return [await self.send(p, text, i) for p, i in zip(phones, localids, strict=True)]
+        if isinstance(answer, Split):  # halved until the refused numbers are found
             half = len(phones) // 2
             first = await self._batch(phones[:half], text, localids[:half])
             return first + await self._batch(phones[half:], text, localids[half:])
