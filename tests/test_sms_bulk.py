@@ -200,3 +200,12 @@ def test_ids_are_matched_by_order_or_by_number() -> None:
     shuffled = [("09120000003", 13), ("09120000001", 11)]
     assert ids_by_number(sent, shuffled) == ["11", None, "13"]
     assert ids_by_number(sent, [("09120000001", 0), ("09120000002", None)]) == [None] * 3
+
+
+async def test_different_texts_are_never_sent_in_one_request(fake: SmsGwServer, make: Any) -> None:
+    out = msgs(3)
+    out[1] = OutboundMessage(key="other", channel="sms", address=phone(1), text="another text")
+    results = await make(gw("kavenegar")).send_many(out)
+    assert all(isinstance(r, Sent) for r in results)
+    assert fake.state.batches == [] and fake.state.requests["kavenegar"] == 3
+    assert {s.text for s in fake.state.sent} == {TEXT, "another text"}

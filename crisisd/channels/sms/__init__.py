@@ -206,8 +206,8 @@ class SmsChannel:
 
     async def send_many(self, msgs: Sequence[OutboundMessage]) -> list[SendResult]:
         """One text to many numbers: a result per message, in order (see the module docstring)."""
-        if len(msgs) <= 1 or not self._gateways:
-            return [await self.send(m) for m in msgs]
+        if len(msgs) <= 1 or not self._gateways or len({m.text for m in msgs}) > 1:
+            return [await self.send(m) for m in msgs]  # one text per request, never mixed
         results: list[SendResult | None] = [None] * len(msgs)
         pending = list(range(len(msgs)))
         localids = [localid_for(m.key) for m in msgs]
@@ -232,6 +232,8 @@ class SmsChannel:
             if any(isinstance(r, Sent) for r in answers):
                 # the gateway works: numbers it did not account for go on, nothing is judged
                 h.strikes, h.busy_until = 0, 0.0
+                if notes:
+                    log.info("sms.failover", gateway=gw.name, passed_over="; ".join(notes))
                 notes += [r.reason for r in unsent[:1] if isinstance(r, Retry | Failed)]
                 waits += [min((r.after for r in unsent if isinstance(r, Retry)), default=5.0)]
             elif unsent:
