@@ -110,6 +110,8 @@ async def tell(tmp: Path, people: int, only: str | None, bulk: bool) -> dict[str
         "counts": counts,
         "sms_requests": stats["sms_requests"].get("kavenegar", 0),
         "bale_429s": stats["botapi"].get("bale", {}).get("violations", 0),
+        "bale_429s_global": stats["botapi"].get("bale", {}).get("violations_global", 0),
+        "bale_429s_chat": stats["botapi"].get("bale", {}).get("violations_chat", 0),
     }
 
 
@@ -176,6 +178,9 @@ def figures(runs: list[dict[str, Any]], people: int) -> list[Figure]:
             "",
             target="0",
             check=lambda v, _raw: v == 0,
+            note="each is retried after its retry_after: the time above includes those waits; "
+            f"per 1 s window / per chat: {col('factory', 'bale_429s_global')} / "
+            f"{col('factory', 'bale_429s_chat')}",
         ),
         figure(
             f"SMS alone, {sms['messages']:,} numbers in bulk requests",

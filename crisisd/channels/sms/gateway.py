@@ -12,6 +12,10 @@ A gateway sends one text to one phone and classifies the outcome as a
 Repeated Retries take a gateway down in :class:`~crisisd.channels.sms.SmsChannel`, so an
 answer we cannot read is tried a few times and then fails over to the next gateway.
 
+With a bulk request (``bulk_max`` > 1, :meth:`HttpGateway.send_many`) one text goes to many
+phones in one request and each phone gets its own result, classified the same way; an
+answer about the whole request (down, busy, unreadable) is every phone's.
+
 It also asks the provider's status API where sent messages are (:meth:`HttpGateway.receipts`,
 batched as the provider allows), answering :class:`~crisisd.channels.sms.codes.Receipts`.
 
