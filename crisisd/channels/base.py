@@ -19,6 +19,7 @@ too, but channels must not put them there in the first place).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
@@ -93,6 +94,20 @@ class Channel(Protocol):
     async def send(self, msg: OutboundMessage) -> SendResult: ...
 
     async def aclose(self) -> None: ...
+
+
+@runtime_checkable
+class BulkChannel(Channel, Protocol):
+    """A channel that can send one text to many addresses in one provider request (bulk SMS).
+
+    ``send_many`` takes messages with the same ``text`` and answers one result per message,
+    in the same order; like ``send`` it never raises for delivery problems. ``bulk_size``
+    is the most messages worth handing it at once (1: it has no bulk request configured).
+    """
+
+    bulk_size: int
+
+    async def send_many(self, msgs: Sequence[OutboundMessage]) -> list[SendResult]: ...
 
 
 ACK_CALLBACK_PREFIX = "ack:"

@@ -21,6 +21,7 @@ from typing import Any
 import structlog
 
 from crisisd.channels.base import Channel, Failed, OutboundMessage, Retry, SendResult, Sent
+from crisisd.delivery import batching
 from crisisd.delivery.decide import JITTER, RetryPolicy, decide
 from crisisd.delivery.pacing import Pacer
 from crisisd.domain import channel_kind
@@ -121,7 +122,9 @@ class Dispatcher:
         return len(self._claimed)
 
     def capacity(self, channel: str) -> int:
-        return max(16, self.channels[channel].limits.concurrency * 8)
+        ch = self.channels[channel]
+        bulk = batching.bulk_of(ch)
+        return max(16, ch.limits.concurrency * 8, 2 * bulk.bulk_size if bulk else 0)
 
     def kick(self) -> None:
         """Something new is in the outbox: look now, ahead of routine bookkeeping."""
@@ -261,6 +264,13 @@ class Dispatcher:
                 entry = queue.get_nowait()
             msg = entry[-1]
             hand.append(msg)
+            bulk = batching.bulk_of(channel)
+            if bulk is not None:  # one request for many numbers (bulk SMS)
+                hand[:] = batching.gather(queue, msg, bulk.bulk_size)
+                if queue.qsize() <= low_water:
+                    self._wake.set()
+                await batching.send_gathered(bulk, hand, self.address_of, self._finish)
+                continue
             if queue.qsize() == low_water:
                 self._wake.set()  # room again: the claim loop may take this channel's messages
             address = self.address_of(msg, name)

@@ -24,7 +24,8 @@ Control API::
                                         far and every later one)}
     POST /_control/blacklist            {"phones": [...]}: SMS.ir answers 0 for them
     POST /_control/settings             {"key_case": "pascal" | "camel"} (Ghasedak's keys)
-    GET  /_control/sent?provider=…      accepted SMS and request counters
+    GET  /_control/sent?provider=…      accepted SMS, request counters and each bulk request's
+                                        size (``batches``: [provider, numbers])
     POST /_control/reset                all of the above back to normal (not the inbox)
 
 Fault modes per provider: ``error`` (the provider's server error), ``rate_limit`` (Kavenegar
@@ -161,7 +162,8 @@ async def get_sent(request: web.Request) -> web.StreamResponse:
     state = request.app[SMSGW_STATE]
     wanted = request.query.get("provider")
     sent = [_sent_json(s) for s in state.sent if wanted in (None, s.provider)]
-    return json_response({"sent": sent, "requests": dict(state.requests)})
+    batches = [[p, n] for p, n in state.batches if wanted in (None, p)]
+    return json_response({"sent": sent, "requests": dict(state.requests), "batches": batches})
 
 
 async def reset(request: web.Request) -> web.StreamResponse:

@@ -3,6 +3,9 @@
 ::
 
     POST /rest/api/v1/WebService/SendSingleSMS   JSON, header ApiKey
+    POST /rest/api/v1/WebService/SendBulkSMS     JSON with ``receptors`` (a list), as the
+                                                 official SDKs send it; answers ``Data``
+                                                 with ``Receptors: [{Receptor, MessageId}]``
     GET  /rest/api/v1/WebService/CheckSmsStatus  ?Ids=1,2&Type=1 (1 message ids,
                                                  2 client reference ids), at most 100 ids
 
@@ -29,6 +32,7 @@ from crisisd.sandbox.smsgw_state import (
 )
 
 SEND = "rest/api/v1/webservice/sendsinglesms"
+BULK = "rest/api/v1/webservice/sendbulksms"
 STATUS = "rest/api/v1/webservice/checksmsstatus"
 MAX_STATUS_IDS = 100
 
@@ -116,6 +120,54 @@ async def send(request: web.Request) -> web.StreamResponse:
     return envelope(request, 200, _send_data(item))
 
 
+_STRING = "The JSON value could not be converted to System.String."
+
+
+def _bulk_refused(body: dict[str, object]) -> web.Response | None:
+    """ASP.NET's problem answer for a field of the wrong JSON type, else None."""
+    for name in ("linenumber", "message", "clientreferenceid", "senddate"):
+        if body.get(name) is not None and not isinstance(body[name], str):
+            return bad_field(name, _STRING)
+    receptors = body.get("receptors")
+    if receptors is not None and not (
+        isinstance(receptors, list) and all(isinstance(r, str) for r in receptors)
+    ):
+        return bad_field("receptors", "The JSON value could not be converted to List<String>.")
+    for name in ("isvoice", "udh"):
+        if body.get(name) is not None and not isinstance(body[name], bool):
+            return bad_field(name, "The JSON value could not be converted to System.Boolean.")
+    return None
+
+
+@faulted("ghasedak", _fault, envelope)
+async def send_bulk(request: web.Request) -> web.StreamResponse:
+    """Invalid input (an invalid number among them, an empty text) refuses the request: 400."""
+    state = request.app[SMSGW_STATE]
+    if not state.key_ok("ghasedak", request.headers.get("ApiKey")):
+        return envelope(request, 401)
+    body, problem = await json_object(request)
+    if body is None:
+        assert problem is not None
+        return problem
+    refused = _bulk_refused(body)
+    if refused is not None:
+        return refused
+    line, message = str(body.get("linenumber") or ""), str(body.get("message") or "")
+    raw = body.get("receptors")
+    receptors = [str(r) for r in raw] if isinstance(raw, list) else []
+    state.batches.append(("ghasedak", len(receptors)))
+    if not line.isdigit():
+        return envelope(request, 412)
+    phones = [iran_mobile(r) for r in receptors]
+    if not phones or None in phones or not message.strip():
+        return envelope(request, 400)
+    ref = str(body.get("clientreferenceid") or "")
+    items = [state.accept("ghasedak", p, message, line, ref) for p in phones if p is not None]
+    listed = [{"Receptor": _national(i), "MessageId": str(i.id)} for i in items]
+    data = {"LineNumber": line, "Receptors": listed, "Cost": sum(i.cost for i in items)}
+    return envelope(request, 200, data | {"Message": message, "SendDate": items[0].at.isoformat()})
+
+
 def _query(request: web.Request) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for key, value in request.query.items():
@@ -151,4 +203,5 @@ async def status(request: web.Request) -> web.StreamResponse:
 
 def add_routes(app: web.Application) -> None:
     app.router.add_post("/{path:(?i:" + SEND + ")}", send)
+    app.router.add_post("/{path:(?i:" + BULK + ")}", send_bulk)
     app.router.add_get("/{path:(?i:" + STATUS + ")}", status)

@@ -3,17 +3,23 @@
 ::
 
     GET|POST /v1/{API-KEY}/sms/send.json     form (or query) receptor, message, sender, localid
+    GET|POST /v1/{API-KEY}/sms/sendarray.json  form (or query) receptor, sender, message and
+                                             localmessageids (optional): JSON arrays of one
+                                             length (419 otherwise), at most 200 (414)
     GET|POST /v1/{API-KEY}/sms/status.json   form (or query) messageid=1,2,… (at most 500)
 
 Every answer is ``{"return": {"status", "message"}, "entries": …}`` with the HTTP status
 equal to ``return.status``. Parameters are read from the query and a urlencoded (or
 multipart) form, as UTF-8: bytes that are not UTF-8 are refused with 422, and a JSON body
 carries no parameters at all (400). A Persian text longer than 268 characters (Latin: 612)
-is refused with 413, as the error table says.
+is refused with 413, as the error table says. A number that is not a mobile refuses the
+whole call (411), in send and in sendarray alike; the documentation gives no per-number
+error inside an answer.
 """
 
 from __future__ import annotations
 
+import json
 from urllib.parse import parse_qsl
 
 from aiohttp import web
@@ -160,6 +166,63 @@ async def send(request: web.Request) -> web.StreamResponse:
     return envelope(200, entries)
 
 
+def _json_array(params: dict[str, str], name: str) -> list[str] | None:
+    """A sendarray parameter: a JSON array of strings (numbers read as text), else None."""
+    try:
+        value = json.loads(params[name])
+    except (KeyError, ValueError):
+        return None
+    if not isinstance(value, list) or not all(isinstance(v, str | int) for v in value):
+        return None
+    return [str(v) for v in value]
+
+
+def _arrays(params: dict[str, str]) -> tuple[list[list[str]], list[str]] | web.Response:
+    """receptor, sender, message (and localmessageids) as documented, or the error answer."""
+    arrays = [_json_array(params, n) for n in ("receptor", "sender", "message")]
+    if any(a is None for a in arrays):
+        return envelope(400)
+    receptors, senders, messages = (a or [] for a in arrays)
+    local = _json_array(params, "localmessageids") if "localmessageids" in params else []
+    if not receptors:
+        return envelope(406)
+    if local is None or len({len(receptors), len(senders), len(messages)}) != 1:
+        return envelope(419)
+    if local and len(local) != len(receptors):
+        return envelope(419)
+    return [receptors, senders, messages], local
+
+
+@faulted("kavenegar", _fault, _forced)
+async def sendarray(request: web.Request) -> web.StreamResponse:
+    state, params = request.app[SMSGW_STATE], await _checked(request)
+    if isinstance(params, web.Response):
+        return params
+    parsed = _arrays(params)
+    if isinstance(parsed, web.Response):
+        return parsed
+    (receptors, senders, messages), local = parsed
+    state.batches.append(("kavenegar", len(receptors)))
+    if len(receptors) > MAX_RECEPTORS:
+        return envelope(414)
+    phones = [iran_mobile(r) for r in receptors]
+    if None in phones:
+        return envelope(411)
+    if any(not m.strip() or _too_long(m) for m in messages):
+        return envelope(413)
+    if any(not s.isdigit() for s in senders) or any(i and not i.isdigit() for i in local):
+        return envelope(412 if any(not s.isdigit() for s in senders) else 400)
+    entries = []
+    for n, (raw, phone) in enumerate(zip(receptors, phones, strict=True)):
+        assert phone is not None
+        localid = local[n] if local else ""
+        item = state.seen("kavenegar", phone, localid) or state.accept(
+            "kavenegar", phone, messages[n], senders[n], localid
+        )
+        entries.append(_entry(item, raw))
+    return envelope(200, entries)
+
+
 async def status(request: web.Request) -> web.StreamResponse:
     state, params = request.app[SMSGW_STATE], await _checked(request)
     state.requests["kavenegar.status"] += 1
@@ -181,4 +244,5 @@ async def status(request: web.Request) -> web.StreamResponse:
 
 def add_routes(app: web.Application) -> None:
     app.router.add_route("*", "/v1/{apikey}/sms/send.json", send)
+    app.router.add_route("*", "/v1/{apikey}/sms/sendarray.json", sendarray)
     app.router.add_route("*", "/v1/{apikey}/sms/status.json", status)

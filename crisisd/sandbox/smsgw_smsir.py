@@ -143,6 +143,7 @@ async def send_bulk(request: web.Request) -> web.StreamResponse:
         return envelope(103)
     if not mobiles:
         return envelope(107)
+    state.batches.append(("smsir", len(mobiles)))
     if len(mobiles) > MAX_MOBILES:
         return envelope(105)
     if _bad_time(body.get("senddatetime")):

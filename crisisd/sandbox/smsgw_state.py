@@ -94,6 +94,7 @@ class SmsGwState:
     blacklist: set[str] = field(default_factory=set)  # E.164 numbers SMS.ir reports as 0
     key_case: Literal["pascal", "camel"] = "pascal"  # Ghasedak's answer keys
     requests: Counter[str] = field(default_factory=Counter)  # every request, faulted or not
+    batches: list[tuple[str, int]] = field(default_factory=list)  # (provider, numbers) per bulk
     sent: list[SentSms] = field(default_factory=list)
     release: asyncio.Event = field(default_factory=asyncio.Event)
     _by_localid: dict[tuple[str, str, str], SentSms] = field(default_factory=dict)
@@ -137,6 +138,7 @@ class SmsGwState:
         self.blacklist.clear()
         self.key_case = "pascal"
         self.requests.clear()
+        self.batches.clear()
         self.sent.clear()
         self._by_localid.clear()
         self.release.set()  # free every hung request

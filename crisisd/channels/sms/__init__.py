@@ -15,6 +15,10 @@ which gateway gets each message:
   a row mark it down for its cool-down, so a dead gateway does not cost a timeout
   per message.
 
+Many numbers, one text (:meth:`SmsChannel.send_many`): the same walk, with each gateway's
+bulk request (``bulk_size`` numbers a request, see each provider module); numbers a gateway
+sent or refused are done, only the rest go on to the next gateway.
+
 When no gateway sent: if any was merely busy, ``Retry`` after the soonest one frees
 up; if every gateway is down, ``Failed(scope="channel")`` naming each gateway and why.
 
@@ -73,6 +77,11 @@ UCS2_UNITS_PER_PART = 67  # Persian text is UCS-2; 67 UTF-16 units per concatena
 RETRY_STRIKES = 3  # consecutive Retries after which a gateway counts as down
 
 _log = structlog.get_logger("crisisd.channels.sms")
+
+
+def _final(result: SendResult) -> bool:
+    """Sent, or refused for this number or text: no other gateway would do better."""
+    return isinstance(result, Sent) or (isinstance(result, Failed) and result.scope != "channel")
 
 
 def build_gateway(
@@ -180,6 +189,88 @@ class SmsChannel:
             h.busy_until, h.busy_reason = self._clock() + result.after, result.reason
             waits.append(result.after)
             notes.append(result.reason)
+        if waits:
+            return Retry(min(waits), "; ".join(notes))
+        return Failed("all SMS gateways are down: " + "; ".join(notes), "channel")
+
+    @property
+    def bulk_size(self) -> int:
+        """Numbers worth handing :meth:`send_many` at once: the bulk size of the first gateway
+        that is up now (1 when it sends one by one)."""
+        now = self._clock()
+        for gw in self._gateways:
+            h = self._health[gw.name]
+            if h.down_until <= now and h.busy_until <= now:
+                return gw.bulk_size
+        return 1
+
+    async def send_many(self, msgs: Sequence[OutboundMessage]) -> list[SendResult]:
+        """One text to many numbers: a result per message, in order (see the module docstring)."""
+        if len(msgs) <= 1 or not self._gateways or len({m.text for m in msgs}) > 1:
+            return [await self.send(m) for m in msgs]  # one text per request, never mixed
+        results: list[SendResult | None] = [None] * len(msgs)
+        pending = list(range(len(msgs)))
+        localids = [localid_for(m.key) for m in msgs]
+        notes: list[str] = []
+        waits: list[float] = []
+        log = _log.bind(channel=self.name, incident_id=msgs[0].incident_id, batch=len(msgs))
+        for gw in self._gateways:
+            h = self._health[gw.name]
+            now = self._clock()
+            if h.down_until > now or h.busy_until > now:
+                busy = h.down_until <= now
+                notes.append(h.busy_reason if busy else h.down_reason)
+                waits += [h.busy_until - now] if busy else []
+                continue
+            phones = [msgs[i].address for i in pending]
+            answers = await gw.send_many(phones, msgs[0].text, [localids[i] for i in pending])
+            left = [i for i, r in zip(pending, answers, strict=True) if not _final(r)]
+            for i, r in zip(pending, answers, strict=True):
+                results[i] = r if _final(r) else None
+            unsent = [r for r in answers if not _final(r)]
+            pending = left
+            if any(isinstance(r, Sent) for r in answers):
+                # the gateway works: numbers it did not account for go on, nothing is judged
+                h.strikes, h.busy_until = 0, 0.0
+                if notes:
+                    log.info("sms.failover", gateway=gw.name, passed_over="; ".join(notes))
+                notes += [r.reason for r in unsent[:1] if isinstance(r, Retry | Failed)]
+                waits += [min((r.after for r in unsent if isinstance(r, Retry)), default=5.0)]
+            elif unsent:
+                self._judge(gw, h, unsent, notes, waits, log)
+            if not pending:
+                break
+        for i in pending:
+            results[i] = self._none_sent(notes, waits)
+        return [r if r is not None else Failed("no result", "channel") for r in results]
+
+    def _judge(
+        self,
+        gw: Gateway,
+        h: _Health,
+        unsent: list[SendResult],
+        notes: list[str],
+        waits: list[float],
+        log: structlog.typing.FilteringBoundLogger,
+    ) -> None:
+        """A gateway sent none of the numbers: it is down, or busy (as in :meth:`send`)."""
+        down = next((r for r in unsent if isinstance(r, Failed)), None)
+        if down is not None:
+            self._mark_down(gw, h, down.reason, log)
+            notes.append(down.reason)
+            return
+        retry = min((r for r in unsent if isinstance(r, Retry)), key=lambda r: r.after)
+        h.strikes += 1
+        if h.strikes >= RETRY_STRIKES:
+            self._mark_down(gw, h, f"{retry.reason} ({h.strikes} failures in a row)", log)
+            notes.append(h.down_reason)
+            return
+        h.busy_until, h.busy_reason = self._clock() + retry.after, retry.reason
+        waits.append(retry.after)
+        notes.append(retry.reason)
+
+    @staticmethod
+    def _none_sent(notes: list[str], waits: list[float]) -> SendResult:
         if waits:
             return Retry(min(waits), "; ".join(notes))
         return Failed("all SMS gateways are down: " + "; ".join(notes), "channel")

@@ -24,7 +24,7 @@ bulk send (one request, many numbers) classifies each number's result the same w
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -170,3 +170,30 @@ def unix_time(value: object) -> datetime | None:
         return datetime.fromtimestamp(seconds, UTC)
     except (OverflowError, OSError, ValueError):
         return None
+
+
+def ids_by_number(
+    sent: Sequence[str], entries: Sequence[tuple[object, object]]
+) -> list[str | None]:
+    """Each sent number's message id in a bulk answer given as ``(number, id)`` entries.
+
+    Read in the order sent when the answer lists one entry per number in that order (an
+    entry without a number is taken as the one sent there); otherwise matched by number
+    (its last ten digits, so ``0912…`` and ``98912…`` agree). A number the answer does not
+    name, or names without a readable id, gets ``None``: it is never counted as sent.
+    """
+    keys = [_tail(n) for n in sent]
+    if len(entries) == len(sent) and all(
+        number is None or _tail(number) == key
+        for (number, _), key in zip(entries, keys, strict=True)
+    ):
+        return [id_of(message_id) for _, message_id in entries]
+    found: dict[str, list[str | None]] = {}
+    for number, message_id in entries:
+        if number is not None:
+            found.setdefault(_tail(number), []).append(id_of(message_id))
+    return [found[key].pop(0) if found.get(key) else None for key in keys]
+
+
+def _tail(number: object) -> str:
+    return "".join(c for c in str(number) if c.isdigit())[-10:]

@@ -12,6 +12,10 @@ A gateway sends one text to one phone and classifies the outcome as a
 Repeated Retries take a gateway down in :class:`~crisisd.channels.sms.SmsChannel`, so an
 answer we cannot read is tried a few times and then fails over to the next gateway.
 
+With a bulk request (``bulk_max`` > 1, :meth:`HttpGateway.send_many`) one text goes to many
+phones in one request and each phone gets its own result, classified the same way; an
+answer about the whole request (down, busy, unreadable) is every phone's.
+
 It also asks the provider's status API where sent messages are (:meth:`HttpGateway.receipts`,
 batched as the provider allows), answering :class:`~crisisd.channels.sms.codes.Receipts`.
 
@@ -23,13 +27,9 @@ rate limit, the timeout, exception translation and secret scrubbing live in
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
-import re
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
 from urllib.parse import quote
 
@@ -40,15 +40,19 @@ from yarl import URL
 from crisisd import redaction
 from crisisd.channels.base import Failed, Retry, SendResult, Sent
 from crisisd.channels.sms.codes import Receipt, Receipts, SendStatusTable, Verdict
+from crisisd.channels.sms.wire import describe_error as describe_error
+from crisisd.channels.sms.wire import localid_for as localid_for
+from crisisd.channels.sms.wire import national_mobile as national_mobile
+from crisisd.channels.sms.wire import retry_after as retry_after
+from crisisd.channels.sms.wire import short_mobile as short_mobile
 from crisisd.config import SmsGateway
 
 NETWORK_RETRY_AFTER = 5.0  # seconds; a refused or dropped connection is usually brief
 SERVER_ERROR_RETRY_AFTER = 10.0  # 5xx without Retry-After
 RATE_LIMIT_RETRY_AFTER = 30.0  # 429 / "too many calls" without Retry-After
-MAX_RETRY_AFTER = 3600.0  # a Retry-After beyond an hour is not believed
+SPLIT_ALONE = 3  # a refused list this short is sent number by number, not halved
 _MASK = "***"
 _PROVIDER_TEXT = 120  # characters of a provider's own message kept in a reason
-_IR_MOBILE = re.compile(r"^\+98(9\d{9})$")
 
 
 class Gateway(Protocol):
@@ -59,6 +63,15 @@ class Gateway(Protocol):
     cooldown_seconds: float
 
     async def send(self, phone_e164: str, text: str, localid: str) -> SendResult: ...
+
+    @property
+    def bulk_size(self) -> int:
+        """Numbers one bulk request may carry (1: the gateway sends one by one)."""
+        ...
+
+    async def send_many(
+        self, phones: Sequence[str], text: str, localids: Sequence[str]
+    ) -> list[SendResult]: ...
 
     @property
     def has_receipts(self) -> bool:
@@ -90,6 +103,19 @@ class Reply:
         return data if isinstance(data, dict) else None
 
 
+@dataclass(frozen=True, slots=True)
+class Split:
+    """A bulk request refused as a whole for a number in it (e.g. Kavenegar 411): the batch is
+    halved until the refused numbers are sent alone and get their own verdict."""
+
+    reason: str
+
+
+BulkAnswer = Sequence[SendResult] | SendResult | Split
+"""What a provider's bulk request answers: a result per number, in the order sent, or one
+verdict for the whole request (down, busy, unreadable), or :class:`Split`."""
+
+
 class HttpGateway:
     """Base of every HTTP gateway: one session, one rate limiter, one timeout, no leaks.
 
@@ -101,6 +127,7 @@ class HttpGateway:
     provider = "?"
     default_base_url = ""
     receipts_batch = 0  # message ids per status request, as documented; 0: no status API
+    bulk_max = 1  # numbers per bulk request, as documented; 1: no bulk request
 
     def __init__(
         self,
@@ -128,6 +155,12 @@ class HttpGateway:
         """One status request for at most ``receipts_batch`` ids."""
         raise NotImplementedError
 
+    async def _send_bulk(
+        self, phones: Sequence[str], text: str, localids: Sequence[str]
+    ) -> BulkAnswer:
+        """One bulk request for 2 to ``bulk_max`` numbers (only called when ``bulk_max`` > 1)."""
+        raise NotImplementedError
+
     def _secrets(self) -> list[str]:
         """Every value that must never appear in a reason or a log line."""
         secrets = [v.get_secret_value() for v in self.cfg.headers.values()]
@@ -146,16 +179,83 @@ class HttpGateway:
             try:
                 result = await self._send(phone_e164, text, localid)
             except TimeoutError:  # also aiohttp.ServerTimeoutError
-                result = Retry(
-                    NETWORK_RETRY_AFTER, f"{self.name}: no answer within {self.timeout:g}s"
-                )
+                result = self._no_answer()
             except (aiohttp.ClientError, OSError) as exc:
                 result = Retry(NETWORK_RETRY_AFTER, f"{self.name}: {describe_error(exc)}")
+        return self._scrubbed(result)
+
+    @property
+    def bulk_size(self) -> int:
+        return self.bulk_max
+
+    async def send_many(
+        self, phones: Sequence[str], text: str, localids: Sequence[str]
+    ) -> list[SendResult]:
+        """Send ``text`` to every phone, ``bulk_size`` numbers a request; a result per phone.
+
+        A request counts once against the gateway's rate (the providers count calls: see
+        ``codes``). A request refused for a number in it is halved until each refused number
+        has its own verdict; a whole-request verdict (down, busy, unreadable) is each number's.
+        """
+        out: list[SendResult] = []
+        size = max(1, self.bulk_size)
+        for start in range(0, len(phones), size):
+            end = start + size
+            out += await self._batch(phones[start:end], text, localids[start:end])
+        return out
+
+    async def _batch(
+        self, phones: Sequence[str], text: str, localids: Sequence[str]
+    ) -> list[SendResult]:
+        if len(phones) == 1 or self.bulk_size <= 1:
+            return [await self.send(p, text, i) for p, i in zip(phones, localids, strict=True)]
+        answer: BulkAnswer
+        async with self._limiter:
+            try:
+                answer = await self._send_bulk(phones, text, localids)
+            except TimeoutError:
+                answer = self._no_answer()
+            except (aiohttp.ClientError, OSError) as exc:
+                answer = Retry(NETWORK_RETRY_AFTER, f"{self.name}: {describe_error(exc)}")
+        if isinstance(answer, Split) and len(phones) <= SPLIT_ALONE:
+            return [await self.send(p, text, i) for p, i in zip(phones, localids, strict=True)]
+        if isinstance(answer, Split):  # halved until the refused numbers are found
+            half = len(phones) // 2
+            first = await self._batch(phones[:half], text, localids[:half])
+            return first + await self._batch(phones[half:], text, localids[half:])
+        if isinstance(answer, Sequence):
+            if len(answer) == len(phones):
+                return [self._scrubbed(r) for r in answer]
+            answer = Retry(NETWORK_RETRY_AFTER, f"{self.name}: answer does not match the numbers")
+        if isinstance(answer, Retry):  # nothing of it counts as sent; say it was a bulk request
+            what = f"{answer.reason} (bulk request of {len(phones)} numbers: none counted as sent)"
+            answer = Retry(answer.after, what)
+        return [self._scrubbed(answer)] * len(phones)
+
+    def _no_answer(self) -> Retry:
+        return Retry(NETWORK_RETRY_AFTER, f"{self.name}: no answer within {self.timeout:g}s")
+
+    def _scrubbed(self, result: SendResult) -> SendResult:
         if isinstance(result, Retry):
             return Retry(result.after, self.scrub(result.reason))
         if isinstance(result, Failed):
             return Failed(self.scrub(result.reason), result.scope)
         return result
+
+    def bulk_verdict(
+        self,
+        table: SendStatusTable,
+        code: int,
+        message: object,
+        reply: Reply,
+        split_on: frozenset[int],
+    ) -> SendResult | Split:
+        """A bulk request's status that is not a readable success: a code that refuses the
+        list for some number in it splits the batch; any other is the whole request's."""
+        verdict = self.by_table(table, code, message, reply)
+        if code in split_on and isinstance(verdict, Failed) and verdict.scope == "recipient":
+            return Split(verdict.reason)
+        return verdict
 
     @property
     def has_receipts(self) -> bool:
@@ -217,9 +317,10 @@ class HttpGateway:
     def no_key(self) -> Failed:
         return Failed(f"{self.name}: no api_key configured for this gateway", "channel")
 
-    def unreadable(self, reply: Reply) -> Retry:
+    def unreadable(self, reply: Reply, detail: str = "") -> Retry:
         """An answer we cannot read (truncated, HTML, empty, wrong shape): try again soon."""
-        return Retry(NETWORK_RETRY_AFTER, f"{self.name}: unreadable answer (HTTP {reply.status})")
+        what = f"{self.name}: unreadable answer (HTTP {reply.status})"
+        return Retry(NETWORK_RETRY_AFTER, f"{what}: {detail}" if detail else what)
 
     def by_table(
         self, table: SendStatusTable, code: int, message: object, reply: Reply
@@ -283,56 +384,6 @@ def _limiter(rate_per_second: float) -> AsyncLimiter:
     if rate_per_second >= 1:
         return AsyncLimiter(rate_per_second, 1.0)
     return AsyncLimiter(1, 1.0 / rate_per_second)
-
-
-def describe_error(exc: BaseException) -> str:
-    """A short, URL-free description of a transport error (the URL may carry a key)."""
-    if isinstance(exc, aiohttp.ServerDisconnectedError):
-        return "connection dropped before an answer"
-    if isinstance(exc, aiohttp.ClientConnectorError):
-        return f"cannot connect to {exc.host}:{exc.port} ({exc.os_error.strerror or 'refused'})"
-    if isinstance(exc, aiohttp.ClientResponseError):
-        return f"HTTP error {exc.status} {exc.message}"
-    if isinstance(exc, aiohttp.InvalidURL):
-        return "invalid gateway URL"
-    text = str(exc)
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
-def retry_after(headers: Mapping[str, str], default: float) -> float:
-    """Seconds from a Retry-After header (delta-seconds or HTTP-date), else ``default``."""
-    value = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
-    if value is None:
-        return default
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            seconds = parsedate_to_datetime(value).timestamp() - time.time()
-        except (TypeError, ValueError, IndexError, OverflowError):
-            return default
-    return min(max(seconds, 0.0), MAX_RETRY_AFTER)
-
-
-def national_mobile(phone_e164: str) -> str:
-    """ "+989121234567" -> "09121234567"; anything else is passed on for the provider to judge."""
-    match = _IR_MOBILE.match(phone_e164)
-    return "0" + match.group(1) if match else phone_e164.lstrip("+")
-
-
-def short_mobile(phone_e164: str) -> str:
-    """ "+989121234567" -> "9121234567" (SMS.ir's documented form)."""
-    match = _IR_MOBILE.match(phone_e164)
-    return match.group(1) if match else phone_e164.lstrip("+")
-
-
-def localid_for(key: str) -> str:
-    """A stable numeric id for a message key (< 2**60, fits a signed 64-bit ``long``).
-
-    Providers de-duplicate on it, so a retry after a lost answer is not sent twice.
-    """
-    return str(int(hashlib.sha256(key.encode("utf-8")).hexdigest()[:15], 16))
 
 
 def sent(name: str, provider_id: object) -> Sent:

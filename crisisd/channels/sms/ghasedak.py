@@ -16,6 +16,17 @@ is read case-insensitively. Sent only when ``StatusCode`` is 200, ``IsSuccess`` 
 ``Data.MessageId`` is readable. The HTTP status is only used when there is no envelope
 (e.g. a proxy's 429 or 502 page).
 
+Bulk: ``POST {base}/rest/api/v1/WebService/SendBulkSMS``, the official SDKs' bulk call
+(ghasedaksms-php ``Constants::SEND_BULK`` and ``BulkMessageDTO``: ``sendDate``,
+``lineNumber``, ``receptors`` (a list), ``message``, ``clientReferenceId`` (one for the
+request), ``isVoice``, ``udh``; ghasedak_sms_python ``send_bulk_sms``/``SendBulkInput``).
+Its ``Data`` lists ``receptors`` as ``{receptor, messageId}`` (``BulkMessageResponseDTO``,
+``ReceptorResponseDTO``), matched back to each number. Neither the SDKs nor the pages of
+the documentation that could be read give a largest list; crisisd sends 100 a request (the
+documented ceiling of its status query). Ghasedak does not document a per-number error in a
+bulk answer: an invalid number refuses the request (400), and the batch is halved until it
+is sent alone. Its 429 counts requests, so a bulk request is one.
+
 Status: ``GET {base}/rest/api/v1/WebService/CheckSmsStatus?Ids=1,2&Type=1`` (``Type`` 1:
 message ids, 2: client reference ids), at most 100 ids a call ("امکان دریافت وضعیت ۱۰۰ پیامک");
 ``Data`` is a list of ``{MessageId, ClientReferenceId, Status, SendDate, …}``.
@@ -37,14 +48,19 @@ from crisisd.channels.sms.codes import (
     down,
     field,
     id_of,
+    ids_by_number,
     recipient,
     retry,
     sent,
 )
-from crisisd.channels.sms.gateway import HttpGateway, Reply, national_mobile
+from crisisd.channels.sms.gateway import BulkAnswer, HttpGateway, Reply, national_mobile
 from crisisd.channels.sms.gateway import sent as sent_as
+from crisisd.channels.sms.wire import localid_for
 
 SEND_PATH = "/rest/api/v1/WebService/SendSingleSMS"
+BULK_PATH = "/rest/api/v1/WebService/SendBulkSMS"
+BULK_MAX = 100  # numbers per SendBulkSMS request: no documented maximum found; see above
+SPLIT_ON = frozenset({400})  # InvalidInput: a receptor in the list
 STATUS_PATH = "/rest/api/v1/WebService/CheckSmsStatus"
 STATUS_BATCH = 100
 BY_MESSAGE_ID = 1  # CheckSmsStatus Type: 1 message ids, 2 client reference ids
@@ -95,6 +111,7 @@ class GhasedakGateway(HttpGateway):
     provider = "ghasedak"
     default_base_url = "https://gateway.ghasedak.me"
     receipts_batch = STATUS_BATCH
+    bulk_max = BULK_MAX
 
     async def _send(self, phone_e164: str, text: str, localid: str) -> SendResult:
         key = self.api_key()
@@ -113,6 +130,39 @@ class GhasedakGateway(HttpGateway):
         headers = {"ApiKey": key}
         reply = await self.request("POST", self.base_url + SEND_PATH, json=body, headers=headers)
         return self._classify(reply)
+
+    async def _send_bulk(
+        self, phones: Sequence[str], text: str, localids: Sequence[str]
+    ) -> BulkAnswer:
+        key = self.api_key()
+        if not key:
+            return self.no_key()
+        if not self.cfg.sender:
+            return Failed(f"{self.name}: no sender line configured (Ghasedak needs one)", "channel")
+        receptors = [national_mobile(p) for p in phones]
+        body = {
+            "sendDate": datetime.now(UTC).isoformat(timespec="seconds"),
+            "lineNumber": self.cfg.sender,
+            "receptors": receptors,
+            "message": text,
+            "clientReferenceId": localid_for("/".join(localids)),
+            "isVoice": False,
+            "udh": False,
+        }
+        headers = {"ApiKey": key}
+        reply = await self.request("POST", self.base_url + BULK_PATH, json=body, headers=headers)
+        data = reply.json_object()
+        code = code_of(field(data, "StatusCode"))
+        if code is None:
+            return self.without_envelope(reply)
+        items = field(data, "Data", "receptors")
+        if code != 200 or field(data, "IsSuccess") is not True or not isinstance(items, list):
+            return self.bulk_verdict(SEND_STATUS, code, field(data, "Message"), reply, SPLIT_ON)
+        pairs = [(field(i, "receptor"), field(i, "messageId")) for i in items]
+        return [
+            sent_as(self.name, i) if i else self.unreadable(reply, "no message id for the number")
+            for i in ids_by_number(receptors, pairs)
+        ]
 
     def _classify(self, reply: Reply) -> SendResult:
         data = reply.json_object()

@@ -14,6 +14,13 @@ Answer: ``{"status": 1, "message": "موفق", "data": {"packId": "…", "messag
 "cost": …}}``. A ``messageIds`` element is documented as ``0`` for a number on the
 blacklist and ``null`` for a refused number or text: neither is a sent message.
 
+Bulk: the same request with up to 100 ``mobiles`` (status 105: "تعداد موبایل ها بیشتر از حد
+مجاز (100 عدد)"); ``messageIds`` holds one element per mobile, in the order sent, so each
+number's id, ``0`` or ``null`` is its own verdict. 104 ("درخواست شما دارای موبایل (های)
+نادرست است") and 115 (blacklist) refuse the list for some number in it: the batch is halved
+until that number is sent alone. The rate limit (20, HTTP 429) counts requests
+("تعداد درخواست بیشتر از حد مجاز"), so a bulk request is one.
+
 Status: ``GET {base}/v1/send/{messageId}``, one id a call; ``data.deliveryState`` and
 ``data.deliveryDateTime`` (Unix seconds, UTC).
 """
@@ -39,12 +46,14 @@ from crisisd.channels.sms.codes import (
     sent,
     unix_time,
 )
-from crisisd.channels.sms.gateway import HttpGateway, Reply, short_mobile
+from crisisd.channels.sms.gateway import BulkAnswer, HttpGateway, Reply, Split, short_mobile
 from crisisd.channels.sms.gateway import sent as sent_as
 
 SEND_PATH = "/v1/send/bulk"
 REPORT_PATH = "/v1/send/{message_id}"
 SUCCESS = 1
+MAX_MOBILES = 100  # per send/bulk request (status 105)
+SPLIT_ON = frozenset({104, 115})  # some mobile in the list is invalid / blacklisted
 
 # The status table of the v1 REST API ("کدهای وضعیت"). Key, account, plan, line and credit
 # problems are DOWN; so is 16 (a parameter value refused: crisisd's request is the same for
@@ -101,7 +110,17 @@ class SmsIrGateway(HttpGateway):
     default_base_url = "https://api.sms.ir"
     receipts_batch = 1  # the report is one message per request
 
+    bulk_max = MAX_MOBILES
+
     async def _send(self, phone_e164: str, text: str, localid: str) -> SendResult:
+        answer = await self._send_bulk([phone_e164], text, [localid])
+        if isinstance(answer, Split):  # one number: the list is that number
+            return Failed(answer.reason, "recipient")
+        return answer[0] if isinstance(answer, Sequence) else answer
+
+    async def _send_bulk(
+        self, phones: Sequence[str], text: str, localids: Sequence[str]
+    ) -> BulkAnswer:
         key = self.api_key()
         if not key:
             return self.no_key()
@@ -111,27 +130,29 @@ class SmsIrGateway(HttpGateway):
         body = {
             "lineNumber": int(line),
             "messageText": text,
-            "mobiles": [short_mobile(phone_e164)],
+            "mobiles": [short_mobile(p) for p in phones],
             "sendDateTime": None,
         }
         headers = {"X-API-KEY": key}
         reply = await self.request("POST", self.base_url + SEND_PATH, json=body, headers=headers)
-        return self._classify(reply)
+        return self._classify(reply, len(phones))
 
-    def _classify(self, reply: Reply) -> SendResult:
+    def _classify(self, reply: Reply, count: int) -> BulkAnswer:
         data = reply.json_object()
         code = code_of(field(data, "status"))
         if code is None:
             return self.without_envelope(reply)
-        if code == SUCCESS:
-            ids = field(data, "data", "messageIds")
-            if isinstance(ids, list) and len(ids) == 1:
-                message_id = id_of(ids[0])
-                if message_id is not None:
-                    return sent_as(self.name, message_id)
-                why = "on the blacklist" if ids[0] == 0 else "refused"
-                return Failed(f"{self.name}: number {why} (no message id)", "recipient")
-        return self.by_table(SEND_STATUS, code, field(data, "message"), reply)
+        ids = field(data, "data", "messageIds")
+        if code == SUCCESS and isinstance(ids, list) and len(ids) == count:
+            return [self._one(value) for value in ids]
+        return self.bulk_verdict(SEND_STATUS, code, field(data, "message"), reply, SPLIT_ON)
+
+    def _one(self, value: object) -> SendResult:
+        message_id = id_of(value)
+        if message_id is not None:
+            return sent_as(self.name, message_id)
+        why = "on the blacklist" if value == 0 else "refused"
+        return Failed(f"{self.name}: number {why} (no message id)", "recipient")
 
     async def _receipts(self, message_ids: Sequence[str]) -> Receipts:
         key = self.api_key()
