@@ -32,6 +32,7 @@ from crisisd.config import Config, load_config
 from crisisd.context import DaemonContext
 from crisisd.delivery.admins import tell_admins
 from crisisd.delivery.dispatcher import Dispatcher
+from crisisd.delivery.outage import tell_of_outage
 from crisisd.enrolment.directory import BoundLibrary
 from crisisd.enrolment.watch import ReachWatch
 from crisisd.errors import CrisisError, ProblemsError
@@ -176,6 +177,7 @@ class Daemon:
             self.channels,
             self._address,
             on_final_failure=self._final_failure,
+            on_channel_down=self._channel_down,
             metrics=self.metrics,
             worker_id=worker,
             lease=self.lease,
@@ -267,6 +269,13 @@ class Daemon:
             log.warning("notice.failed", error=redact(str(exc)))
         self.dispatcher.kick()
 
+    async def _channel_down(self, channel: str, reason: str) -> None:
+        try:
+            await tell_of_outage(self.service, channel, reason)
+        except CrisisError as exc:
+            log.warning("notice.failed", error=redact(str(exc)))
+        self.dispatcher.kick()
+
     async def _drill_report(self, row: Any) -> None:
         from crisisd.scheduler.drillnotice import send_drill_report
 
@@ -278,11 +287,14 @@ class Daemon:
         store = await self._store_health()
         if store != "up":
             down["store"] = store
-        channels: dict[str, Any] = {}
+        delivery = await self.dispatcher.health()
+        down.update(delivery.pop("down"))
+        channels: dict[str, Any] = delivery.pop("channels")
         for name, channel in self.channels.items():
             report = getattr(channel, "health", None)
-            channels[name] = report() if callable(report) else "up"
-        return {"ok": not down, "store": store, "channels": channels, "down": down}
+            if callable(report) and channels.get(name) == "up":
+                channels[name] = report()
+        return {"ok": not down, "store": store, "channels": channels, **delivery, "down": down}
 
     async def _store_health(self) -> str:
         """Writable, not just reachable: a full disk or a locked database is "down: …"."""

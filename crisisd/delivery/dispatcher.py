@@ -22,6 +22,7 @@ import structlog
 
 from crisisd.channels.base import Channel, Failed, OutboundMessage, Retry, SendResult, Sent
 from crisisd.delivery.decide import JITTER, RetryPolicy, decide
+from crisisd.delivery.guard import ChannelGuard, OnDown
 from crisisd.delivery.pacing import Pacer
 from crisisd.domain import channel_kind
 from crisisd.metrics import Metrics
@@ -54,6 +55,8 @@ def _now() -> datetime:
 
 Queued = tuple[int, datetime, int, MessageRow]
 _CHOOSE_NOW = 0.002  # a slot this close is taken by the message in hand
+STALLED_AFTER = 300.0  # a due message older than this, with nothing done lately, is a fault
+STALL_IDLE = 60.0  # "lately": no send result for this long
 
 
 def _queued(msg: MessageRow) -> Queued:
@@ -76,6 +79,7 @@ class Dispatcher:
         flush_every: float = 0.05,
         policy: RetryPolicy = _DEFAULT_POLICY,
         on_final_failure: OnFinal | None = None,
+        on_channel_down: OnDown | None = None,
         clock: Callable[[], datetime] = _now,
         rng: random.Random | None = None,
         metrics: Metrics | None = None,
@@ -109,6 +113,12 @@ class Dispatcher:
         self._stopping = False
         self._tasks: list[asyncio.Task[None]] = []
         self.sent_count = 0
+        self.stalled_after = STALLED_AFTER
+        self._progress = clock()  # the last send result, for /healthz
+        # 429s for the whole bot pause the channel; a server that stops answering trips it
+        self.guard = ChannelGuard(
+            channels, self._pacers, self.supervisor, metrics, on_channel_down, self._notify
+        )
 
     @property
     def pacers(self) -> dict[str, Pacer]:
@@ -117,6 +127,38 @@ class Dispatcher:
 
     def capacity(self, channel: str) -> int:
         return max(16, self.channels[channel].limits.concurrency * 8)
+
+    async def health(self) -> dict[str, Any]:
+        """Delivery as /healthz shows it: each channel's state, the workers alive, the age of
+        the oldest due message; ``down`` names what is wrong (a channel whose server stopped
+        answering; an outbox that is stuck: due messages waiting and nothing done lately)."""
+        down: dict[str, str] = {}
+        channels = self.guard.states()
+        for name, state in channels.items():
+            if state.startswith("down"):
+                down[f"channel.{name}"] = state.removeprefix("down: ")
+        faults = self.supervisor.faults()
+        dead = sum(1 for part in faults if part.startswith("dispatcher."))
+        oldest: float | None = None
+        try:
+            due = await self.store.next_due()
+        except Exception as exc:  # noqa: BLE001 - the store's own probe names the cause
+            log.debug("dispatch.health_no_store", error=redact(str(exc)))
+        else:
+            now = self.clock()
+            oldest = max(0.0, (now - due).total_seconds()) if due is not None else 0.0
+            idle = (now - self._progress).total_seconds()
+            if oldest > self.stalled_after and idle > STALL_IDLE:
+                down["outbox"] = (
+                    f"the oldest due message has waited {oldest:.0f} s and nothing was sent "
+                    f"or recorded for {idle:.0f} s"
+                )
+        return {
+            "channels": channels,
+            "workers": {"alive": len(self._tasks) - dead, "expected": len(self._tasks)},
+            "oldest_due_seconds": None if oldest is None else round(oldest, 1),
+            "down": down,
+        }
 
     def kick(self) -> None:
         """Something new is in the outbox: look now, ahead of routine bookkeeping."""
@@ -243,6 +285,11 @@ class Dispatcher:
         while True:
             hand.clear()
             entry = await queue.get()
+            blocked = self.guard.blocked(name)
+            if blocked is not None:  # the channel is down: failover now, no send, no pacing
+                hand.append(entry[-1])
+                self._finish(entry[-1], blocked)
+                continue
             wait = pacer.reserve_slot()
             if 0 < wait <= _CHOOSE_NOW:
                 await asyncio.sleep(wait)
@@ -254,6 +301,9 @@ class Dispatcher:
                 if queue.empty():
                     continue  # another worker sent it; this slot goes unused
                 entry = queue.get_nowait()
+                if pacer.paused() > 0:  # a 429 came while this slot was awaited: not now
+                    queue.put_nowait(entry)
+                    continue
             msg = entry[-1]
             hand.append(msg)
             if queue.qsize() == low_water:
@@ -268,6 +318,7 @@ class Dispatcher:
                 continue
             pacer.hold_destination(address)
             result = await self._send(channel, msg, address)
+            self.guard.observe(name, address, result)
             self._finish(msg, result)
 
     async def _send(self, channel: Channel, msg: MessageRow, address: str) -> SendResult:
@@ -291,13 +342,13 @@ class Dispatcher:
             async with asyncio.timeout(budget):  # no task per send, unlike wait_for on 3.11
                 return await channel.send(out)
         except TimeoutError:
-            return Retry(5.0, f"{msg.channel}: no answer within {budget:.0f}s")
+            return Retry(5.0, f"{msg.channel}: no answer within {budget:.0f}s", unreachable=True)
         except Exception as exc:  # noqa: BLE001 - a channel broke its contract; classify it
             log.error("dispatch.channel_raised", channel=msg.channel, error=redact(repr(exc)))
             return Retry(10.0, f"{msg.channel}: {type(exc).__name__}")
 
     def _finish(self, msg: MessageRow, result: SendResult) -> None:
-        now = self.clock()
+        now = self._progress = self.clock()
         self._claimed.pop(msg.id, None)
         if self.metrics is not None:
             kind = type(result).__name__.lower()
@@ -307,7 +358,9 @@ class Dispatcher:
                 self.metrics.delivery_latency.labels(msg.channel).observe(wait)
         if isinstance(result, Retry | Failed):  # a reason is recorded and logged: no secrets
             result = dataclasses.replace(result, reason=redact(result.reason))
-        outcome = decide(msg, result, self.policy, now, jitter=self.rng.uniform(*JITTER))
+        jitter = self.rng.uniform(*JITTER)
+        down = self.guard.down(msg.channel)
+        outcome = decide(msg, result, self.policy, now, jitter=jitter, channel_down=down)
         self._outcomes.append(outcome)
         self._announce(msg, outcome)
 
@@ -328,9 +381,13 @@ class Dispatcher:
             case OutcomeFailed(reason=reason):
                 bound.error("delivery.failed", reason=reason, recipient=msg.recipient)
                 if self.on_final_failure is not None:
-                    task = asyncio.create_task(self.on_final_failure(msg, reason))
-                    self._notices.add(task)
-                    task.add_done_callback(self._notices.discard)
+                    self._notify(self.on_final_failure(msg, reason))
+
+    def _notify(self, notice: Coroutine[Any, Any, None]) -> None:
+        """Tell someone in the background; drain waits for what is still being written."""
+        task = asyncio.create_task(notice)
+        self._notices.add(task)
+        task.add_done_callback(self._notices.discard)
 
     # -- recording --------------------------------------------------------------------------
 
