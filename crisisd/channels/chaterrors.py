@@ -10,7 +10,8 @@ the recipient, of the message and (Bale) of pacing::
     400 about the message itself (can't parse entities, too
         long, empty text, a keyboard that cannot be read)        Failed(message): the text
                                                                  near the fault in the reason
-    400 that says "slow down" (Bale: "bot limit exceed")         Retry(RATE_LIMITED)
+    400 or 429 that says "slow down" (Bale: "bot limit exceed",  Retry(RATE_LIMITED,
+        with no retry_after)                                     scope="channel")
     400 anything else (Bale's own refusals)                      Retry: a few tries, then the
                                                                  dispatcher fails over
     403 blocked, kicked, deactivated                             Failed(recipient)
@@ -126,6 +127,9 @@ def classify(
         return bad_request(exc.message, text, clean)
     if isinstance(exc, TimedOut | TimeoutError):
         return Retry(RETRY_TRANSIENT, "timed out waiting for the Bot API", unreachable=True)
+    if isinstance(exc, NetworkError) and _slow_down(exc.message):
+        # Bale's 429 "bot limit exceed" has no retry_after, so PTB raises a NetworkError
+        return Retry(RATE_LIMITED, f"asked to slow down: {exc.message}", scope="channel")
     if isinstance(exc, NetworkError):
         # PTB raises a bare NetworkError for httpx's transport errors (refused, reset) and
         # for a 5xx: only the former says the server cannot be reached.
@@ -151,9 +155,14 @@ def bad_request(description: str, text: str, clean: Callable[[str], str] = _same
         return Failed(f"the messenger refused the text ({description}); near: «{near}»", "message")
     if any(phrase in said for phrase in _RECIPIENT):
         return Failed(f"bad request: {description}")
-    if any(phrase in said for phrase in _SLOW_DOWN):
-        return Retry(after=RATE_LIMITED, reason=f"asked to slow down: {description}")
+    if _slow_down(said):
+        return Retry(RATE_LIMITED, f"asked to slow down: {description}", scope="channel")
     return Retry(after=RETRY_REFUSED, reason=f"refused, reason not known: {description}")
+
+
+def _slow_down(description: str) -> bool:
+    said = description.lower()
+    return any(phrase in said for phrase in _SLOW_DOWN)
 
 
 def snippet(text: str, description: str = "", clean: Callable[[str], str] = _same) -> str:
