@@ -54,6 +54,7 @@ log = structlog.get_logger("crisisd.service")
 
 LEASE = timedelta(seconds=120)  # how long a claim outlives a daemon that stopped renewing it
 STORE_PROBE_SECONDS = 5.0  # a store that takes longer to take a one-row write is "down"
+STORE_PROBE_EVERY = 1.0  # /healthz writes its probe row at most this often
 
 
 class PartFailedError(CrisisError):
@@ -89,6 +90,8 @@ class Daemon:
         self.addresses: dict[str, str] = {}
         self._webhooks: dict[str, Callable[[web.Request], Awaitable[web.StreamResponse]]] = {}
         self.bound: BoundLibrary | None = None  # the library with the bindings applied
+        self._probe_lock = asyncio.Lock()
+        self._probed: tuple[float, str] = (float("-inf"), "up")  # the store probe's last answer
 
     def library(self) -> Library:
         return self._library if self.bound is None else self.bound()
@@ -297,7 +300,15 @@ class Daemon:
         return {"ok": not down, "store": store, "channels": channels, **delivery, "down": down}
 
     async def _store_health(self) -> str:
-        """Writable, not just reachable: a full disk or a locked database is "down: …"."""
+        """Writable, not just reachable: a full disk or a locked database is "down: …".
+        The write is done at most once per STORE_PROBE_EVERY; requests meanwhile share it."""
+        async with self._probe_lock:
+            now = asyncio.get_running_loop().time()
+            if now - self._probed[0] >= STORE_PROBE_EVERY:
+                self._probed = (now, await self._probe_store())
+            return self._probed[1]
+
+    async def _probe_store(self) -> str:
         probe = self.store.put_setting(f"health:{self.worker}", datetime.now(UTC).isoformat())
         try:
             await asyncio.wait_for(probe, STORE_PROBE_SECONDS)
