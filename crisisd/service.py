@@ -400,8 +400,11 @@ def _banner(addresses: dict[str, str]) -> None:
     print("\n".join(lines), file=sys.stderr, flush=True)  # a greeting, not a log line
 
 
-def run_daemon(config_path: Path | None) -> int:
-    """Entry point of `crisisd run`: 0 after a clean stop, 1 when it could not start."""
+def run_daemon(
+    config_path: Path | None, explain: Callable[[BaseException, Config], str] | None = None
+) -> int:
+    """Entry point of `crisisd run`: 0 after a clean stop, 1 when it could not start.
+    ``explain`` turns a start-up failure into one line, its cause and its fix."""
     from crisisd import logs
 
     try:
@@ -422,10 +425,7 @@ def run_daemon(config_path: Path | None) -> int:
     except PartFailedError as exc:
         log.error("daemon.failed", error=redact(str(exc)))
         return 1
-    except CrisisError as exc:
-        log.error("start.failed", error=redact(str(exc)))
-        return 1
-    except OSError as exc:
-        log.error("start.failed", error=redact(str(exc)), hint="is the port already in use?")
+    except (CrisisError, OSError) as exc:
+        log.error("start.failed", error=redact(explain(exc, config) if explain else str(exc)))
         return 1
     return 0
