@@ -36,12 +36,12 @@ from tests.minitree import TEMPLATES, approve_all
 PEOPLE = 24
 
 
-def write_tree(root: Path, first: str) -> tuple[Path, Path]:
-    """A factory whose staff are reached on ``first`` (email or telegram), then SMS."""
+def write_tree(root: Path, first: str, count: int = PEOPLE) -> tuple[Path, Path]:
+    """A factory whose ``count`` staff are reached on ``first`` (email or telegram), then SMS."""
     people = [
         "  officer.a:\n    name: {fa: مریم احمدی, en: Maryam Ahmadi}\n    chats: {bale: 1001}\n"
     ]
-    for i in range(PEOPLE):
+    for i in range(count):
         people.append(
             f"  auth.{i}:\n    name: {{fa: مسئول {i}, en: Authority {i}}}\n"
             f"    email: auth{i}@example.com\n    phone: '+98912{5000000 + i}'\n"
@@ -50,7 +50,7 @@ def write_tree(root: Path, first: str) -> tuple[Path, Path]:
     playbook = f"""\
 factory: {{id: mini, name: {{fa: کارخانه کوچک, en: Mini Works}}, officers: [officer.a]}}
 audiences:
-  authorities: {{members: [{", ".join(f"auth.{i}" for i in range(PEOPLE))}]}}
+  authorities: {{members: [{", ".join(f"auth.{i}" for i in range(count))}]}}
 incidents:
   fire:
     name: {{fa: آتش‌سوزی, en: Fire}}

@@ -23,7 +23,9 @@ import structlog
 from crisisd.channels.base import Channel, Failed, OutboundMessage, Retry, SendResult, Sent
 from crisisd.delivery.decide import JITTER, RetryPolicy, decide
 from crisisd.delivery.guard import ChannelGuard, OnDown
+from crisisd.delivery.health import delivery_health
 from crisisd.delivery.pacing import Pacer
+from crisisd.delivery.storewait import StoreWait
 from crisisd.domain import channel_kind
 from crisisd.metrics import Metrics
 from crisisd.redaction import redact
@@ -55,8 +57,6 @@ def _now() -> datetime:
 
 Queued = tuple[int, datetime, int, MessageRow]
 _CHOOSE_NOW = 0.002  # a slot this close is taken by the message in hand
-STALLED_AFTER = 300.0  # a due message older than this, with nothing done lately, is a fault
-STALL_IDLE = 60.0  # "lately": no send result for this long
 
 
 def _queued(msg: MessageRow) -> Queued:
@@ -113,7 +113,10 @@ class Dispatcher:
         self._stopping = False
         self._tasks: list[asyncio.Task[None]] = []
         self.sent_count = 0
-        self.stalled_after = STALLED_AFTER
+        # while the store cannot answer: doubling pauses, outcomes and claims kept meanwhile
+        self._claim_wait = StoreWait("claim", self.rng)
+        self._record_wait = StoreWait("record", self.rng)
+        self._record_after = 0.0
         self._progress = clock()  # the last send result, for /healthz
         # 429s for the whole bot pause the channel; a server that stops answering trips it
         self.guard = ChannelGuard(
@@ -129,36 +132,10 @@ class Dispatcher:
         return max(16, self.channels[channel].limits.concurrency * 8)
 
     async def health(self) -> dict[str, Any]:
-        """Delivery as /healthz shows it: each channel's state, the workers alive, the age of
-        the oldest due message; ``down`` names what is wrong (a channel whose server stopped
-        answering; an outbox that is stuck: due messages waiting and nothing done lately)."""
-        down: dict[str, str] = {}
-        channels = self.guard.states()
-        for name, state in channels.items():
-            if state.startswith("down"):
-                down[f"channel.{name}"] = state.removeprefix("down: ")
-        faults = self.supervisor.faults()
-        dead = sum(1 for part in faults if part.startswith("dispatcher."))
-        oldest: float | None = None
-        try:
-            due = await self.store.next_due()
-        except Exception as exc:  # noqa: BLE001 - the store's own probe names the cause
-            log.debug("dispatch.health_no_store", error=redact(str(exc)))
-        else:
-            now = self.clock()
-            oldest = max(0.0, (now - due).total_seconds()) if due is not None else 0.0
-            idle = (now - self._progress).total_seconds()
-            if oldest > self.stalled_after and idle > STALL_IDLE:
-                down["outbox"] = (
-                    f"the oldest due message has waited {oldest:.0f} s and nothing was sent "
-                    f"or recorded for {idle:.0f} s"
-                )
-        return {
-            "channels": channels,
-            "workers": {"alive": len(self._tasks) - dead, "expected": len(self._tasks)},
-            "oldest_due_seconds": None if oldest is None else round(oldest, 1),
-            "down": down,
-        }
+        """Delivery as /healthz shows it (delivery/health.py)."""
+        return await delivery_health(
+            self.store, self.guard, self.supervisor, len(self._tasks), self._progress, self.clock()
+        )
 
     def kick(self) -> None:
         """Something new is in the outbox: look now, ahead of routine bookkeeping."""
@@ -229,8 +206,10 @@ class Dispatcher:
                     self.worker_id, self.clock(), self.batch, self.lease, busy, urgent
                 )
             except Exception as exc:  # noqa: BLE001 - the store may be briefly unavailable
-                log.warning("dispatch.claim_failed", error=redact(str(exc)))
-                await asyncio.sleep(1.0)
+                self._kicked = self._kicked or urgent  # the kick is still owed
+                await asyncio.sleep(self._claim_wait.failed(exc))
+                continue
+            self._claim_wait.ok()
             for msg in got:
                 if msg.id in self._claimed:
                     continue
@@ -404,12 +383,16 @@ class Dispatcher:
     async def _flush(self) -> None:
         if not self._outcomes:
             return
+        loop = asyncio.get_running_loop()
+        if loop.time() < self._record_after and not self._flush_stop.is_set():
+            return  # the store failed just now: its pause is not over
         batch, self._outcomes = self._outcomes, []
         try:
             await self.store.record(batch, self.worker_id)
         except Exception as exc:  # noqa: BLE001 - keep them and try again; leases protect us
-            log.warning("dispatch.record_failed", error=redact(str(exc)), pending=len(batch))
+            self._record_after = loop.time() + self._record_wait.failed(exc)
             self._outcomes = batch + self._outcomes
             return
+        self._record_wait.ok()
         if any(isinstance(o, OutcomeRetry | OutcomeFailover) for o in batch):
             self._wake.set()
