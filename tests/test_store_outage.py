@@ -12,9 +12,10 @@ import asyncio
 import time
 from pathlib import Path
 
-import asyncpg
 import pytest
-from sqlalchemy.engine import make_url
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
 from structlog.testing import capture_logs
 
 from crisisd.channels.registry import build_channels
@@ -37,16 +38,18 @@ KILL = (
 pytestmark = pytest.mark.postgres
 
 
-async def cut(dsn: str, stop: asyncio.Event, every: float = 0.2) -> int:
+async def cut(url: str, stop: asyncio.Event, every: float = 0.2) -> int:
     """Terminate the daemon's sessions every ``every`` seconds until ``stop``; how many."""
     killed = 0
-    conn = await asyncpg.connect(dsn)
+    engine = create_async_engine(url, poolclass=NullPool)
     try:
-        while not stop.is_set():
-            killed += int(await conn.fetchval(KILL))
-            await asyncio.sleep(every)
+        async with engine.connect() as conn:
+            while not stop.is_set():
+                killed += int(await conn.scalar(sa.text(KILL)) or 0)
+                await conn.commit()
+                await asyncio.sleep(every)
     finally:
-        await conn.close()
+        await engine.dispose()
     return killed
 
 
@@ -72,14 +75,13 @@ async def test_a_fan_out_survives_terminated_postgresql_sessions(tmp_path: Path)
 
     d = Dispatcher(store, channels, address, batch=20)
     svc = IncidentService(store, lambda: lib)
-    dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
     stop = asyncio.Event()
     try:
         opened = await svc.open(IncidentReport("mini", "fire", "major", "officer.a"))
         started = time.monotonic()
         with capture_logs() as logs:
             await d.start()
-            killer = asyncio.create_task(cut(dsn, stop))
+            killer = asyncio.create_task(cut(url, stop))
             await asyncio.sleep(3.0)  # the database keeps dropping every session meanwhile
             stop.set()
             killed = await killer
