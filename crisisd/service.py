@@ -15,7 +15,7 @@ import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,7 @@ from crisisd.config import Config, load_config
 from crisisd.context import DaemonContext
 from crisisd.delivery.admins import tell_admins
 from crisisd.delivery.dispatcher import Dispatcher
+from crisisd.delivery.health import StoreProbe, merge
 from crisisd.delivery.outage import tell_of_outage
 from crisisd.enrolment.directory import BoundLibrary
 from crisisd.enrolment.watch import ReachWatch
@@ -48,13 +49,11 @@ from crisisd.scheduler.receipts import ReceiptPoller
 from crisisd.store import MessageRow, Store
 from crisisd.store.engine import normalize_url
 from crisisd.store.workerlock import WorkerLock
-from crisisd.supervision import Supervisor, describe
+from crisisd.supervision import Supervisor
 
 log = structlog.get_logger("crisisd.service")
 
 LEASE = timedelta(seconds=120)  # how long a claim outlives a daemon that stopped renewing it
-STORE_PROBE_SECONDS = 5.0  # a store that takes longer to take a one-row write is "down"
-STORE_PROBE_EVERY = 1.0  # /healthz writes its probe row at most this often
 
 
 class PartFailedError(CrisisError):
@@ -90,8 +89,6 @@ class Daemon:
         self.addresses: dict[str, str] = {}
         self._webhooks: dict[str, Callable[[web.Request], Awaitable[web.StreamResponse]]] = {}
         self.bound: BoundLibrary | None = None  # the library with the bindings applied
-        self._probe_lock = asyncio.Lock()
-        self._probed: tuple[float, str] = (float("-inf"), "up")  # the store probe's last answer
 
     def library(self) -> Library:
         return self._library if self.bound is None else self.bound()
@@ -139,6 +136,7 @@ class Daemon:
         self.store = Store(normalize_url(config.store_url, base))
         await self.store.start()
         stack.push_async_callback(self.store.aclose)
+        self._store_health = StoreProbe(self.store, self.worker)  # /healthz: takes writes?
         self.bound = bound = await BoundLibrary.start(self.store, lambda: self._library)
         # closed after everything else has drained: what is left (reload, watchdog) is stopped
         stack.push_async_callback(self.supervisor.aclose)
@@ -286,37 +284,9 @@ class Daemon:
 
     async def health(self) -> dict[str, Any]:
         """What /healthz shows: ``ok`` is false while anything is ``down`` (part: cause)."""
-        down = self.supervisor.faults()
         store = await self._store_health()
-        if store != "up":
-            down["store"] = store
         delivery = await self.dispatcher.health()
-        down.update(delivery.pop("down"))
-        channels: dict[str, Any] = delivery.pop("channels")
-        for name, channel in self.channels.items():
-            report = getattr(channel, "health", None)
-            if callable(report) and channels.get(name) == "up":
-                channels[name] = report()
-        return {"ok": not down, "store": store, "channels": channels, **delivery, "down": down}
-
-    async def _store_health(self) -> str:
-        """Writable, not just reachable: a full disk or a locked database is "down: …".
-        The write is done at most once per STORE_PROBE_EVERY; requests meanwhile share it."""
-        async with self._probe_lock:
-            now = asyncio.get_running_loop().time()
-            if now - self._probed[0] >= STORE_PROBE_EVERY:
-                self._probed = (now, await self._probe_store())
-            return self._probed[1]
-
-    async def _probe_store(self) -> str:
-        probe = self.store.put_setting(f"health:{self.worker}", datetime.now(UTC).isoformat())
-        try:
-            await asyncio.wait_for(probe, STORE_PROBE_SECONDS)
-        except TimeoutError:
-            return f"down: a one-row write took over {STORE_PROBE_SECONDS:.0f}s"
-        except Exception as exc:  # noqa: BLE001 - whatever the driver raised, the store is down
-            return f"down: {describe(exc)}"
-        return "up"
+        return merge(self.supervisor.faults(), store, delivery, self.channels)
 
     # -- reload -------------------------------------------------------------------------------
 

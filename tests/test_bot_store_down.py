@@ -10,13 +10,12 @@ from pathlib import Path
 
 from crisisd.store import Store
 from tests.botworld import PTB_RETRY_AFTER, World, buttons, confirm, report, wait_for
-from tests.test_store_contract import READ_ONLY, _on_connect
+from tests.faultworld import read_only
 
 
 def read_only_under(w: World) -> Store:
     """Point the running service at the same database, read-only from now on."""
-    ro = Store(w.store.url)
-    _on_connect(ro, READ_ONLY["sqlite"])
+    ro = read_only(w.store.url)
     w.service.store = ro
     return ro
 

@@ -32,8 +32,8 @@ from crisisd.library.model import Library
 from crisisd.metrics import Metrics
 from crisisd.store import Store
 from crisisd.store.engine import normalize_url
+from tests.faultworld import read_only as read_only_store
 from tests.minitree import Clock, make_tree
-from tests.test_store_contract import READ_ONLY, _on_connect
 
 TOKEN = "store-faults-token"
 REPORT = {"factory": "mini", "type": "fire", "severity": "major", "reporter": "officer.a"}
@@ -80,8 +80,7 @@ async def read_only(tmp_path: Path, library: Library) -> AsyncIterator[Api]:
     first = Store(url)
     await first.start()  # the schema is there; then every connection is read-only
     await first.aclose()
-    store = Store(url)
-    _on_connect(store, READ_ONLY["sqlite"])
+    store = read_only_store(url)
     try:
         async for api in serve(store, library):
             yield api

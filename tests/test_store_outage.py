@@ -27,7 +27,7 @@ from crisisd.library.loader import load_library
 from crisisd.sandbox.runner import start_sandbox
 from crisisd.store import MessageRow, Store
 from tests.conftest import _reset_pg, pg_url
-from tests.test_channel_faults import write_tree
+from tests.faultworld import write_tree
 
 PEOPLE = 300
 KILL = (
