@@ -22,7 +22,9 @@ from crisisd.channels.telegram import TelegramChannel, messenger_limits
 from crisisd.config import Config, Messenger, Rate, Sms, SmsGateway, Smtp
 from crisisd.config.channels import Breaker
 from crisisd.delivery.dispatcher import Dispatcher
+from crisisd.delivery.guard import ChannelGuard
 from crisisd.delivery.outage import tell_of_outage
+from crisisd.delivery.pacing import Pacer
 from crisisd.domain import IncidentReport
 from crisisd.incidents import IncidentService
 from crisisd.library.loader import load_library
@@ -31,6 +33,7 @@ from crisisd.metrics import Metrics
 from crisisd.sandbox.runner import Sandbox, sandbox_token, start_sandbox
 from crisisd.store import MessageRow, Store
 from crisisd.store.engine import normalize_url
+from crisisd.supervision import Supervisor
 from tests.faultworld import PEOPLE, HungSmtp, write_tree
 
 World = tuple[Library, Sandbox, Store]
@@ -217,3 +220,33 @@ async def test_a_flooded_bot_pauses_the_channel_and_sends_nothing_inside_a_penal
     assert {m.sent_channel for m in alerts} == {"telegram"}  # no failover for a flood
     text = metrics.render().decode()
     assert 'crisisd_channel_flood_waits_total{channel="telegram",scope="channel"}' in text
+
+
+class _Limited:
+    """Stands for a remote channel: only its limits matter to the guard."""
+
+    name = kind = "chat"
+    limits = messenger_limits(Messenger(name="telegram"))
+
+
+def test_a_429_the_chats_own_rate_explains_holds_only_that_chat() -> None:
+    now = [100.0]
+    pacer = Pacer(_Limited.limits, lambda: now[0])
+    metrics = Metrics()
+    guard = ChannelGuard({"telegram": _Limited()}, {"telegram": pacer}, Supervisor(), metrics)  # type: ignore[dict-item]
+    flood = Retry(7.0, "flood control: retry after 7 s", scope="channel")
+    pacer.hold_destination("3001")
+    now[0] += pacer.dest_gap("3001")
+    pacer.hold_destination("3001")  # a second message to that chat at its own pace
+    guard.observe("telegram", "3001", flood)
+    assert pacer.paused() == 0.0 and pacer.dest_delay("3001") == pytest.approx(7.0)
+    assert guard.states()["telegram"] == "up"
+    pacer.hold_destination("3002")
+    guard.observe("telegram", "3002", flood)  # a chat sent to once: the whole bot's limit
+    assert pacer.paused() == pytest.approx(7.0)
+    assert guard.states()["telegram"].startswith("paused: flood control")
+    text = metrics.render().decode()
+    for scope in ("chat", "channel"):
+        assert (
+            f'crisisd_channel_flood_waits_total{{channel="telegram",scope="{scope}"}} 1.0' in text
+        )
