@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from crisisd.channels.base import Retry
+from crisisd.channels.base import Channel, Retry
 from crisisd.channels.email import EmailChannel
 from crisisd.channels.registry import build_channels
 from crisisd.channels.telegram import TelegramChannel, messenger_limits
@@ -66,7 +66,7 @@ async def world(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator
 async def deliver(
     lib: Library,
     store: Store,
-    channels: dict[str, object],
+    channels: dict[str, Channel],
     until: Callable[[Dispatcher], Awaitable[bool]],
     metrics: Metrics,
 ) -> tuple[Dispatcher, str, float]:
@@ -80,7 +80,7 @@ async def deliver(
         await tell_of_outage(svc, channel, reason)
         d.kick()
 
-    d = Dispatcher(store, channels, address, on_channel_down=down, metrics=metrics)  # type: ignore[arg-type]
+    d = Dispatcher(store, channels, address, on_channel_down=down, metrics=metrics)
     opened = await svc.open(IncidentReport("mini", "fire", "major", "officer.a"))
     started = time.monotonic()
     await d.start()
@@ -92,7 +92,7 @@ async def deliver(
     finally:
         await d.drain()
         for ch in channels.values():
-            await ch.aclose()  # type: ignore[attr-defined]
+            await ch.aclose()
     return d, opened.incident_id, took
 
 
@@ -110,7 +110,7 @@ async def test_a_hung_smtp_server_moves_email_first_recipients_to_sms_and_tells_
         timeout_seconds=0.3,
         breaker=Breaker(trip_after=3, probe_seconds=2.0),
     )
-    channels: dict[str, object] = dict(build_channels(sb.point(lib.config)))
+    channels: dict[str, Channel] = dict(build_channels(sb.point(lib.config)))
     channels["email"] = email = EmailChannel(smtp)
     metrics = Metrics()
 
@@ -192,7 +192,7 @@ async def test_a_flooded_bot_pauses_the_channel_and_sends_nothing_inside_a_penal
     fake.flood.global_per_second = 10  # stricter than the configured 30/s
     fake.flood.extend_penalty = True
     messenger = lib.config.messengers[1]
-    channels: dict[str, object] = dict(build_channels(sb.point(lib.config)))
+    channels: dict[str, Channel] = dict(build_channels(sb.point(lib.config)))
     # one request in flight at a time: a request already on the wire when the first 429
     # arrives cannot be called back (with N workers, up to N-1 can land in the window)
     channels["telegram"] = TelegramChannel(
