@@ -186,7 +186,11 @@ class Dispatcher:
         await self._flush()
         if self._notices:  # officers' failure notices are written, not dropped
             await asyncio.wait(self._notices, timeout=5)
-        released = await self.store.release(self.worker_id)
+        try:
+            released = await self.store.release(self.worker_id)
+        except Exception as exc:  # noqa: BLE001 - the leases give them back in time anyway
+            log.warning("dispatch.release_failed", error=redact(str(exc)), held=len(self._claimed))
+            released = 0
         log.info("dispatch.drained", released=released, sent=self.sent_count)
 
     # -- claiming ---------------------------------------------------------------------------
