@@ -6,11 +6,13 @@ Without it, a hung server costs every message its full budget of tries on that c
     up ──trip_after consecutive timeouts or lost connections──► down
     down ──a probe answers (SMTP EHLO, Bot API getMe), or a trial send gets a reply──► up
 
-While a channel is down nothing is sent on it: a message whose step lists another channel
-moves there at once (``decide(..., channel_down=True)``); one with no other channel waits
-out its ordinary backoff. Any reply from the server (even a refusal) proves it answers, so
-only timeouts and lost connections (``Retry.unreachable``) count. A channel that cannot be
-probed without sending gets one real send per probe period instead (a trial).
+While a channel is down, a message whose step lists another channel is not sent on it but
+moves there at once (``decide(..., channel_down=True)``); one with no other channel keeps
+trying this one on its ordinary schedule (its budget is not spent on a guess, and its
+answer, should one come, closes the breaker). Any reply from the server (even a refusal)
+proves it answers, so only timeouts and lost connections (``Retry.unreachable``) count. A
+channel that cannot be probed without sending gets one real send per probe period instead
+(a trial).
 """
 
 from __future__ import annotations

@@ -268,7 +268,8 @@ class Dispatcher:
         while True:
             hand.clear()
             entry = await queue.get()
-            blocked = self.guard.blocked(name)
+            head = entry[-1]
+            blocked = self.guard.blocked(name, head.channel_index + 1 < len(head.channels))
             if blocked is not None:  # the channel is down: failover now, no send, no pacing
                 hand.append(entry[-1])
                 self._finish(entry[-1], blocked)

@@ -58,11 +58,12 @@ class ChannelGuard:
         breaker = self.breakers.get(name)
         return breaker is not None and breaker.down
 
-    def blocked(self, name: str) -> Retry | None:
-        """The result to record instead of sending while ``name`` is down; None: send
-        (it is up, or this send is the trial of a channel that cannot be probed)."""
+    def blocked(self, name: str, elsewhere: bool = True) -> Retry | None:
+        """The result to record instead of sending while ``name`` is down; None: send (it
+        is up; the message has no other channel to go to, so it tries this one on its own
+        schedule as before; or this send is the trial of a channel that cannot be probed)."""
         breaker = self.breakers[name]
-        if not breaker.down:
+        if not breaker.down or not elsewhere:
             return None
         if not isinstance(self.channels[name], Probed) and breaker.trial():
             return None
