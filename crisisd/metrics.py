@@ -49,5 +49,24 @@ class Metrics:
             registry=r,
         )
 
+        self.channel_down = Gauge(
+            "crisisd_channel_down",
+            "1 while a channel's circuit breaker is open (its server stopped answering)",
+            ["channel"],
+            registry=r,
+        )
+        self.channel_trips = Counter(
+            "crisisd_channel_breaker_trips",
+            "Times a channel was marked down after consecutive timeouts or lost connections",
+            ["channel"],
+            registry=r,
+        )
+        self.channel_floods = Counter(
+            "crisisd_channel_flood_waits",
+            "429s honoured by pausing the whole channel or one chat",
+            ["channel", "scope"],
+            registry=r,
+        )
+
     def render(self) -> bytes:
         return generate_latest(self.registry)

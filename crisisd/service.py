@@ -15,7 +15,7 @@ import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,8 @@ from crisisd.config import Config, load_config
 from crisisd.context import DaemonContext
 from crisisd.delivery.admins import tell_admins
 from crisisd.delivery.dispatcher import Dispatcher
+from crisisd.delivery.health import StoreProbe, merge
+from crisisd.delivery.outage import tell_of_outage
 from crisisd.enrolment.directory import BoundLibrary
 from crisisd.enrolment.watch import ReachWatch
 from crisisd.errors import CrisisError, ProblemsError
@@ -49,13 +51,12 @@ from crisisd.scheduler.receipts import ReceiptPoller
 from crisisd.store import MessageRow, Store
 from crisisd.store.engine import normalize_url
 from crisisd.store.workerlock import WorkerLock
-from crisisd.supervision import Supervisor, describe
+from crisisd.supervision import Supervisor
 
 log = structlog.get_logger("crisisd.service")
 
 LEASE = timedelta(seconds=120)  # how long a claim outlives a daemon that stopped renewing it
 TIDY_EVERY = 60.0  # seconds between looks for an idle moment to collect replaced libraries
-STORE_PROBE_SECONDS = 5.0  # a store that takes longer to take a one-row write is "down"
 
 
 class PartFailedError(CrisisError):
@@ -141,6 +142,7 @@ class Daemon:
         self.store = Store(normalize_url(config.store_url, base))
         await self.store.start()
         stack.push_async_callback(self.store.aclose)
+        self._store_health = StoreProbe(self.store, self.worker)  # /healthz: takes writes?
         self.bound = bound = await BoundLibrary.start(self.store, lambda: self._library)
         # closed after everything else has drained: what is left (reload, watchdog) is stopped
         stack.push_async_callback(self.supervisor.aclose)
@@ -182,6 +184,7 @@ class Daemon:
             self.channels,
             self._address,
             on_final_failure=self._final_failure,
+            on_channel_down=self._channel_down,
             metrics=self.metrics,
             worker_id=worker,
             lease=self.lease,
@@ -273,6 +276,13 @@ class Daemon:
             log.warning("notice.failed", error=redact(str(exc)))
         self.dispatcher.kick()
 
+    async def _channel_down(self, channel: str, reason: str) -> None:
+        try:
+            await tell_of_outage(self.service, channel, reason)
+        except CrisisError as exc:
+            log.warning("notice.failed", error=redact(str(exc)))
+        self.dispatcher.kick()
+
     async def _drill_report(self, row: Any) -> None:
         from crisisd.scheduler.drillnotice import send_drill_report
 
@@ -280,26 +290,9 @@ class Daemon:
 
     async def health(self) -> dict[str, Any]:
         """What /healthz shows: ``ok`` is false while anything is ``down`` (part: cause)."""
-        down = self.supervisor.faults()
         store = await self._store_health()
-        if store != "up":
-            down["store"] = store
-        channels: dict[str, Any] = {}
-        for name, channel in self.channels.items():
-            report = getattr(channel, "health", None)
-            channels[name] = report() if callable(report) else "up"
-        return {"ok": not down, "store": store, "channels": channels, "down": down}
-
-    async def _store_health(self) -> str:
-        """Writable, not just reachable: a full disk or a locked database is "down: …"."""
-        probe = self.store.put_setting(f"health:{self.worker}", datetime.now(UTC).isoformat())
-        try:
-            await asyncio.wait_for(probe, STORE_PROBE_SECONDS)
-        except TimeoutError:
-            return f"down: a one-row write took over {STORE_PROBE_SECONDS:.0f}s"
-        except Exception as exc:  # noqa: BLE001 - whatever the driver raised, the store is down
-            return f"down: {describe(exc)}"
-        return "up"
+        delivery = await self.dispatcher.health()
+        return merge(self.supervisor.faults(), store, delivery, self.channels)
 
     # -- reload -------------------------------------------------------------------------------
 
@@ -389,8 +382,11 @@ def _banner(addresses: dict[str, str]) -> None:
     print("\n".join(lines), file=sys.stderr, flush=True)  # a greeting, not a log line
 
 
-def run_daemon(config_path: Path | None) -> int:
-    """Entry point of `crisisd run`: 0 after a clean stop, 1 when it could not start."""
+def run_daemon(
+    config_path: Path | None, explain: Callable[[BaseException, Config], str] | None = None
+) -> int:
+    """Entry point of `crisisd run`: 0 after a clean stop, 1 when it could not start.
+    ``explain`` turns a start-up failure into one line, its cause and its fix."""
     from crisisd import logs
 
     try:
@@ -411,10 +407,7 @@ def run_daemon(config_path: Path | None) -> int:
     except PartFailedError as exc:
         log.error("daemon.failed", error=redact(str(exc)))
         return 1
-    except CrisisError as exc:
-        log.error("start.failed", error=redact(str(exc)))
-        return 1
-    except OSError as exc:
-        log.error("start.failed", error=redact(str(exc)), hint="is the port already in use?")
+    except (CrisisError, OSError) as exc:
+        log.error("start.failed", error=redact(explain(exc, config) if explain else str(exc)))
         return 1
     return 0

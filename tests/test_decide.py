@@ -221,3 +221,28 @@ def test_backoff_doubles_from_base_up_to_the_cap() -> None:
     waited = decide(msg, Retry(30.0, "429"), policy, T0, jitter=0.5)
     assert isinstance(waited, OutcomeRetry)
     assert waited.not_before == T0 + timedelta(seconds=30)  # retry_after wins over backoff
+
+
+@PROPERTIES
+@given(channel_lists, transient, policies, st.integers(0, 7))
+def test_a_channel_marked_down_moves_a_transient_failure_on_at_once(
+    channels: list[str], result: SendResult, policy: RetryPolicy, spent: int
+) -> None:
+    """The breaker is open: the next channel now, whatever budget is left; with no next
+    channel, the ordinary retry rules (the message waits for the channel to come back)."""
+    msg = replace(message(channels), attempts=min(spent, policy.max_attempts_per_channel - 1))
+    down = decide(msg, result, policy, T0, channel_down=True)
+    up = decide(msg, result, policy, T0)
+    if len(channels) > 1:
+        assert isinstance(down, OutcomeFailover)
+        assert (down.next_channel, down.at) == (channels[1], T0)
+        assert down.reason.startswith(f"{channels[0]} is down: ")
+    else:
+        assert down == up
+
+
+def test_a_channel_marked_down_does_not_change_a_send_or_a_permanent_failure() -> None:
+    msg = message(["email", "sms"])
+    policy = RetryPolicy()
+    for result in (Sent("q1"), Failed("recipient refused: 550", "recipient")):
+        assert decide(msg, result, policy, T0, channel_down=True) == decide(msg, result, policy, T0)

@@ -42,3 +42,40 @@ def test_a_person_gets_at_most_one_a_second() -> None:
     clock = Clock()
     n = sends_in(Pacer(LIMITS, clock), clock, "4242", 60)
     assert 55 <= n <= 60
+
+
+def test_a_429_for_the_whole_bot_pauses_every_send_then_resumes_at_half_the_rate() -> None:
+    clock = Clock()
+    pacer = Pacer(LIMITS, clock)
+    full = pacer.gap
+    assert pacer.pause(3.0) == 0.5
+    assert pacer.paused() == 3.0
+    assert pacer.reserve_slot() >= 3.0  # no slot inside the penalty, whoever asks
+    assert pacer.reserve("1001") >= 3.0  # the bots' replies share the pacer: they wait too
+    clock.now += 3.0
+    assert pacer.paused() == 0.0
+    assert pacer.gap == 2 * full  # half the rate that tripped
+    clock.now += 30.0
+    assert full < pacer.gap < 2 * full  # climbing back
+    clock.now += 31.0
+    assert pacer.gap == full
+
+
+def test_repeated_429s_keep_halving_down_to_a_floor() -> None:
+    clock = Clock()
+    pacer = Pacer(LIMITS, clock)
+    shares = [pacer.pause(1.0) for _ in range(8)]
+    assert shares[:3] == [0.5, 0.25, 0.125]
+    assert min(shares) == 1 / 16
+
+
+def test_a_chat_sent_to_at_its_own_rate_explains_its_429() -> None:
+    clock = Clock()
+    pacer = Pacer(LIMITS, clock)
+    pacer.hold_destination("1001")
+    assert not pacer.chat_explains("1001")  # one send: nothing about this chat explains it
+    clock.now += pacer.dest_gap("1001")
+    pacer.hold_destination("1001")
+    assert pacer.chat_explains("1001")  # a stream at about 1 a second: the chat's own limit
+    pacer.hold("1001", 5.0)
+    assert pacer.dest_delay("1001") == 5.0 and pacer.paused() == 0.0  # only that chat waits

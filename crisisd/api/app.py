@@ -46,8 +46,9 @@ from crisisd.api.schema import (
 from crisisd.api.state import CALLER, STATE, ApiState, Handler, json_answer
 from crisisd.config import ApiToken
 from crisisd.context import DaemonContext
-from crisisd.errors import ConfigError, CrisisError
+from crisisd.errors import ConfigError, CrisisError, StoreError, StoreUnavailable
 from crisisd.redaction import redact
+from crisisd.store.driver_errors import kind_of
 
 __all__ = ["STATE", "create_api_app", "start_api"]
 
@@ -149,7 +150,25 @@ async def _json_errors(request: web.Request, handler: Handler) -> web.StreamResp
         return _error(exc.status, code, _http_text(request, exc), allow)
     except Exception as exc:  # noqa: BLE001 - the caller gets a clean 500, the log gets the repr
         log.error("api.failed", error=redact(repr(exc)), path=_log_path(request))
+        if _from_the_store(exc):  # a driver error that escaped the store's own mapping
+            return _error(503, "store_unavailable", _STORE_DOWN)
         return _error(500, "internal", "crisisd could not handle this request; see its log")
+
+
+_STORE_DOWN = "the store cannot take this now; nothing was done — try again shortly"
+
+
+def _from_the_store(exc: BaseException) -> bool:
+    """Whether ``exc``, or what it came from, is the database failing (or a timeout):
+    such a request is answered 503, as docs/api.md promises, never 500."""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        if isinstance(cause, StoreError) or kind_of(cause) is StoreUnavailable:
+            return True
+        cause = cause.__cause__ or cause.__context__
+    return False
 
 
 def _http_text(request: web.Request, exc: web.HTTPException) -> str:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import Any
+
 import structlog
 from aiohttp import web
 
@@ -15,16 +18,22 @@ log = structlog.get_logger("crisisd.api.health")
 METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
-async def healthz(request: web.Request) -> web.Response:
-    """503 while anything is down. Anyone gets ``ok`` and the names of the parts that are
-    down (for load balancers and systemd); integrations with a token get the detail."""
-    detailed = has_valid_token(request)
+async def _checked(check: Callable[[], Awaitable[dict[str, Any]]]) -> dict[str, Any]:
     try:
-        report = await request.app[STATE].ctx.health()
+        return await check()
     except Exception as exc:  # noqa: BLE001 - a failing check is itself the answer: unhealthy
         log.warning("api.health_failed", error=redact(repr(exc)))
         error = f"health check failed: {type(exc).__name__}"
-        report = {"ok": False, "down": {"health": error}, "error": error}
+        return {"ok": False, "down": {"health": error}, "error": error}
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """503 while anything is down: the store takes no write, a channel's server stopped
+    answering, a dispatcher part is dead, the outbox is stuck. Anyone gets ``ok`` and the
+    names of what is down (for load balancers and systemd); integrations with a token get
+    the detail (each cause, each channel, the workers, the oldest due message's age)."""
+    detailed = has_valid_token(request)
+    report = await _checked(request.app[STATE].ctx.health)
     ok = bool(report.get("ok"))
     if detailed:
         shown = redact_value(report)

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from crisisd import errors
+from crisisd.api.healthdoc import HEALTH
 from crisisd.domain import IncidentStatus, MessageStatus
 from crisisd.playbook import CONTACT_ID
 from crisisd.problems import did_you_mean
@@ -238,6 +239,8 @@ def parse_body(raw: bytes, model: type[M]) -> M:
         raise Reject(
             400, "malformed_json", f"the body is not valid JSON: {exc.msg} at {where}"
         ) from None
+    except RecursionError:  # nested deeper than the parser goes: no field needs that
+        raise Reject(400, "malformed_json", "the body is nested too deep") from None
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -318,7 +321,6 @@ _ERRORS = {
 }
 _POST_ERRORS = (400, 401, 403, 404, 413, 415, 422)
 _INCIDENT_ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
-_HEALTH = {"type": "object", "properties": {"ok": {"type": "boolean"}}, "required": ["ok"]}
 _TEXT = {"type": "string"}
 
 
@@ -369,8 +371,8 @@ def openapi_document(version: str) -> dict[str, Any]:
         410: _typed("text/html", "Expired link", _TEXT),
     }
     health = {
-        200: _typed("application/json", "Healthy", _HEALTH),
-        503: _typed("application/json", "Unhealthy", _HEALTH),
+        200: _typed("application/json", "Healthy", HEALTH),
+        503: _typed("application/json", "Unhealthy", HEALTH),
     }
     paths = {
         "/v1/incidents": {
@@ -397,7 +399,7 @@ def openapi_document(version: str) -> dict[str, Any]:
             "get": _op("The confirm page of an ack link (records nothing)", acked, params=(token,)),
             "post": _op("Acknowledge (the confirm page's button)", acked, params=(token,)),
         },
-        "/healthz": {"get": _op("Health of the store and channels", health)},
+        "/healthz": {"get": _op("Health of the store, channels, workers and outbox", health)},
         "/metrics": {"get": _op("Prometheus metrics", {200: _typed("text/plain", "0.0.4", _TEXT)})},
         "/openapi.json": {"get": _op("This document", {200: {"description": "OpenAPI 3.1"}})},
     }

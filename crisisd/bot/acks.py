@@ -24,7 +24,8 @@ from crisisd.bot.replies import edit, toast
 from crisisd.bot.runtime import BotRuntime, Ctx
 from crisisd.bot.texts import say
 from crisisd.channels.base import ACK_CALLBACK_PREFIX
-from crisisd.errors import PermissionDeniedError, UnknownIncidentError
+from crisisd.errors import PermissionDeniedError, StoreError, UnknownIncidentError
+from crisisd.redaction import redact
 
 log = structlog.get_logger("crisisd.bot")
 PATTERN = f"^{ACK_CALLBACK_PREFIX}[0-9a-f]{{1,60}}$"
@@ -59,6 +60,10 @@ class AckButton:
             return
         except UnknownIncidentError:
             await query.answer(toast(say("ack_unknown", person.lang)), show_alert=True)
+            return
+        except StoreError as exc:  # not recorded: the person must know to press again
+            log.warning("bot.ack_not_recorded", error=redact(str(exc))[:300])
+            await query.answer(toast(say("not_recorded", person.lang)), show_alert=True)
             return
         lang = person.lang
         time = at_clock(self.rt.lib, result.at, lang)

@@ -28,7 +28,7 @@ from crisisd.bot.runtime import BotRuntime, Ctx
 from crisisd.bot.texts import say
 from crisisd.bot.wording import update_texts
 from crisisd.domain import Casualties, IncidentReport, Purpose
-from crisisd.errors import CrisisError, PermissionDeniedError
+from crisisd.errors import CrisisError, PermissionDeniedError, StoreError
 from crisisd.redaction import redact
 from crisisd.store import IncidentRow
 
@@ -169,7 +169,10 @@ class ActionFlow:
             )
             return END
         except (CrisisError, SQLAlchemyError, OSError) as exc:
-            reason = str(exc) if isinstance(exc, CrisisError) else say("store_down", draft.lang)
+            # nothing was committed: the store's own words (its URL, the driver's reason) are
+            # for the log; the officer reads that the database could not take it
+            plain = isinstance(exc, CrisisError) and not isinstance(exc, StoreError)
+            reason = str(exc) if plain else say("store_down", draft.lang)
             log.warning("bot.action_failed", kind=draft.kind, error=redact(str(exc))[:300])
             await send(
                 context.bot, draft.chat_id, say("error", draft.lang, reason=reason), draft.lang

@@ -19,7 +19,8 @@ from crisisd.bot.replies import edit, send, toast
 from crisisd.bot.report import OPEN
 from crisisd.bot.runtime import BotRuntime, Ctx
 from crisisd.bot.texts import norm, say
-from crisisd.errors import NotFoundError, PermissionDeniedError
+from crisisd.errors import NotFoundError, PermissionDeniedError, StoreError
+from crisisd.redaction import redact
 from crisisd.store import IncidentRow, TaskRow
 
 log = structlog.get_logger("crisisd.bot")
@@ -58,6 +59,10 @@ class TaskList:
         except (NotFoundError, PermissionDeniedError):
             # Another factory's task gets the same answer as a missing one: nothing is learnt.
             await query.answer(toast(say("task_gone", lang)), show_alert=True)
+            return
+        except StoreError as exc:  # not recorded: the officer must know to press again
+            log.warning("bot.task_not_recorded", error=redact(str(exc))[:300])
+            await query.answer(toast(say("not_recorded", lang)), show_alert=True)
             return
         title = _title(result.task, lang)
         answer = say("task_done", lang, title=title) if result.new else say("task_gone", lang)

@@ -59,6 +59,10 @@ T: dict[str, dict[str, str]] = {
         "fa": "پایگاه داده در دسترس نیست",
         "en": "the database is not available",
     },
+    "not_recorded": {
+        "fa": "❌ ثبت نشد: پایگاه داده در دسترس نیست. کمی بعد دوباره بزنید.",
+        "en": "❌ NOT recorded: the database is not available. Press again in a moment.",
+    },
     # -- the report flow -----------------------------------------------------------------
     "choose_factory": {"fa": "گزارش حادثه — کدام کارخانه؟", "en": "Report — which factory?"},
     "choose_factory_drill": {"fa": "مانور — کدام کارخانه؟", "en": "Drill — which factory?"},

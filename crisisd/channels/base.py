@@ -4,7 +4,12 @@ Channels never raise for delivery problems; they classify them::
 
     SendResult
     ├── Sent(provider_id)                 the provider accepted the message
-    ├── Retry(after, reason)              transient: try again after `after` seconds
+    ├── Retry(after, reason, scope,       transient: try again after `after` seconds
+    │         unreachable)                scope "message": only this message waits
+    │                                     scope "chat": its destination waits (a per-chat 429)
+    │                                     scope "channel": every message of the channel waits
+    │                                     (a 429 for the whole bot); unreachable: a timeout or
+    │                                     a lost connection, counted by the circuit breaker
     └── Failed(reason, scope)             permanent for this message on this channel
                                           scope "recipient": this address is bad/blocked
                                           scope "channel": the channel/gateway is down or out
@@ -34,6 +39,9 @@ class ChannelLimits:
     per_group_per_second: float | None = None  # groups (negative chat ids): Telegram's 20/min
     concurrency: int = 8  # requests in flight at once
     timeout_seconds: float = 15.0  # one send never takes longer than this
+    connect_timeout_seconds: float = 10.0  # reaching the server (TCP, TLS, greeting)
+    trip_after: int = 5  # consecutive timeouts or lost connections that mark the channel down
+    probe_seconds: float = 5.0  # while down, the server is checked this often
 
     def destination_rate(self, destination: str) -> float | None:
         """Most sends per second to ``destination``: a group chat (an id below zero, as the
@@ -68,10 +76,15 @@ class Sent:
     provider_id: str = ""
 
 
+RetryScope = Literal["message", "chat", "channel"]
+
+
 @dataclass(frozen=True, slots=True)
 class Retry:
     after: float  # seconds
     reason: str
+    scope: RetryScope = "message"  # who waits: this message, its chat, or the whole channel
+    unreachable: bool = False  # a timeout or a lost connection: the server may be down
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +121,15 @@ class BulkChannel(Channel, Protocol):
     bulk_size: int
 
     async def send_many(self, msgs: Sequence[OutboundMessage]) -> list[SendResult]: ...
+
+
+@runtime_checkable
+class Probed(Protocol):
+    """A channel that can tell, without sending anything, whether its server answers."""
+
+    async def probe(self) -> str | None:
+        """None when the server answered; otherwise what went wrong (no secret in it)."""
+        ...
 
 
 ACK_CALLBACK_PREFIX = "ack:"

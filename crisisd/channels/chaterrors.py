@@ -10,14 +10,27 @@ the recipient, of the message and (Bale) of pacing::
     400 about the message itself (can't parse entities, too
         long, empty text, a keyboard that cannot be read)        Failed(message): the text
                                                                  near the fault in the reason
-    400 that says "slow down" (Bale: "bot limit exceed")         Retry(RATE_LIMITED)
+    400 or 429 that says "slow down" (Bale: "bot limit exceed",  Retry(RATE_LIMITED,
+        with no retry_after)                                     scope="channel")
     400 anything else (Bale's own refusals)                      Retry: a few tries, then the
                                                                  dispatcher fails over
     403 blocked, kicked, deactivated                             Failed(recipient)
     401/404 token or URL refused                                 Failed(channel)
-    429 with retry_after                                         Retry(retry_after)
-    5xx, Bale's 420 flood, unknown codes, timeouts, lost
-    connections, replies that are not JSON or carry no result    Retry(RETRY_TRANSIENT)
+    429 with retry_after                                         Retry(retry_after,
+                                                                 scope="channel")
+    timeouts, lost or refused connections                        Retry(RETRY_TRANSIENT,
+                                                                 unreachable=True)
+    5xx, Bale's 420 flood, unknown codes, replies that are not
+    JSON or carry no result                                      Retry(RETRY_TRANSIENT)
+
+A 429 names no scope: the Bot API answers ``{"error_code": 429, "parameters":
+{"retry_after": N}}`` whether the bot broke a chat's limit or its overall one
+(https://core.telegram.org/bots/api#responseparameters; the FAQ's limits are per chat,
+per group and per bot: https://core.telegram.org/bots/faq#my-bot-is-hitting-limits-how-do-i-avoid-this).
+So a 429 is read as the whole bot's, as python-telegram-bot's own AIORateLimiter does ("A
+RetryAfter exception will halt *all* requests for retry_after + 0.1 seconds",
+``telegram/ext/_aioratelimiter.py``); the dispatcher narrows it to the chat when its pacer
+knows a chat-specific cause (delivery/pacing.py ``chat_explains``).
 
 Nothing here ever says "sent". Reasons may still hold the token: the channel scrubs them;
 the quoted text is cleaned (``clean``) *before* it is cut, so no part of a secret remains.
@@ -33,6 +46,7 @@ import warnings
 from collections.abc import Callable
 from datetime import timedelta
 
+import httpx
 from telegram.error import (
     BadRequest,
     ChatMigrated,
@@ -99,7 +113,7 @@ def classify(
     # Order matters: BadRequest, TimedOut and ChatMigrated are NetworkError's kin.
     if isinstance(exc, RetryAfter):
         after = retry_after_seconds(exc)
-        return Retry(after=after, reason=f"flood control: retry after {after:g} s")
+        return Retry(after, f"flood control: retry after {after:g} s", scope="channel")
     if isinstance(exc, ChatMigrated):
         return Failed(f"group moved to supergroup {exc.new_chat_id}: update the address")
     if isinstance(exc, Forbidden):
@@ -112,9 +126,15 @@ def classify(
     if isinstance(exc, BadRequest):
         return bad_request(exc.message, text, clean)
     if isinstance(exc, TimedOut | TimeoutError):
-        return Retry(after=RETRY_TRANSIENT, reason="timed out waiting for the Bot API")
+        return Retry(RETRY_TRANSIENT, "timed out waiting for the Bot API", unreachable=True)
+    if isinstance(exc, NetworkError) and _slow_down(exc.message):
+        # Bale's 429 "bot limit exceed" has no retry_after, so PTB raises a NetworkError
+        return Retry(RATE_LIMITED, f"asked to slow down: {exc.message}", scope="channel")
     if isinstance(exc, NetworkError):
-        return Retry(after=RETRY_TRANSIENT, reason=f"network or server error: {exc.message}")
+        # PTB raises a bare NetworkError for httpx's transport errors (refused, reset) and
+        # for a 5xx: only the former says the server cannot be reached.
+        lost = isinstance(exc.__cause__, OSError | httpx.TransportError)
+        return Retry(RETRY_TRANSIENT, f"network or server error: {exc.message}", unreachable=lost)
     if isinstance(exc, TelegramError):  # e.g. a reply that is not JSON; 409 Conflict
         return Retry(
             after=RETRY_TRANSIENT, reason=f"unusable reply from the Bot API: {exc.message}"
@@ -135,9 +155,14 @@ def bad_request(description: str, text: str, clean: Callable[[str], str] = _same
         return Failed(f"the messenger refused the text ({description}); near: «{near}»", "message")
     if any(phrase in said for phrase in _RECIPIENT):
         return Failed(f"bad request: {description}")
-    if any(phrase in said for phrase in _SLOW_DOWN):
-        return Retry(after=RATE_LIMITED, reason=f"asked to slow down: {description}")
+    if _slow_down(said):
+        return Retry(RATE_LIMITED, f"asked to slow down: {description}", scope="channel")
     return Retry(after=RETRY_REFUSED, reason=f"refused, reason not known: {description}")
+
+
+def _slow_down(description: str) -> bool:
+    said = description.lower()
+    return any(phrase in said for phrase in _SLOW_DOWN)
 
 
 def snippet(text: str, description: str = "", clean: Callable[[str], str] = _same) -> str:

@@ -12,7 +12,13 @@ Outcomes (see :mod:`crisisd.channels.base`)::
     5xx on RCPT                           Failed(recipient)
     5xx on MAIL FROM or DATA              Failed(recipient)
     530/534/535/538 (auth), 5xx greeting  Failed(channel)
-    refused, timeout, disconnected        Retry(5 s); the connection leaves the pool
+    refused, timeout, disconnected        Retry(5 s, unreachable); the connection leaves the
+                                          pool (the dispatcher's circuit breaker counts these)
+
+Timeouts: reaching the server (TCP, greeting, EHLO, STARTTLS, login) within
+``smtp.connect_timeout_seconds``, each command within ``smtp.timeout_seconds``, the whole
+message within ``smtp.send_timeout_seconds`` (or the sum of those steps, if less).
+:meth:`EmailChannel.probe` checks a server without sending (connect, EHLO, QUIT).
 """
 
 from __future__ import annotations
@@ -189,14 +195,21 @@ class EmailChannel:
         self._host = host if host is not None else smtp.host
         self._port = port if port is not None else smtp.port
         self._tls_context = tls_context  # None: system CAs, certificates verified
-        # Connect (+STARTTLS +AUTH), MAIL, RCPT and DATA each get smtp.timeout_seconds;
-        # the whole send is bounded too, so a slow-drip server cannot hold a worker.
-        self._deadline = smtp.timeout_seconds * 3
+        # Reaching the server (TCP, greeting, EHLO, STARTTLS, AUTH) has its own, shorter
+        # bound; MAIL, RCPT and DATA each get smtp.timeout_seconds; the whole send is bounded
+        # too, so a server that accepts the connection and then says nothing, or drips its
+        # replies, cannot hold a worker.
+        steps = smtp.connect_timeout_seconds + 3 * smtp.timeout_seconds  # MAIL, RCPT, DATA
+        self._deadline = min(smtp.send_timeout_seconds, steps)
+        self._connect_timeout = min(smtp.connect_timeout_seconds, self._deadline)
         self.limits = ChannelLimits(
             max_length=100_000,
             rate_per_second=smtp.rate_per_second,
             concurrency=smtp.pool_size,
             timeout_seconds=self._deadline + 1.0,
+            connect_timeout_seconds=self._connect_timeout,
+            trip_after=smtp.breaker.trip_after,
+            probe_seconds=smtp.breaker.probe_seconds,
         )
         self._slots = asyncio.Semaphore(smtp.pool_size)
         self._flattener = Flattener(smtp.sender)
@@ -229,6 +242,22 @@ class EmailChannel:
         else:
             log.warning("email.failed", reason=result.reason, scope=result.scope)
         return result
+
+    async def probe(self) -> str | None:
+        """Whether the server answers, sending nothing: connect, greeting, EHLO (STARTTLS and
+        login as configured), QUIT. None when it did; otherwise why not."""
+        try:
+            conn = await self._connect()
+        except Exception as exc:  # noqa: BLE001 - a probe reports, it never raises
+            result = self._classify(exc)
+            return result.reason if not isinstance(result, Sent) else None
+        try:
+            await conn.quit(timeout=self._connect_timeout)
+        except (aiosmtplib.SMTPException, OSError):
+            pass  # it answered the greeting and EHLO: that is what was asked
+        finally:
+            conn.close()
+        return None
 
     async def aclose(self) -> None:
         """QUIT every pooled connection; connections in use are closed when returned."""
@@ -288,7 +317,12 @@ class EmailChannel:
             start_tls=smtp.tls == "starttls",
             tls_context=self._tls_context,
         )
-        await conn.connect()
+        try:
+            async with asyncio.timeout(self._connect_timeout):
+                await conn.connect()
+        except BaseException:
+            conn.close()
+            raise
         self.connections_opened += 1
         return conn
 
@@ -339,10 +373,11 @@ def classify(exc: BaseException, tidy: Callable[[str], str] = redaction.redact) 
         )
         return Failed(tidy(f"server does not support what is needed: {exc.message}"), scope)
     if isinstance(exc, TimeoutError):  # includes SMTPTimeoutError and the send deadline
-        return Retry(RETRY_CONNECTION, "SMTP server did not answer in time")
+        return Retry(RETRY_CONNECTION, "SMTP server did not answer in time", unreachable=True)
     if isinstance(exc, OSError):  # refused, reset, TLS, SMTPServerDisconnected/ConnectError
         detail = exc.message if isinstance(exc, aiosmtplib.SMTPException) else type(exc).__name__
-        return Retry(RETRY_CONNECTION, tidy(f"SMTP connection problem: {detail}"))
+        reason = tidy(f"SMTP connection problem: {detail}")
+        return Retry(RETRY_CONNECTION, reason, unreachable=True)
     if isinstance(exc, aiosmtplib.SMTPException):
         return Failed(tidy(f"SMTP error: {exc.message}"), "channel")
     if isinstance(exc, ValueError):

@@ -26,6 +26,7 @@ request URL, so each reason is scrubbed of it before it leaves this module.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -85,16 +86,20 @@ class _Moved:
 
 
 def messenger_limits(
-    messenger: Messenger, *, timeout_seconds: float = 15.0, concurrency: int = 8
+    messenger: Messenger, *, timeout_seconds: float | None = None, concurrency: int = 8
 ) -> ChannelLimits:
-    """The limits of one messenger: 4096 units, its send rates, 20 a minute per group."""
+    """The limits of one messenger: 4096 units, its send rates, 20 a minute per group, its
+    timeouts and when it counts as down."""
     return ChannelLimits(
         max_length=MAX_LENGTH,
         rate_per_second=messenger.rate.global_per_second,
         per_destination_per_second=messenger.rate.per_chat_per_second,
         per_group_per_second=GROUP_PER_MINUTE / 60.0,
         concurrency=concurrency,
-        timeout_seconds=timeout_seconds,
+        timeout_seconds=timeout_seconds or messenger.timeout_seconds,
+        connect_timeout_seconds=messenger.connect_timeout_seconds,
+        trip_after=messenger.breaker.trip_after,
+        probe_seconds=messenger.breaker.probe_seconds,
     )
 
 
@@ -133,7 +138,7 @@ class TelegramChannel:
                 connection_pool_size=size,
                 read_timeout=timeout,
                 write_timeout=timeout,
-                connect_timeout=timeout,
+                connect_timeout=min(timeout, self.limits.connect_timeout_seconds),
                 pool_timeout=timeout,
             )
             for size in (self.limits.concurrency, 1)  # sends; getUpdates (unused, but owned)
@@ -213,6 +218,15 @@ class TelegramChannel:
             except Exception as exc:  # noqa: BLE001 - recording it must not stop the message
                 _log.warning("chat.migration_not_recorded", error=self.scrub(repr(exc)))
 
+    async def probe(self) -> str | None:
+        """Whether the Bot API answers, sending nothing (getMe). None when it did."""
+        try:
+            async with asyncio.timeout(self.limits.timeout_seconds):
+                await self.bot.get_me()
+        except Exception as exc:  # noqa: BLE001 - a probe reports, it never raises
+            return self.scrub(classify(exc).reason)
+        return None
+
     async def aclose(self) -> None:
         """Close the HTTP connection pools."""
         await asyncio.gather(*(request.shutdown() for request in self._requests))
@@ -225,7 +239,7 @@ class TelegramChannel:
 
     def _scrubbed(self, result: Retry | Failed) -> Retry | Failed:
         if isinstance(result, Retry):
-            return Retry(after=result.after, reason=self.scrub(result.reason))
+            return dataclasses.replace(result, reason=self.scrub(result.reason))
         return Failed(reason=self.scrub(result.reason), scope=result.scope)
 
 

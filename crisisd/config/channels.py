@@ -21,6 +21,21 @@ class Rate(Model):
     )
 
 
+class Breaker(Model):
+    """When a channel counts as down, and how often a down channel's server is checked."""
+
+    trip_after: Annotated[int, Field(ge=1, le=1000)] = Field(
+        5,
+        description="Consecutive timeouts or lost connections after which the channel is "
+        "down: messages whose step lists another channel go there at once.",
+    )
+    probe_seconds: Annotated[float, Field(gt=0, le=3600)] = Field(
+        5.0,
+        description="While the channel is down, its server is checked this often without "
+        "sending anything (SMTP EHLO, Bot API getMe); the first answer brings it back.",
+    )
+
+
 class Messenger(Model):
     """A Telegram-compatible Bot API (Telegram, Bale, …): one instance of one channel kind."""
 
@@ -44,6 +59,13 @@ class Messenger(Model):
         "for Bale (`base_url` at tapi.bale.ai, or named `bale`), `telegram_html` otherwise.",
     )
     rate: Rate = Field(Rate(), description="Sending limits on this messenger.")
+    connect_timeout_seconds: Annotated[float, Field(gt=0, le=300)] = Field(
+        5.0, description="Give up reaching the Bot API (TCP and TLS) after this many seconds."
+    )
+    timeout_seconds: Annotated[float, Field(gt=0, le=600)] = Field(
+        15.0, description="Give up on one request to the Bot API after this many seconds."
+    )
+    breaker: Breaker = Field(Breaker(), description="When this messenger counts as down.")
     officers_bot: bool = Field(True, description="Run the officers' bot on this messenger.")
     username: Annotated[str, Field(pattern=r"^@?[A-Za-z][A-Za-z0-9_]{3,63}$")] | None = Field(
         None,
@@ -178,7 +200,18 @@ class Smtp(Model):
         "network (Postfix) takes hundreds; a hosted provider publishes its own limit: set that.",
     )
     timeout_seconds: Annotated[float, Field(gt=0)] = Field(
-        30.0, description="Give up on a connection or command after this many seconds."
+        30.0, description="Give up on one SMTP command (MAIL, RCPT, DATA) after this many seconds."
     )
+    connect_timeout_seconds: Annotated[float, Field(gt=0, le=300)] = Field(
+        10.0,
+        description="Give up reaching the server (TCP, greeting, EHLO, STARTTLS, login) after "
+        "this many seconds.",
+    )
+    send_timeout_seconds: Annotated[float, Field(gt=0, le=3600)] = Field(
+        60.0,
+        description="Give up on one message (connecting included) after this many seconds; "
+        "it is tried again later or on the recipient's next channel.",
+    )
+    breaker: Breaker = Field(Breaker(), description="When email counts as down.")
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)

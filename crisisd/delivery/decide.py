@@ -51,6 +51,7 @@ def decide(
     now: datetime,
     *,
     jitter: float = JITTER[1],
+    channel_down: bool = False,
 ) -> Outcome:
     """What to record after ``message`` was sent on its current channel with ``result``.
 
@@ -59,6 +60,9 @@ def decide(
     the channel's budget lasts. A permanent failure, or a spent budget, moves to the next
     channel at once; with no channel left the message has failed, the one outcome that
     tells the officer. ``jitter`` (within :data:`JITTER`) scales the backoff.
+    ``channel_down``: the channel's circuit breaker is open (delivery/breaker.py): a
+    transient failure moves to the next channel at once when the step lists one, and
+    otherwise waits as usual.
     """
     match result:
         case Sent(provider_id=provider_id):
@@ -71,6 +75,10 @@ def decide(
                 message.recipient,
                 message.rendering(channel_kind(message.channel)),
             )
+        case Retry(reason=reason) if channel_down and message.channel_index + 1 < len(
+            message.channels
+        ):
+            return _leave_channel(message, f"{message.channel} is down: {reason}", now)
         case Retry(after=after, reason=reason) if (
             message.attempts < policy.max_attempts_per_channel
         ):

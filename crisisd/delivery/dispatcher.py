@@ -23,7 +23,10 @@ import structlog
 from crisisd.channels.base import Channel, Failed, OutboundMessage, Retry, SendResult, Sent
 from crisisd.delivery import batching
 from crisisd.delivery.decide import JITTER, RetryPolicy, decide
+from crisisd.delivery.guard import ChannelGuard, OnDown
+from crisisd.delivery.health import delivery_health
 from crisisd.delivery.pacing import Pacer
+from crisisd.delivery.storewait import StoreWait
 from crisisd.domain import channel_kind
 from crisisd.metrics import Metrics
 from crisisd.redaction import redact
@@ -77,6 +80,7 @@ class Dispatcher:
         flush_every: float = 0.05,
         policy: RetryPolicy = _DEFAULT_POLICY,
         on_final_failure: OnFinal | None = None,
+        on_channel_down: OnDown | None = None,
         clock: Callable[[], datetime] = _now,
         rng: random.Random | None = None,
         metrics: Metrics | None = None,
@@ -110,6 +114,15 @@ class Dispatcher:
         self._stopping = False
         self._tasks: list[asyncio.Task[None]] = []
         self.sent_count = 0
+        # while the store cannot answer: doubling pauses, outcomes and claims kept meanwhile
+        self._claim_wait = StoreWait("claim", self.rng)
+        self._record_wait = StoreWait("record", self.rng)
+        self._record_after = 0.0
+        self._progress = clock()  # the last send result, for /healthz
+        # 429s for the whole bot pause the channel; a server that stops answering trips it
+        self.guard = ChannelGuard(
+            channels, self._pacers, self.supervisor, metrics, on_channel_down, self._notify
+        )
 
     @property
     def pacers(self) -> dict[str, Pacer]:
@@ -125,6 +138,12 @@ class Dispatcher:
         ch = self.channels[channel]
         bulk = batching.bulk_of(ch)
         return max(16, ch.limits.concurrency * 8, 2 * bulk.bulk_size if bulk else 0)
+
+    async def health(self) -> dict[str, Any]:
+        """Delivery as /healthz shows it (delivery/health.py)."""
+        return await delivery_health(
+            self.store, self.guard, self.supervisor, len(self._tasks), self._progress, self.clock()
+        )
 
     def kick(self) -> None:
         """Something new is in the outbox: look now, ahead of routine bookkeeping."""
@@ -175,7 +194,11 @@ class Dispatcher:
         await self._flush()
         if self._notices:  # officers' failure notices are written, not dropped
             await asyncio.wait(self._notices, timeout=5)
-        released = await self.store.release(self.worker_id)
+        try:
+            released = await self.store.release(self.worker_id)
+        except Exception as exc:  # noqa: BLE001 - the leases give them back in time anyway
+            log.warning("dispatch.release_failed", error=redact(str(exc)), held=len(self._claimed))
+            released = 0
         log.info("dispatch.drained", released=released, sent=self.sent_count)
 
     # -- claiming ---------------------------------------------------------------------------
@@ -195,8 +218,10 @@ class Dispatcher:
                     self.worker_id, self.clock(), self.batch, self.lease, busy, urgent
                 )
             except Exception as exc:  # noqa: BLE001 - the store may be briefly unavailable
-                log.warning("dispatch.claim_failed", error=redact(str(exc)))
-                await asyncio.sleep(1.0)
+                self._kicked = self._kicked or urgent  # the kick is still owed
+                await asyncio.sleep(self._claim_wait.failed(exc))
+                continue
+            self._claim_wait.ok()
             for msg in got:
                 if msg.id in self._claimed:
                     continue
@@ -251,6 +276,12 @@ class Dispatcher:
         while True:
             hand.clear()
             entry = await queue.get()
+            head = entry[-1]
+            blocked = self.guard.blocked(name, head.channel_index + 1 < len(head.channels))
+            if blocked is not None:  # the channel is down: failover now, no send, no pacing
+                hand.append(entry[-1])
+                self._finish(entry[-1], blocked)
+                continue
             wait = pacer.reserve_slot()
             if 0 < wait <= _CHOOSE_NOW:
                 await asyncio.sleep(wait)
@@ -262,6 +293,9 @@ class Dispatcher:
                 if queue.empty():
                     continue  # another worker sent it; this slot goes unused
                 entry = queue.get_nowait()
+                if pacer.paused() > 0:  # a 429 came while this slot was awaited: not now
+                    queue.put_nowait(entry)
+                    continue
             msg = entry[-1]
             hand.append(msg)
             bulk = batching.bulk_of(channel)
@@ -283,6 +317,7 @@ class Dispatcher:
                 continue
             pacer.hold_destination(address)
             result = await self._send(channel, msg, address)
+            self.guard.observe(name, address, result)
             self._finish(msg, result)
 
     async def _send(self, channel: Channel, msg: MessageRow, address: str) -> SendResult:
@@ -306,13 +341,13 @@ class Dispatcher:
             async with asyncio.timeout(budget):  # no task per send, unlike wait_for on 3.11
                 return await channel.send(out)
         except TimeoutError:
-            return Retry(5.0, f"{msg.channel}: no answer within {budget:.0f}s")
+            return Retry(5.0, f"{msg.channel}: no answer within {budget:.0f}s", unreachable=True)
         except Exception as exc:  # noqa: BLE001 - a channel broke its contract; classify it
             log.error("dispatch.channel_raised", channel=msg.channel, error=redact(repr(exc)))
             return Retry(10.0, f"{msg.channel}: {type(exc).__name__}")
 
     def _finish(self, msg: MessageRow, result: SendResult) -> None:
-        now = self.clock()
+        now = self._progress = self.clock()
         self._claimed.pop(msg.id, None)
         if self.metrics is not None:
             kind = type(result).__name__.lower()
@@ -322,7 +357,9 @@ class Dispatcher:
                 self.metrics.delivery_latency.labels(msg.channel).observe(wait)
         if isinstance(result, Retry | Failed):  # a reason is recorded and logged: no secrets
             result = dataclasses.replace(result, reason=redact(result.reason))
-        outcome = decide(msg, result, self.policy, now, jitter=self.rng.uniform(*JITTER))
+        jitter = self.rng.uniform(*JITTER)
+        down = self.guard.down(msg.channel)
+        outcome = decide(msg, result, self.policy, now, jitter=jitter, channel_down=down)
         self._outcomes.append(outcome)
         self._announce(msg, outcome)
 
@@ -343,9 +380,13 @@ class Dispatcher:
             case OutcomeFailed(reason=reason):
                 bound.error("delivery.failed", reason=reason, recipient=msg.recipient)
                 if self.on_final_failure is not None:
-                    task = asyncio.create_task(self.on_final_failure(msg, reason))
-                    self._notices.add(task)
-                    task.add_done_callback(self._notices.discard)
+                    self._notify(self.on_final_failure(msg, reason))
+
+    def _notify(self, notice: Coroutine[Any, Any, None]) -> None:
+        """Tell someone in the background; drain waits for what is still being written."""
+        task = asyncio.create_task(notice)
+        self._notices.add(task)
+        task.add_done_callback(self._notices.discard)
 
     # -- recording --------------------------------------------------------------------------
 
@@ -362,12 +403,16 @@ class Dispatcher:
     async def _flush(self) -> None:
         if not self._outcomes:
             return
+        loop = asyncio.get_running_loop()
+        if loop.time() < self._record_after and not self._flush_stop.is_set():
+            return  # the store failed just now: its pause is not over
         batch, self._outcomes = self._outcomes, []
         try:
             await self.store.record(batch, self.worker_id)
         except Exception as exc:  # noqa: BLE001 - keep them and try again; leases protect us
-            log.warning("dispatch.record_failed", error=redact(str(exc)), pending=len(batch))
+            self._record_after = loop.time() + self._record_wait.failed(exc)
             self._outcomes = batch + self._outcomes
             return
+        self._record_wait.ok()
         if any(isinstance(o, OutcomeRetry | OutcomeFailover) for o in batch):
             self._wake.set()

@@ -1,7 +1,14 @@
-"""Per-channel and per-destination pacing.
+"""Per-channel and per-destination pacing, and what a 429 does to them.
 
 Limits are enforced as even spacing (a leaky bucket of depth one): a burst would
 let 2× the rate through inside a one-second window, which Telegram punishes.
+
+A 429 for the whole channel (:meth:`Pacer.pause`) stops every send of the channel, the
+bots' replies included (they share this pacer), until ``retry_after`` has passed: a request
+inside the penalty only lengthens it. Then sends resume at half the rate that tripped, and
+climb back to the configured rate over :data:`RAMP_SECONDS`; another 429 on the way halves
+the rate again (down to :data:`SLOWEST`). A 429 for one chat (:meth:`Pacer.hold`) holds
+that chat only.
 """
 
 from __future__ import annotations
@@ -11,22 +18,77 @@ import time
 from crisisd.channels.base import ChannelLimits
 
 SAFETY = 0.97  # stay just under the published rate: clocks and windows are not exact
+RAMP_SECONDS = 60.0  # after a 429, the rate climbs back to the configured one over this long
+SLOWEST = 1 / 16  # repeated 429s never slow a channel below this share of its rate
 
 
 class Pacer:
     """Hands out send times: never faster than the global rate or a destination's rate."""
 
     def __init__(self, limits: ChannelLimits, clock: object = time.monotonic) -> None:
-        self.gap = 1.0 / (limits.rate_per_second * SAFETY)
+        self.base_gap = 1.0 / (limits.rate_per_second * SAFETY)
         self._limits = limits
         self._paced = limits.per_destination_per_second or limits.per_group_per_second
         self._next = 0.0
         self._dest_next: dict[str, float] = {}
+        self._sent: dict[str, tuple[float | None, float]] = {}  # (previous send, latest)
         self._clock = clock
+        self.paused_until = 0.0
+        self._share = 1.0  # of the configured rate, right after the last 429
+        self.pauses = 0
 
     def _now(self) -> float:
         now: float = self._clock()  # type: ignore[operator]
         return now
+
+    @property
+    def gap(self) -> float:
+        """Seconds between two sends now: wider after a 429, narrowing back over the ramp."""
+        return self.base_gap / self.share()
+
+    def share(self, now: float | None = None) -> float:
+        """The share of the configured rate allowed now (1.0 when no 429 is recent)."""
+        if self._share >= 1.0:
+            return 1.0
+        now = self._now() if now is None else now
+        climbed = max(0.0, now - self.paused_until) / RAMP_SECONDS
+        share = min(1.0, self._share + (1.0 - self._share) * climbed)
+        if share >= 1.0:
+            self._share = 1.0
+        return share
+
+    def pause(self, seconds: float) -> float:
+        """The whole channel was told to wait ``seconds``: no send before then, and half the
+        rate after. Returns the new share of the rate."""
+        now = self._now()
+        self._share = max(SLOWEST, self.share(now) / 2)
+        self.paused_until = max(self.paused_until, now + seconds)
+        self._next = max(self._next, self.paused_until)
+        self.pauses += 1
+        return self._share
+
+    def hold(self, destination: str, seconds: float) -> None:
+        """One chat was told to wait ``seconds``: only it waits."""
+        now = self._now()
+        self._dest_next[destination] = max(self._dest_next.get(destination, 0.0), now + seconds)
+
+    def paused(self) -> float:
+        """Seconds until the channel's pause ends (0 when it is not paused)."""
+        return max(0.0, self.paused_until - self._now())
+
+    def chat_explains(self, destination: str) -> bool:
+        """Whether ``destination``'s own limit explains a 429 for it: it is being sent to at
+        about its own rate (its previous send within two of its gaps), which Telegram's FAQ
+        says earns a per-chat 429 sooner or later even when evenly spaced."""
+        gap = self.dest_gap(destination)
+        previous, latest = self._sent.get(destination, (None, 0.0))
+        return previous is not None and gap > 0 and latest - previous < 2 * gap
+
+    def _sent_to(self, destination: str, at: float, now: float) -> None:
+        known = self._sent.get(destination)
+        self._sent[destination] = (known[1] if known else None, at)
+        if len(self._sent) > 50_000:
+            self._sent = {k: v for k, v in self._sent.items() if v[1] > now - 600}
 
     def dest_gap(self, destination: str) -> float:
         """Seconds between two sends to ``destination`` (a group chat's is longer)."""
@@ -43,7 +105,7 @@ class Pacer:
         """Reserve the next global slot for a message chosen when the slot comes; returns
         seconds to wait for it. Pair with :meth:`hold_destination` once it is chosen."""
         now = self._now()
-        at = max(now, self._next)
+        at = max(now, self._next, self.paused_until)
         self._next = at + self.gap
         return at - now
 
@@ -52,6 +114,7 @@ class Pacer:
         gap = self.dest_gap(destination) if self._paced else 0.0
         if gap:
             now = self._now()
+            self._sent_to(destination, now, now)
             self._dest_next[destination] = now + gap
             if len(self._dest_next) > 50_000:
                 self._dest_next = {k: v for k, v in self._dest_next.items() if v > now}
@@ -63,10 +126,11 @@ class Pacer:
         the global queue.
         """
         now = self._now()
-        at = max(now, self._next)
+        at = max(now, self._next, self.paused_until)
         self._next = at + self.gap
         gap = self.dest_gap(destination) if self._paced else 0.0
         if gap:
+            self._sent_to(destination, at, now)
             self._dest_next[destination] = at + gap
             if len(self._dest_next) > 50_000:
                 self._dest_next = {k: v for k, v in self._dest_next.items() if v > now}

@@ -4,8 +4,9 @@ chat, at most 20 messages a minute in a group, about 30 messages a second per bo
 
 A send that comes sooner is answered 429 with ``parameters.retry_after`` (whole seconds)
 and counted as a *violation*; a client that keeps sending meanwhile gets 429 with the
-seconds left (each counted too) and does not extend the wait. The clock is injected, so
-tests step time.
+seconds left (each counted too, and in ``inside_penalty``). With ``extend_penalty`` (as
+messengers do to a client that ignores them) each such send starts the whole wait again.
+The clock is injected, so tests step time.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ class Window:
     period: float
     times: deque[float] = field(default_factory=deque)
     penalty_until: float = 0.0
+    penalty: float = 0.0  # the wait last announced
 
     @classmethod
     def per_second(cls, rate: float) -> Window:
@@ -63,6 +65,8 @@ class FloodControl:
         # few milliseconds early. That slack is not counted as a violation.
         self.tolerance = tolerance
         self.clock = clock
+        self.extend_penalty = False
+        self.inside_penalty = 0  # sends that came while the client had been told to wait
         self._windows: dict[tuple[Limit, int, int], Window] = {}
 
     def check(self, bot_id: int, chat_id: int, is_group: bool) -> tuple[Limit, int] | None:
@@ -74,11 +78,16 @@ class FloodControl:
         windows.append(("global", self._global(bot_id)))
         for limit, window in windows:
             waiting = now < window.penalty_until  # already told to wait: the same answer
+            if waiting:
+                self.inside_penalty += 1
+                if self.extend_penalty:
+                    window.penalty_until = now + window.penalty
             wait = window.wait(now, self.tolerance)
             if wait > 0:
                 retry_after = max(1, math.ceil(wait))
                 if not waiting:
                     window.penalty_until = now + retry_after - self.tolerance
+                    window.penalty = retry_after - self.tolerance
                 return limit, retry_after
         for _limit, window in windows:
             window.times.append(now)

@@ -73,6 +73,15 @@ def _sqlite_pragmas(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
+    @event.listens_for(engine.sync_engine, "handle_error")
+    def _stale(context: Any) -> None:
+        # A connection opened while the file could not be written (a read-only folder, an
+        # immutable or full WAL) stays read-only for its life: drop it from the pool, so
+        # that writes work again by themselves once the file does.
+        name = getattr(context.original_exception, "sqlite_errorname", "")
+        if isinstance(name, str) and name.startswith(("SQLITE_READONLY", "SQLITE_IOERR")):
+            context.is_disconnect = True
+
     @event.listens_for(engine.sync_engine, "begin")
     def _begin(conn: Any) -> None:
         # Writers ask for the lock up front; readers take a deferred snapshot (WAL: no wait).
