@@ -18,7 +18,6 @@ from crisisd.formats.phones import normalize_phone
 from crisisd.formats.timefmt import normalize_persian
 from crisisd.steps import AnyStep, RollCallStep, Step
 
-
 Lang = Literal["fa", "en"]
 LANGS: tuple[Lang, ...] = ("fa", "en")
 CONTACT_ID = r"^[a-z0-9][a-z0-9._-]*$"
