@@ -9,6 +9,7 @@ audience, then by name who needs help and who has not answered.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from html import escape
 
 import structlog
@@ -19,7 +20,7 @@ from crisisd.bot.replies import send, toast
 from crisisd.bot.report import OPEN
 from crisisd.bot.runtime import BotRuntime, Ctx
 from crisisd.channels.rollcallbuttons import ROLL_CALL_CALLBACK_PREFIX
-from crisisd.domain import Answer
+from crisisd.domain import Answer, Purpose
 from crisisd.errors import PermissionDeniedError, UnknownIncidentError
 from crisisd.formats.timefmt import ascii_digits
 from crisisd.rollcall.headcount import Headcount, State
@@ -67,8 +68,15 @@ class RollCallButton:
         await query.answer(toast(_TOAST[(lang, raw)]))
 
 
-def headcount_text(incident_id: str, count: Headcount, names: dict[str, str], lang: str) -> str:
-    """The headcount as Telegram HTML (names escaped): totals, audiences, then names."""
+def headcount_text(
+    incident_id: str,
+    count: Headcount,
+    names: dict[str, str],
+    lang: str,
+    named: tuple[State, ...] = (State.HELP, State.NO_ANSWER, State.UNREACHABLE),
+) -> str:
+    """The headcount as Telegram HTML (names escaped): totals, audiences, then the names of
+    the people in the ``named`` states."""
     title, safe, need, silent, lost, _ = _WORDS[lang]
     t = count.total
 
@@ -82,7 +90,7 @@ def headcount_text(incident_id: str, count: Headcount, names: dict[str, str], la
     out = [f"<b>{title} — {escape(incident_id)}</b>", line("∑", t)]
     out += [line(aud, tally) for aud, tally in sorted(count.by_audience.items())]
     for state, mark in ((State.HELP, "🆘"), (State.NO_ANSWER, "⏳"), (State.UNREACHABLE, "⛔")):
-        people = count.named(state)
+        people = count.named(state) if state in named else []
         if people:
             shown = [
                 escape(names.get(p.contact, p.contact))
@@ -119,3 +127,20 @@ class HeadcountCommand:
         lib = self.rt.lib
         names = {cid: c.name.get(lang) for cid, c in lib.directory.contacts.items()}
         await send(context.bot, person.user_id, headcount_text(row.id, count, names, lang), lang)
+
+
+async def progress_tail(
+    rt: BotRuntime, incident_id: str, prefixes: Sequence[str], lang: str
+) -> tuple[str, bool]:
+    """The headcount under an opened incident's progress message ("" for other progress
+    messages and incidents without a roll call), and whether people are still to answer
+    (the message is then followed until they have, or its window ends)."""
+    opening = f"/{Purpose.ALERT.value}/0/"
+    if not any(p.endswith(opening) for p in prefixes):
+        return "", False
+    count = await RollCalls(rt.ctx.service).headcount(incident_id)
+    if count.total.total == 0:
+        return "", False
+    names = {cid: c.name.get(lang) for cid, c in rt.lib.directory.contacts.items()}
+    text = headcount_text(incident_id, count, names, lang, named=(State.HELP,))
+    return "\n\n" + text, count.total.no_answer > 0
