@@ -8,6 +8,7 @@ after the all-clear still accounts for the person (``late``) but changes nothing
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -160,7 +161,7 @@ def time_to_share(count: Headcount, start: datetime, share: float) -> timedelta 
     total = count.total.total
     if total == 0:
         return None
-    need = max(1, -(-int(share * total * 1000) // 1000))  # ceil without float drift
+    need = max(1, math.ceil(round(share * total, 6)))  # round: no float drift past a whole
     for elapsed, safe, helped in timeline(count, start):
         if safe + helped >= need:
             return elapsed

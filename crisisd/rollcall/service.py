@@ -220,7 +220,7 @@ class RollCalls:
         row = await self.service.get(incident_id)
         questions = await self.book.questions(row.id)
         events = await self.book.events(row.id)
-        return headcount(_asked(questions), _said(events))
+        return headcount(asked_of(questions), said_of(events))
 
     # -- the sweep ----------------------------------------------------------------------------
 
@@ -234,7 +234,7 @@ class RollCalls:
                 continue
             facts = self.service.facts_of(row)
             events = await self.book.events(incident_id)
-            count = headcount(_asked(questions), _said(events))
+            count = headcount(asked_of(questions), said_of(events))
             a, r = await self._sweep_one(facts, questions, count, now)
             reasked, reported = reasked + a, reported + r
         return reasked, reported
@@ -282,7 +282,8 @@ def _step(lib: Library, facts: IncidentFacts, position: int) -> RollCallStep | N
     return entry if isinstance(entry, RollCallStep) else None
 
 
-def _asked(questions: list[Question]) -> list[Asked]:
+def asked_of(questions: list[Question]) -> list[Asked]:
+    """The store's questions as the headcount reads them."""
     return [
         Asked(
             q.contact,
@@ -299,7 +300,8 @@ def _asked(questions: list[Question]) -> list[Asked]:
     ]
 
 
-def _said(events: list[Event]) -> list[Said]:
+def said_of(events: list[Event]) -> list[Said]:
+    """The store's events as the headcount reads them."""
     return [
         Said(e.contact, e.kind, e.answer, e.outcome, e.at, e.via, e.location)
         for e in events
@@ -307,4 +309,4 @@ def _said(events: list[Event]) -> list[Said]:
     ]
 
 
-__all__ = ["Recorded", "RollCalls", "State"]
+__all__ = ["Recorded", "RollCalls", "State", "asked_of", "said_of"]
