@@ -36,6 +36,7 @@ from crisisd.api.incidents import get_incident, open_incident, post_update, reso
 from crisisd.api.people import get_contacts, post_invites, post_task_done, with_people_routes
 from crisisd.api.requests import too_large
 from crisisd.api.rollcall import add_rollcall_routes
+from crisisd.api.rollcall_schema import with_rollcall_routes
 from crisisd.api.schema import (
     ErrorBody,
     ErrorDetail,
@@ -73,7 +74,7 @@ def create_api_app(
         tokens if callable(tokens) else (lambda: tuple(tokens)),
         signer,
         max_body_bytes,
-        with_people_routes(openapi_document(__version__)),
+        with_rollcall_routes(with_people_routes(openapi_document(__version__))),
     )
     app.on_response_prepare.append(_common_headers)
     r = app.router
