@@ -17,7 +17,7 @@ so a restart neither loses nor repeats one, nor asks anyone early.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -34,12 +34,23 @@ from crisisd.rollcall.replies import read_reply
 from crisisd.rollcall.sweep import due_now
 from crisisd.rollcall.words import help_texts, missing_texts
 from crisisd.steps import RollCallStep
-from crisisd.store.records import AuditEntry
+from crisisd.store.records import AuditEntry, IncidentRow
 from crisisd.store.rollcall import Event, Question, RollCallBook
 from crisisd.templates import clean_user_text
 
 log = structlog.get_logger("crisisd.rollcall")
 CLOSED = (IncidentStatus.RESOLVED, IncidentStatus.CANCELLED)
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """One SMS reply as a gateway (or the webhook) gave it."""
+
+    sender: str
+    text: str
+    via: str
+    source: str | None = None  # the gateway, with source_id its message id
+    source_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,46 +114,93 @@ class RollCalls:
     ) -> Recorded:
         """An SMS reply from ``sender`` (any spelling of a number), from a gateway's inbox
         or the inbound webhook. ``source``/``source_id`` make a repeat harmless."""
+        (done,) = await self.answer_many([Incoming(sender, text, via, source, source_id)])
+        return done
+
+    async def answer_many(self, replies: Sequence[Incoming]) -> list[Recorded]:
+        """SMS replies (a page of a gateway's inbox) recorded in one transaction, each with
+        its audit entry; then the calls for help among them go out."""
         now = self.clock()
+        rows: dict[str, IncidentRow] = {}
+        phones = self._contacts_by_phone()
+        wanted = {c for r in replies for c in phones.get(_phone(r.sender) or "", [])}
+        asked: dict[str, list[Question]] = {}
+        for found in await self.book.latest_to(wanted, limit=None) if wanted else []:
+            asked.setdefault(found.contact, []).append(found)  # newest first, as read
+        resolved = [await self._resolve(r, now, rows, asked) for r in replies]
+        fresh = await self.book.add([ev for ev, _ in resolved])
+        out: list[Recorded] = []
+        for (ev, q), new in zip(resolved, fresh, strict=True):
+            if not new:
+                out.append(Recorded("duplicate", ev.incident_id, ev.contact, ev.answer))
+                continue
+            out.append(Recorded(ev.outcome, ev.incident_id, ev.contact, ev.answer))
+            log.info(
+                "rollcall." + ev.kind,
+                outcome=ev.outcome,
+                incident_id=ev.incident_id,
+                contact=ev.contact,
+                via=ev.via,
+            )
+            if q is not None and ev.answer is Answer.HELP and ev.outcome == "counted":
+                facts = self.service.facts_of(rows[q.incident_id])
+                await self._call_for_help(facts, q, ev.location, now)
+        return out
+
+    async def _resolve(
+        self,
+        r: Incoming,
+        now: datetime,
+        rows: dict[str, IncidentRow],
+        questions: dict[str, list[Question]],
+    ) -> tuple[Event, Question | None]:
+        """The event a reply makes: an answer to its sender's newest question, or refused
+        (unknown or shared number, no question, unreadable text)."""
         base = Event(
             None,
             None,
             "refused",
             "",
-            via,
+            r.via,
             now,
-            sender=sender,
-            text=text,
-            source=source,
-            source_id=source_id,
+            sender=r.sender,
+            text=r.text,
+            source=r.source,
+            source_id=r.source_id,
         )
-        try:
-            phone = normalize_phone(sender)
-        except ValueError:
-            return await self._refuse(replace(base, outcome="unknown_sender"))
+        phone = _phone(r.sender)
+        if phone is None:
+            return replace(base, outcome="unknown_sender"), None
         base = replace(base, sender=phone)
         contacts = self._contacts_by_phone().get(phone, [])
-        if not contacts:
-            return await self._refuse(replace(base, outcome="unknown_sender"))
-        asked = await self.book.latest_to(contacts)
+        asked = sorted(
+            (q for c in contacts for q in questions.get(c, [])),
+            key=lambda q: q.not_before,
+            reverse=True,
+        )
         if not asked:
-            return await self._refuse(replace(base, outcome="no_question"))
+            return replace(base, outcome="no_question" if contacts else "unknown_sender"), None
         newest = asked[0]
-        rivals = {q.contact for q in asked if q.incident_id == newest.incident_id}
-        if len(rivals) > 1:  # one phone, several people asked: we cannot tell who answered
-            ev = replace(base, incident_id=newest.incident_id, outcome="shared_number")
-            return await self._refuse(ev)
-        reply = read_reply(text)
+        base = replace(base, incident_id=newest.incident_id)
+        if len({q.contact for q in asked if q.incident_id == newest.incident_id}) > 1:
+            return replace(base, outcome="shared_number"), None  # we cannot tell who answered
+        reply = read_reply(r.text)
         if reply.answer is None:
-            ev = replace(
-                base,
-                incident_id=newest.incident_id,
-                contact=newest.contact,
-                outcome="unreadable",
-                location=reply.why,
-            )
-            return await self._refuse(ev)
-        return await self._record(newest, reply.answer, via, reply.location, base)
+            return replace(
+                base, contact=newest.contact, outcome="unreadable", location=reply.why
+            ), None
+        if newest.incident_id not in rows:
+            rows[newest.incident_id] = await self.service.get(newest.incident_id)
+        status = IncidentStatus(rows[newest.incident_id].status)
+        answer = replace(
+            base,
+            contact=newest.contact,
+            kind="answer",
+            answer=reply.answer,
+            location=reply.location,
+            outcome="after_close" if status in CLOSED else "counted",
+        )
+        return answer, newest
 
     async def _refuse(self, ev: Event) -> Recorded:
         (new,) = await self.book.add([ev])
@@ -271,6 +329,13 @@ class RollCalls:
         log.warning("rollcall.missing", incident_id=facts.id, people=len(people))
 
 
+def _phone(raw: str) -> str | None:
+    try:
+        return normalize_phone(raw)
+    except ValueError:
+        return None
+
+
 def _step(lib: Library, facts: IncidentFacts, position: int) -> RollCallStep | None:
     pb = lib.playbooks.get(facts.factory)
     if pb is None:
@@ -309,4 +374,4 @@ def said_of(events: list[Event]) -> list[Said]:
     ]
 
 
-__all__ = ["Recorded", "RollCalls", "State", "asked_of", "said_of"]
+__all__ = ["Incoming", "Recorded", "RollCalls", "State", "asked_of", "said_of"]

@@ -12,7 +12,7 @@ from crisisd.channels.sms import SmsChannel
 from crisisd.channels.sms.gateway import HttpGateway
 from crisisd.channels.sms.inbound import has_inbox, receive
 from crisisd.context import DaemonContext
-from crisisd.rollcall.service import RollCalls
+from crisisd.rollcall.service import Incoming, RollCalls
 
 log = structlog.get_logger("crisisd.rollcall")
 
@@ -39,11 +39,12 @@ class RollCallJobs:
             inbox = await receive(gw)
             if inbox.error:
                 log.warning("rollcall.inbox_unavailable", gateway=gw.name, reason=inbox.error)
-            for sms in inbox.received:
-                done = await self.calls.answer_sms(
-                    sms.sender, sms.text, f"sms:{gw.name}", gw.name, sms.id
-                )
-                seen += done.outcome != "duplicate"
+            replies = [
+                Incoming(sms.sender, sms.text, f"sms:{gw.name}", gw.name, sms.id)
+                for sms in inbox.received
+            ]
+            done = await self.calls.answer_many(replies)
+            seen += sum(d.outcome != "duplicate" for d in done)
         if seen:
             self.ctx.kick()
         return seen

@@ -148,7 +148,7 @@ class RollCallBook:
         return out
 
     @store_operation("find the question a reply answers")
-    async def latest_to(self, contacts: Iterable[str], limit: int = 20) -> list[Question]:
+    async def latest_to(self, contacts: Iterable[str], limit: int | None = 20) -> list[Question]:
         """The newest questions to ``contacts`` (any incident), newest first."""
         query = (
             sa.select(*_Q_COLUMNS)

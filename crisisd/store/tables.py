@@ -278,3 +278,6 @@ roll_call_events = sa.Table(
     sa.UniqueConstraint("source", "source_id", name="uq_roll_call_events_source"),
     sa.Index("ix_roll_call_events_incident", "incident_id", "contact", "id"),
 )
+
+# Where the roll call finds the question an SMS reply answers (a person's newest).
+sa.Index("ix_messages_recipient", messages.c.recipient, messages.c.purpose, messages.c.not_before)

@@ -1,4 +1,4 @@
-"""roll calls: answers, refusals and reports, append-only
+"""roll calls: answers, refusals and reports, append-only; messages by recipient
 
 Revision ID: 0006
 Revises: 0004
@@ -43,7 +43,15 @@ def upgrade() -> None:
         )
 
 
+    with op.batch_alter_table("messages", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_messages_recipient", ["recipient", "purpose", "not_before"], unique=False
+        )
+
+
 def downgrade() -> None:
+    with op.batch_alter_table("messages", schema=None) as batch_op:
+        batch_op.drop_index("ix_messages_recipient")
     with op.batch_alter_table("roll_call_events", schema=None) as batch_op:
         batch_op.drop_index("ix_roll_call_events_incident")
     op.drop_table("roll_call_events")
