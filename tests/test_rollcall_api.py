@@ -25,7 +25,6 @@ from crisisd.metrics import Metrics
 from crisisd.rollcall.headcount import State
 from crisisd.rollcall.service import RollCalls
 from crisisd.store import Store
-from crisisd.store.engine import normalize_url
 from tests.minitree import T0, Clock, report
 from tests.rollcalltree import make_rollcall_tree
 
@@ -49,10 +48,9 @@ class World:
 
 
 @pytest.fixture
-async def world(tmp_path: Path) -> AsyncIterator[World]:
+async def world(tmp_path: Path, store: Store) -> AsyncIterator[World]:
+    """The API on a real store, SQLite and PostgreSQL (conftest's ``store``)."""
     lib = load_library(make_rollcall_tree(tmp_path / "tree"))
-    store = Store(normalize_url(f"sqlite:///{tmp_path / 'rc.sqlite3'}"))
-    await store.start()
     clock = Clock()
     svc = IncidentService(store, lambda: lib, clock)
 
@@ -73,7 +71,6 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
             yield World(base, http, store, RollCalls(svc), clock, opened.incident_id)
     finally:
         await runner.cleanup()
-        await store.aclose()
 
 
 async def _link(w: World, who: str) -> str:
