@@ -73,7 +73,7 @@ class RollCalls:
     def __init__(self, service: IncidentService) -> None:
         self.service = service
         self.book = RollCallBook(service.store)
-        self._phones: tuple[int, dict[str, list[str]]] = (0, {})
+        self._phones: tuple[Library | None, dict[str, list[str]]] = (None, {})
 
     @property
     def clock(self) -> Callable[[], datetime]:
@@ -264,12 +264,12 @@ class RollCalls:
 
     def _contacts_by_phone(self) -> dict[str, list[str]]:
         lib = self.service.lib
-        if self._phones[0] != id(lib):
+        if self._phones[0] is not lib:  # the library held, so its identity cannot be reused
             index: dict[str, list[str]] = {}
             for cid, c in lib.directory.contacts.items():
                 if c.phone:
                     index.setdefault(c.phone, []).append(cid)
-            self._phones = (id(lib), index)
+            self._phones = (lib, index)
         return self._phones[1]
 
     # -- the headcount ----------------------------------------------------------------------
