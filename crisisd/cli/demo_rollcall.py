@@ -26,6 +26,7 @@ from crisisd.channels.sms.inbound import has_inbox, receive
 from crisisd.context import DaemonContext
 from crisisd.delivery.dispatcher import Dispatcher
 from crisisd.domain import Answer, Purpose
+from crisisd.errors import CrisisError
 from crisisd.incidents import IncidentService
 from crisisd.library.model import Library
 from crisisd.metrics import Metrics
@@ -64,6 +65,10 @@ class Scenario(Protocol):
     def who(self, cid: str) -> str: ...
 
     async def settle(self, what: str) -> list[MessageRow]: ...
+
+
+class RollCallActFailed(CrisisError):
+    """The roll call of the demo did not happen as scripted."""
 
 
 LINK = re.compile(r"(https?://\S+/v1/rc/[A-Za-z0-9_-]{44})")
@@ -116,6 +121,8 @@ async def roll_call_act(scn: Scenario, channels: dict[str, Channel], sms_url: st
     await _sms_reply(scn, calls, channels, sms_url, by_sms)
     await _reask_and_link(scn, calls, silent)
     count = (await calls.headcount(scn.incident)).total
+    if (count.safe, count.help, count.no_answer) != (count.total - 1, 1, 0):
+        raise RollCallActFailed(f"the roll call did not end as scripted: {count}")
     scn.say(
         f"headcount: ✅ {count.safe} safe · 🆘 {count.help} need help · "
         f"⏳ {count.no_answer} no answer · ⛔ {count.unreachable} unreachable"
