@@ -50,6 +50,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.reload $(BENCH_ARGS)
 	$(BIN)/python -m bench.fanout $(BENCH_ARGS)
 	$(BIN)/python -m bench.tellfactory $(BENCH_ARGS)
+	$(BIN)/python -m bench.rollcall $(BENCH_ARGS)
 
 ## demo: a scripted incident end to end on the sandbox, with a live view and the report
 demo: $(STAMP)

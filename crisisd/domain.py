@@ -46,6 +46,14 @@ class Purpose(StrEnum):
     TAKEOVER = "takeover"
     ESCALATION = "escalation"
     NOTICE = "notice"  # crisisd telling the officer something (failures, reminders, reports)
+    ROLL_CALL = "roll_call"  # "are you safe?": answered by button, SMS reply or link
+
+
+class Answer(StrEnum):
+    """A roll-call answer."""
+
+    SAFE = "safe"
+    HELP = "help"
 
 
 class MessageStatus(StrEnum):

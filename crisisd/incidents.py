@@ -291,7 +291,12 @@ class IncidentService:
                 "next_update_at": None,
             },
             cancel={
-                "purposes": [Purpose.ALERT.value, Purpose.UPDATE.value, Purpose.ESCALATION.value]
+                "purposes": [
+                    Purpose.ALERT.value,
+                    Purpose.UPDATE.value,
+                    Purpose.ESCALATION.value,
+                    Purpose.ROLL_CALL.value,  # nobody is asked after the all-clear
+                ]
             },
         )
         return len(plan.messages)

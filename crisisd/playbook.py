@@ -16,6 +16,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 from crisisd.formats.durations import Due, parse_due, parse_duration
 from crisisd.formats.phones import normalize_phone
 from crisisd.formats.timefmt import normalize_persian
+from crisisd.steps import AnyStep, RollCallStep, Step
 
 Lang = Literal["fa", "en"]
 LANGS: tuple[Lang, ...] = ("fa", "en")
@@ -202,31 +203,6 @@ class Audience(Model):
     )
 
 
-class Step(Model):
-    """Tell one audience with one template, on channels in order of preference."""
-
-    audience: NameId = Field(description="The audience told in this step (a key of `audiences`).")
-    template: NameId = Field(
-        description="Template name: `templates/<lang>/<template>.<sms|chat|email>.j2`, "
-        "in each recipient's language."
-    )
-    channels: Annotated[list[NameId], Field(min_length=1)] = Field(
-        description="Channels in order of preference: a messenger `name` (`bale`, `telegram`), "
-        "`sms` or `email`. Each person gets one message, on the first listed channel they "
-        "are reachable on, and on the next one if that fails for good."
-    )
-    after: Duration = Field(
-        timedelta(0),
-        description="Delay after the report before this step goes out, e.g. `15m`; "
-        "`0` sends it at once.",
-    )
-    ack: bool | None = Field(
-        None,  # None: required when the audience has an ack policy
-        description="Whether this step's alert must be acknowledged. "
-        "Unset: when the audience has an `ack` policy.",
-    )
-
-
 class Task(Model):
     """A follow-up the officer must do by a deadline (e.g. report to Social Security)."""
 
@@ -240,8 +216,10 @@ class Task(Model):
 class SeverityPlan(Model):
     """What one severity of one incident type sets in motion."""
 
-    steps: Annotated[list[Step], Field(min_length=1)] = Field(
-        description="Who is told what, on which channels, and when."
+    entries: Annotated[list[AnyStep], Field(min_length=1)] = Field(
+        alias="steps",
+        description="Who is told what, on which channels, and when; an entry with "
+        "`roll_call:` asks its audience whether they are safe (see docs/rollcall.md).",
     )
     update_every: Duration | None = Field(
         None,
@@ -253,6 +231,17 @@ class SeverityPlan(Model):
         description="Follow-up tasks opened with the incident; /tasks lists them and the "
         "officer is reminded on working days.",
     )
+
+    @property
+    def steps(self) -> list[Step]:  # the message steps; roll calls are in roll_calls
+        return [e for e in self.entries if isinstance(e, Step)]
+
+    @property
+    def roll_calls(self) -> list[RollCallStep]:
+        return [e for e in self.entries if isinstance(e, RollCallStep)]
+
+    def position(self, step: Step | RollCallStep) -> int:  # its index in the YAML `steps`
+        return next(i for i, e in enumerate(self.entries) if e is step)
 
 
 class IncidentType(Model):

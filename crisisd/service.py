@@ -48,6 +48,7 @@ from crisisd.sandbox.runner import Sandbox, sandbox_token
 from crisisd.scheduler.gatewaywatch import GatewayWatch
 from crisisd.scheduler.jobs import Scheduler
 from crisisd.scheduler.receipts import ReceiptPoller
+from crisisd.scheduler.rollcall import RollCallJobs
 from crisisd.store import MessageRow, Store
 from crisisd.store.engine import normalize_url
 from crisisd.store.workerlock import WorkerLock
@@ -210,6 +211,10 @@ class Daemon:
             self.store, bound, lambda: self._library, self.service.clock, self.ctx.kick
         )
         self.scheduler.every("reach", reach.check, config.schedule.check_seconds)
+        roll = RollCallJobs(self.ctx, self.channels)  # roll calls: re-asks, inbound SMS
+        self.scheduler.every("rollcall", roll.sweep, config.schedule.sweep_seconds)
+        if roll.inboxes:
+            self.scheduler.every("inbound-sms", roll.poll_inbox, config.schedule.sweep_seconds)
         poller = ReceiptPoller.for_channels(self.channels, self.store, config, self.service.clock)
         if poller is not None:
             poller.kick = self.dispatcher.kick

@@ -108,6 +108,7 @@ def test_the_package_root_holds_only_vocabulary_models_and_the_shell() -> None:
         "redaction",
         "sdnotify",
         "service",
+        "steps",
         "supervision",
         "templates",
     ]

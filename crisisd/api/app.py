@@ -35,6 +35,8 @@ from crisisd.api.health import healthz, metrics, openapi
 from crisisd.api.incidents import get_incident, open_incident, post_update, resolve, takeover
 from crisisd.api.people import get_contacts, post_invites, post_task_done, with_people_routes
 from crisisd.api.requests import too_large
+from crisisd.api.rollcall import add_rollcall_routes
+from crisisd.api.rollcall_schema import with_rollcall_routes
 from crisisd.api.schema import (
     ErrorBody,
     ErrorDetail,
@@ -73,7 +75,7 @@ def create_api_app(
         tokens if callable(tokens) else (lambda: tuple(tokens)),
         signer,
         max_body_bytes,
-        with_people_routes(openapi_document(__version__)),
+        with_rollcall_routes(with_people_routes(openapi_document(__version__))),
     )
     app.on_response_prepare.append(_common_headers)
     r = app.router
@@ -88,6 +90,7 @@ def create_api_app(
     # No HEAD: link checkers send HEAD requests, and one must not acknowledge for a person.
     r.add_get("/v1/ack/{token}", ack_confirm, allow_head=False)
     r.add_post("/v1/ack/{token}", ack_link)
+    add_rollcall_routes(r)
     r.add_get("/healthz", healthz)
     r.add_get("/metrics", metrics)
     r.add_get("/openapi.json", openapi)

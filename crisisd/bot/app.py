@@ -48,6 +48,8 @@ from crisisd.bot.pacing import ChatPacer, PerUserProcessor
 from crisisd.bot.progress import ProgressBoard
 from crisisd.bot.replies import MessengerBot
 from crisisd.bot.report import ReportFlow
+from crisisd.bot.rollcall import PATTERN as ROLL_CALL_PATTERN
+from crisisd.bot.rollcall import HeadcountCommand, RollCallButton
 from crisisd.bot.runtime import BotRuntime, BotSettings, Ctx
 from crisisd.bot.tasks import PATTERN as TASKS_PATTERN
 from crisisd.bot.tasks import TaskList
@@ -256,6 +258,8 @@ def build_bot(
     flood = FloodGate(settings.flood_per_minute, lambda user: gate.person(user).lang)
     app.add_handler(TypeHandler(Update, flood), group=-1)
     app.add_handler(CallbackQueryHandler(AckButton(rt, gate), pattern=ACK_PATTERN))
+    app.add_handler(CallbackQueryHandler(RollCallButton(rt, gate), pattern=ROLL_CALL_PATTERN))
+    app.add_handler(CommandHandler(["headcount"], HeadcountCommand(rt, gate)))
     add_enrolment(app, rt)  # /start, a shared number, /stop: staff connect themselves
     app.add_handler(build_conversation(rt, report, actions))
     app.add_handler(CommandHandler(["status"], follow.status))

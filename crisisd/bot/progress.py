@@ -28,6 +28,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from telegram.error import RetryAfter, TelegramError
 
 from crisisd.bot.replies import edit, send
+from crisisd.bot.rollcall import progress_tail
 from crisisd.bot.runtime import Bot, BotRuntime
 from crisisd.bot.status import progress_text, selected, settled
 from crisisd.channels.chaterrors import retry_after_seconds
@@ -120,9 +121,10 @@ class ProgressBoard:
         if row is None or self._closed:
             return
         msgs = selected(await self.rt.ctx.store.messages_of(incident_id), prefixes)
-        text = progress_text(self.rt.lib, row, msgs, lang)
+        tail, asking = await progress_tail(self.rt, incident_id, prefixes, lang)  # roll call
+        text = progress_text(self.rt.lib, row, msgs, lang) + tail
         message_id = await send(bot, chat_id, text, lang)
-        if settled(msgs) or message_id is None:
+        if (settled(msgs) and not asking) or message_id is None:
             return
         item = Followed(chat_id, message_id, incident_id, tuple(prefixes), lang, self.rt.now())
         await self._remember(item)
@@ -188,11 +190,12 @@ class ProgressBoard:
                 if row is None:
                     return
                 msgs = selected(await self.rt.ctx.store.messages_of(incident_id), item.prefixes)
-                text = progress_text(self.rt.lib, row, msgs, item.lang, stale=stale)
+                tail, asking = await progress_tail(self.rt, incident_id, item.prefixes, item.lang)
+                text = progress_text(self.rt.lib, row, msgs, item.lang, stale=stale) + tail
                 if text != shown:
                     await edit(bot, chat_id, message_id, text, item.lang)
                     shown = text
-                if stale or settled(msgs):
+                if stale or (settled(msgs) and not asking):
                     return
             except RetryAfter as exc:
                 await asyncio.sleep(retry_after_seconds(exc))

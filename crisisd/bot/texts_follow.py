@@ -121,6 +121,7 @@ FOLLOW: dict[str, dict[str, str]] = {
         "/takeover — واگذاری به ستاد بحران استان\n"
         "/drill — آغاز مانور (نشان‌دار)\n"
         "/tasks — کارهای پیگیری و مهلت‌ها\n"
+        "/headcount — حضور و غیاب: چه کسی سالم است، چه کسی کمک می‌خواهد\n"
         "/cancel — انصراف از کار جاری\n"
         "حادثه را از میان دکمه‌ها انتخاب می‌کنید؛ نوشتن شناسه لازم نیست.",
         "en": "Crisis alerting bot — {name}\n"
@@ -131,6 +132,7 @@ FOLLOW: dict[str, dict[str, str]] = {
         "/takeover — the provincial crisis HQ has taken over\n"
         "/drill — start a drill now (clearly marked)\n"
         "/tasks — follow-up tasks and deadlines\n"
+        "/headcount — roll call: who is safe, who needs help, who has not answered\n"
         "/cancel — stop what you are doing\n"
         "You pick the incident from buttons; no need to type its ID.",
     },
@@ -144,6 +146,7 @@ COMMANDS: dict[str, dict[str, str]] = {
     "takeover": {"fa": "واگذاری به ستاد بحران استان", "en": "Provincial HQ took over"},
     "drill": {"fa": "آغاز مانور", "en": "Start a drill"},
     "tasks": {"fa": "کارهای پیگیری", "en": "Follow-up tasks"},
+    "headcount": {"fa": "حضور و غیاب", "en": "Roll call headcount"},
     "help": {"fa": "راهنما", "en": "Help"},
     "cancel": {"fa": "انصراف", "en": "Cancel"},
 }

@@ -51,6 +51,7 @@ from crisisd.channels.base import (
 from crisisd.channels.capabilities import capabilities, dialect
 from crisisd.channels.chaterrors import classify
 from crisisd.channels.dialects import ChatText, render_chat
+from crisisd.channels.rollcallbuttons import roll_call_markup
 from crisisd.config import Messenger
 from crisisd.domain import ack_code
 from crisisd.errors import ConfigError
@@ -158,7 +159,7 @@ class TelegramChannel:
         if isinstance(chat_id, int):
             chat_id = self.migrated.get(chat_id, chat_id)
         out = render_chat(msg.text, self.dialect, limit=self.limits.max_length)
-        markup = ack_markup(msg) if msg.ack_button else None
+        markup = ack_markup(msg) if msg.ack_button else roll_call_markup(msg)
         result = await self._attempt(chat_id, out, markup)
         if isinstance(result, _Moved) and isinstance(chat_id, int):
             await self._moved(msg, chat_id, result.to)

@@ -33,8 +33,10 @@ from rich.table import Table
 from rich.text import Text
 
 from crisisd import redaction
+from crisisd.channels.base import Channel
 from crisisd.channels.registry import build_channels
 from crisisd.cli.demo_cast import block_one, connect_newcomer, reached_on_bale
+from crisisd.cli.demo_rollcall import roll_call_act
 from crisisd.config import Config, load_config
 from crisisd.delivery.dispatcher import Dispatcher, RetryPolicy
 from crisisd.domain import IncidentReport
@@ -206,7 +208,7 @@ class Scenario:
                 raise DemoFailed(f"{what}: still in flight after {STEP_TIMEOUT:.0f}s: {busy[:5]}")
             await asyncio.sleep(0.05)
 
-    async def run(self, blocked: str | None) -> str:
+    async def run(self, blocked: str | None, channels: dict[str, Channel], sms_url: str) -> str:
         kind, severity = INCIDENT
         report = IncidentReport(
             FACTORY, kind, severity, self.officer, details=DETAILS, location=LOCATION, source="demo"
@@ -229,6 +231,7 @@ class Scenario:
                 raise DemoFailed(f"{blocked}'s alert did not fall over from Bale to SMS")
             self.say(f"{self.who(blocked)}: Bale refused (bot blocked), delivered by SMS instead")
         await self.acknowledge(msgs, opened_at)
+        await roll_call_act(self, channels, sms_url)  # cli/demo_rollcall.py
         await self.delayed_steps()
         self.clock.advance_to(self.clock() + timedelta(minutes=5))
         n = await self.svc.update(self.incident, UPDATE, self.officer)
@@ -341,7 +344,10 @@ async def _demo(config: Config, lib: Library, view: Display, fast: bool) -> str:
             follower = asyncio.create_task(view.follow(store))
             stack.push_async_callback(_cancel, follower)
         async with asyncio.timeout(TOTAL_TIMEOUT):
-            incident = await Scenario(svc, dispatcher, clock, view, pause).run(blocked)
+            sms_url = sandbox.sms.url if sandbox.sms else ""  # the roll call replies by SMS
+            incident = await Scenario(svc, dispatcher, clock, view, pause).run(
+                blocked, channels, sms_url
+            )
         view.messages = await store.messages_of(incident)
         if (reached := reached_on_bale(newcomer, view.messages)) is not None:
             says(reached)

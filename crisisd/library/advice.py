@@ -194,7 +194,8 @@ def reach_warnings(lib: Library) -> list[Problem]:
         seen: set[tuple[str, tuple[str, ...]]] = set()
         for tid, itype in pb.incidents.items():
             for sid, sev in itype.severities.items():
-                for n, step in enumerate(sev.steps):
+                for step in sev.steps:
+                    n = sev.position(step)
                     aud = pb.audiences.get(step.audience)
                     messengers = tuple(c for c in step.channels if c in configured)
                     if aud is None or aud.ack is None or not messengers:

@@ -17,6 +17,7 @@ from crisisd.errors import TemplateRenderError
 from crisisd.formats.crontab import parse_cron
 from crisisd.library.advice import advise, looks_like_a_messenger
 from crisisd.library.model import Library
+from crisisd.library.rollcalls import check_roll_calls
 from crisisd.parsing.yamlsource import Document, Loc
 from crisisd.planning.render import MessageExtras, render_one
 from crisisd.playbook import Playbook
@@ -152,13 +153,14 @@ def _check_playbook(
     channels = messengers | {"sms", "email"}
     for tid, itype in pb.incidents.items():
         for sid, sev in itype.severities.items():
-            for n, step in enumerate(sev.steps):
-                loc: Loc = ("incidents", tid, "severities", sid, "steps", n)
+            for step in sev.steps:
+                loc: Loc = ("incidents", tid, "severities", sid, "steps", sev.position(step))
                 out.extend(
                     _check_step(
                         lib, reach, doc, loc, step.audience, step.template, step.channels, channels
                     )
                 )
+            out.extend(check_roll_calls(doc, pb, ("incidents", tid, "severities", sid), channels))
     upd = pb.statements.update
     for i, aid in enumerate(upd.audiences):
         if aid not in audiences:

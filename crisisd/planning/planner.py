@@ -28,8 +28,10 @@ from crisisd.domain import (
 )
 from crisisd.formats.textfit import fit_sms, fit_telegram_html, sms_info
 from crisisd.planning.render import MessageExtras, RenderMemo, render_one
+from crisisd.planning.rollcall import plan_roll_calls
 from crisisd.planning.sources import Sources
-from crisisd.playbook import Playbook, Step
+from crisisd.playbook import Playbook
+from crisisd.steps import Step
 
 AckLink = Callable[[str], str]  # message key -> signed ack URL
 
@@ -87,6 +89,9 @@ def plan_open(lib: Sources, facts: IncidentFacts, ack_link: AckLink | None = Non
                     memo=memo,
                 )
             )
+    questions, unasked = plan_roll_calls(lib, facts, ack_link)
+    messages.extend(questions)
+    unreachable.extend(unasked)
     tasks = tuple(
         PlannedTask(t.title.fa, t.title.en, _due(lib, facts.opened_at, t.due)) for t in sev.tasks
     )

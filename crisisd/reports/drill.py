@@ -42,6 +42,7 @@ from crisisd.reports.facts import (
     summarize_audiences,
     when,
 )
+from crisisd.reports.rollcall import RollCallFacts, roll_call_facts
 from crisisd.store import MessageRow, Store
 from crisisd.store.bindings import STALE, BindingBook
 
@@ -116,6 +117,8 @@ class DrillScore:
     silent: tuple[Name, ...] = ()  # reached and asked to acknowledge, never did
     first_choice: tuple[FirstChoice, ...] = ()
     stale: tuple[Name, ...] = ()  # recipients whose messenger chat is stale now
+    roll_call: RollCallFacts | None = None  # its headcount, when it had a roll call
+    previous_roll_call: RollCallFacts | None = None  # the previous drill's, to compare
 
     @property
     def asked(self) -> int:
@@ -172,7 +175,7 @@ async def drill_score(
             f"{prev.incident_id} is a drill of {prev.factory.id}, not of {score.factory.id}; "
             "compare drills of the same factory"
         )
-    return replace(score, previous=_delta(score, prev))
+    return replace(score, previous=_delta(score, prev), previous_roll_call=prev.roll_call)
 
 
 def _delta(now: DrillScore, prev: DrillScore) -> DrillDelta:
@@ -223,6 +226,7 @@ async def _measure(store: Store, lib: Library, incident_id: str) -> DrillScore:
         silent=_silent(lib, mine),
         first_choice=_first_choice(pb, row.incident_type, row.severity, mine),
         stale=await _stale(store, lib, mine),
+        roll_call=await roll_call_facts(store, lib, row),
     )
 
 

@@ -14,6 +14,7 @@ from crisisd.redaction import redact
 from crisisd.reports.drill import DrillDelta, DrillScore, FirstChoice, Unreached
 from crisisd.reports.facts import AudienceSummary, number, pct, span
 from crisisd.reports.render import NO_HEAD, Cell, Pair, Section, both, md_document, status_of
+from crisisd.reports.rollcall import drill_delta_lines, drill_lines
 
 __all__ = ["render_drill_markdown", "render_drill_text"]
 
@@ -161,6 +162,9 @@ def _lines(score: DrillScore, lang: str) -> list[str]:
         extra = len(score.silent) - CHAT_UNREACHED_LINES
         if extra > 0:
             lines.append(_w("more", lang).format(n=number(extra, lang)))
+    if score.roll_call is not None:
+        lines += drill_lines(score.roll_call, lang)
+        lines += drill_delta_lines(score.roll_call, score.previous_roll_call, lang)
     d = score.previous
     if d is not None:
         lines += [
@@ -213,7 +217,8 @@ def render_drill_markdown(score: DrillScore) -> str:
     """The score as Markdown, both languages, every never-reached contact listed."""
     title = Pair(*_WORDS["title" if score.drill else "title_real"])
     heading = f"{title.fa} {score.incident_id} · {title.en} {score.incident_id}"
-    return md_document(heading, score.drill, _sections(score))
+    text = md_document(heading, score.drill, _sections(score))
+    return text if score.roll_call is None else f"{text}\n{redact(score.roll_call.markdown())}"
 
 
 def _sections(score: DrillScore) -> list[Section]:

@@ -29,6 +29,7 @@ from crisisd.formats.timefmt import fa_digits, gregorian, is_persian, jalali
 from crisisd.library.model import Library
 from crisisd.playbook import Names, Playbook
 from crisisd.redaction import redact
+from crisisd.reports.rollcall import RollCallFacts
 from crisisd.store import AuditEntry, IncidentRow, MessageRow, Store
 
 __all__ = [
@@ -325,3 +326,4 @@ class IncidentReportDoc:
     acks: tuple[Ack, ...]
     audiences: tuple[AudienceSummary, ...]
     tasks: tuple[TaskLine, ...]
+    roll_call: RollCallFacts | None = None  # the headcount, when the incident had one

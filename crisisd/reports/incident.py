@@ -43,6 +43,7 @@ from crisisd.reports.facts import (
     when,
 )
 from crisisd.reports.render import render_html, render_markdown
+from crisisd.reports.rollcall import roll_call_facts
 from crisisd.store import AuditEntry, IncidentRow, MessageRow, Store
 
 __all__ = [
@@ -113,6 +114,7 @@ async def incident_report(store: Store, lib: Library, incident_id: str) -> Incid
             )
             for t in tasks
         ),
+        roll_call=await roll_call_facts(store, lib, row),
     )
 
 

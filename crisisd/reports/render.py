@@ -291,7 +291,8 @@ def md_document(title: str, drill: bool, parts: Sequence[Section]) -> str:
 def render_markdown(doc: IncidentReportDoc) -> str:
     """The report as GitHub-flavoured Markdown (the sent texts are in the HTML report only)."""
     title = f"گزارش حادثه {md(doc.id)} · Incident report {md(doc.id)}"
-    return md_document(title, doc.drill, sections(doc))
+    text = md_document(title, doc.drill, sections(doc))
+    return text if doc.roll_call is None else f"{text}\n{redact(doc.roll_call.markdown())}"
 
 
 # HTML
@@ -371,5 +372,7 @@ def render_html(doc: IncidentReportDoc) -> str:
     if doc.drill:
         parts.append(drill_banner_html())
     parts += [html_section(s) for s in sections(doc)]
+    if doc.roll_call is not None:  # the headcount and its chart (reports/rollcall.py)
+        parts.append(doc.roll_call.html())
     title = f"گزارش حادثه {doc.id} · Incident report {doc.id}" + (" (DRILL)" if doc.drill else "")
     return redact(html_page(title, Markup("\n").join(parts)))

@@ -45,7 +45,13 @@ from typing import Any, cast
 
 from aiohttp import web
 
-from crisisd.sandbox import smsgw_generic, smsgw_ghasedak, smsgw_kavenegar, smsgw_smsir
+from crisisd.sandbox import (
+    smsgw_generic,
+    smsgw_ghasedak,
+    smsgw_inbound,
+    smsgw_kavenegar,
+    smsgw_smsir,
+)
 from crisisd.sandbox.inbox import Inbox
 from crisisd.sandbox.smsgw_state import (
     OUTCOMES,
@@ -181,6 +187,7 @@ def create_smsgw_app(inbox: Inbox, api_keys: dict[str, str]) -> web.Application:
     app[SMSGW_STATE] = SmsGwState(inbox, dict(api_keys))
     for module in (smsgw_kavenegar, smsgw_ghasedak, smsgw_smsir, smsgw_generic):
         module.add_routes(app)
+    smsgw_inbound.add_routes(app)  # the receive APIs: replies from phones
     app.router.add_post("/_control/faults/{provider}", set_faults)
     app.router.add_get("/_control/faults", get_faults)
     app.router.add_post("/_control/answer/{provider}", set_answer)

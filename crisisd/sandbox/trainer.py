@@ -4,8 +4,9 @@ A phone-like page (Persian and right-to-left first, English second) on which a p
 picks who they play — a seeded user of one of the sandbox messengers — and then chats with
 the officers' bot through the fake Bot API: types ``/report``, presses the inline buttons,
 reads the preview, confirms, watches the progress message change, presses "✅ دریافت شد"
-under an alert. Nothing leaves the machine: a typed message is queued on the fake as that
-user's Update (as ``/_control/message`` would), a button press as a ``callback_query``
+under an alert, or answers a roll call with ✅ سالم هستم / 🆘 کمک لازم دارم. Nothing
+leaves the machine: a typed message is queued on the fake as that user's Update (as
+``/_control/message`` would), a button press as a ``callback_query``
 (as ``/_control/callback`` would), and the conversation is read from the fake's state.
 
 Routes, relative to where the app is mounted (``/train/`` on the inbox page)::

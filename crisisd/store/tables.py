@@ -252,3 +252,32 @@ invites = sa.Table(
     sa.Column("revoked_at", UTCDateTime),
     sa.Index("ix_invites_contact", "contact", "messenger"),
 )
+
+# Roll calls: every answer, refusal and report, append-only (the questions are the outbox's
+# messages of purpose roll_call). kind: answer | reported (named to the emergency team as
+# not answering) | refused (matched no question: unknown number, unreadable reply, …).
+# outcome says what it did: counted | after_close | duplicate | unknown_sender |
+# shared_number | unreadable | no_question | reported. (source, source_id) names an inbound
+# SMS at its gateway, so one polled twice is recorded once.
+roll_call_events = sa.Table(
+    "roll_call_events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("incident_id", sa.String(16)),
+    sa.Column("contact", sa.String(128)),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("answer", sa.String(8)),
+    sa.Column("outcome", sa.String(24), nullable=False),
+    sa.Column("location", sa.Text, nullable=False, default=""),
+    sa.Column("via", sa.String(64), nullable=False),
+    sa.Column("sender", sa.String(32)),
+    sa.Column("text", sa.Text, nullable=False, default=""),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("source", sa.String(64)),
+    sa.Column("source_id", sa.String(128)),
+    sa.UniqueConstraint("source", "source_id", name="uq_roll_call_events_source"),
+    sa.Index("ix_roll_call_events_incident", "incident_id", "contact", "id"),
+)
+
+# Where the roll call finds the question an SMS reply answers (a person's newest).
+sa.Index("ix_messages_recipient", messages.c.recipient, messages.c.purpose, messages.c.not_before)
