@@ -245,10 +245,29 @@ class Daemon:
         # the handlers exist once the bots have started
         app.router.add_post("/telegram-webhook/{messenger}", self._webhook)
         app.router.add_post("/telegram-webhook/{messenger}/{secret}", self._webhook)
+        board = await self._mount_dashboard(app)
         runner = await start_api(app, api.bind, api.port)
         stack.push_async_callback(runner.cleanup)
         host, port = runner.addresses[0][:2]
         self.addresses["api"] = f"http://{host}:{port}"
+        if board is not None:  # the address is known once bound (port 0 picks one)
+            board.set_public_url(api.public_url or self.addresses["api"])
+            self.addresses["dashboard"] = f"{api.public_url or self.addresses['api']}/dashboard/"
+
+    async def _mount_dashboard(self, app: web.Application) -> Any:
+        """The dashboard and CAP feed on the API's port (crisisd/dashboard/)."""
+        board = self.config.dashboard
+        if not board.enabled:
+            return None
+        from crisisd.dashboard.app import mount_dashboard
+
+        secret = (
+            board.secret.get_secret_value()
+            if board.secret
+            else await self.store.setting("dashboard_secret")
+        )
+        redaction.register(secret)
+        return mount_dashboard(app, self.ctx, secret=secret.encode(), public_url="")
 
     async def _webhook(self, request: web.Request) -> web.StreamResponse:
         handler = self._webhooks.get(request.match_info["messenger"])

@@ -43,6 +43,8 @@ async def _reset_pg(url: str) -> None:
     engine = create_async_engine(url)
     async with engine.begin() as conn:
         tables = (
+            "signin_codes",
+            "board_sessions",
             "invites",
             "bindings",
             "receipts",
