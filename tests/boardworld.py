@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -160,3 +161,59 @@ async def start_board(tmp_path: Path, **dashboard: Any) -> AsyncIterator[Board]:
 
 def now_utc() -> datetime:
     return datetime.now(UTC)
+
+
+CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+
+
+async def code_sent_to(board: Board, contact: str) -> str:
+    """The newest sign-in code in the outbox for ``contact`` (ASCII digits)."""
+    import sqlalchemy as sa
+
+    from crisisd.formats.timefmt import ascii_digits
+    from crisisd.store.tables import messages
+
+    query = (
+        sa.select(messages.c.renderings)
+        .where(messages.c.recipient == contact, messages.c.key.like("%/signin-%"))
+        .order_by(messages.c.id.desc())
+        .limit(1)
+    )
+    async with board.store.engine.connect() as conn:
+        renderings = await conn.scalar(query)
+    assert renderings, f"no sign-in code was sent to {contact}"
+    text = ascii_digits(next(iter(renderings.values()))["text"])
+    found = re.search(r"\b(\d{6})\b", text)
+    assert found, text
+    return found.group(1)
+
+
+async def csrf_of(board: Board, path: str) -> str:
+    status, text, _ = await board.call("GET", path)
+    assert status == 200, text
+    found = CSRF.findall(text)  # the page's own form comes after the header's sign-out form
+    assert found, text
+    return str(found[-1])
+
+
+async def ask_code(board: Board, who: str) -> int:
+    token = await csrf_of(board, "/dashboard/signin")
+    status, _, _ = await board.call(
+        "POST", "/dashboard/signin", data={"csrf": token, "who": who}, allow_redirects=False
+    )
+    return status
+
+
+async def enter_code(board: Board, code: str) -> tuple[int, str, dict[str, str]]:
+    token = await csrf_of(board, "/dashboard/signin/code")
+    return await board.call(
+        "POST", "/dashboard/signin/code", data={"csrf": token, "code": code}, allow_redirects=False
+    )
+
+
+async def sign_in(board: Board, contact: str) -> str:
+    """Sign in as ``contact`` through the forms; the session's CSRF token."""
+    assert await ask_code(board, contact) == 303
+    status, text, _ = await enter_code(board, await code_sent_to(board, contact))
+    assert status == 303, text
+    return await csrf_of(board, "/dashboard/")
