@@ -232,6 +232,7 @@ class Daemon:
 
     async def _start_api(self, stack: contextlib.AsyncExitStack) -> None:
         from crisisd.api.app import create_api_app, start_api
+        from crisisd.dashboard.app import mount_dashboard
 
         api = self.config.api
         # tokens are read on every request, so a reload can add or revoke one
@@ -245,29 +246,14 @@ class Daemon:
         # the handlers exist once the bots have started
         app.router.add_post("/telegram-webhook/{messenger}", self._webhook)
         app.router.add_post("/telegram-webhook/{messenger}/{secret}", self._webhook)
-        board = await self._mount_dashboard(app)
+        board = await mount_dashboard(app, self.ctx)  # /dashboard/ and /cap/ on this port
         runner = await start_api(app, api.bind, api.port)
         stack.push_async_callback(runner.cleanup)
         host, port = runner.addresses[0][:2]
         self.addresses["api"] = f"http://{host}:{port}"
-        if board is not None:  # the address is known once bound (port 0 picks one)
-            board.set_public_url(api.public_url or self.addresses["api"])
-            self.addresses["dashboard"] = f"{api.public_url or self.addresses['api']}/dashboard/"
-
-    async def _mount_dashboard(self, app: web.Application) -> Any:
-        """The dashboard and CAP feed on the API's port (crisisd/dashboard/)."""
-        board = self.config.dashboard
-        if not board.enabled:
-            return None
-        from crisisd.dashboard.app import mount_dashboard
-
-        secret = (
-            board.secret.get_secret_value()
-            if board.secret
-            else await self.store.setting("dashboard_secret")
+        self.addresses.update(
+            board.addresses(self.addresses["api"], api.public_url) if board else {}
         )
-        redaction.register(secret)
-        return mount_dashboard(app, self.ctx, secret=secret.encode(), public_url="")
 
     async def _webhook(self, request: web.Request) -> web.StreamResponse:
         handler = self._webhooks.get(request.match_info["messenger"])

@@ -147,7 +147,7 @@ async def start_board(tmp_path: Path, **dashboard: Any) -> AsyncIterator[Board]:
     runner: web.AppRunner | None = None
     try:
         # the public address is known once bound: mount with a placeholder, then set it
-        mount_dashboard(app, ctx, secret=SECRET, public_url="http://crisisd.test")
+        await mount_dashboard(app, ctx, secret=SECRET, public_url="http://crisisd.test")
         runner = await start_api(app, "127.0.0.1", 0)
         host, port = runner.addresses[0][:2]
         jar = aiohttp.CookieJar(unsafe=True)

@@ -10,7 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from crisisd.dashboard.auth import csrf_ok
-from crisisd.dashboard.routes import BASE, lang_of, need, render, see_other
+from crisisd.dashboard.frame import BASE, lang_of, need, render, see_other
 from crisisd.dashboard.state import STATE, Who
 from crisisd.domain import Casualties, IncidentReport
 from crisisd.errors import InvalidReportError

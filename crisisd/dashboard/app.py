@@ -6,8 +6,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from crisisd import redaction
 from crisisd.context import DaemonContext
+from crisisd.dashboard import actions, pages, signin
 from crisisd.dashboard.capfeed import cap_app
+from crisisd.dashboard.frame import board_middleware, set_lang, static
 from crisisd.dashboard.state import STATE, BoardState, make_env
 from crisisd.store.board import BoardReads
 from crisisd.store.signin import SignInBook
@@ -16,10 +19,8 @@ __all__ = ["create_dashboard", "mount_dashboard"]
 
 
 def create_dashboard(ctx: DaemonContext, *, secret: bytes, public_url: str) -> web.Application:
-    """The ``/dashboard`` application (its routes are added by :mod:`.routes`)."""
-    from crisisd.dashboard.routes import add_routes
-
-    app = web.Application()
+    """The ``/dashboard`` application."""
+    app = web.Application(middlewares=[board_middleware])
     app[STATE] = BoardState(
         ctx,
         secret,
@@ -28,15 +29,30 @@ def create_dashboard(ctx: DaemonContext, *, secret: bytes, public_url: str) -> w
         SignInBook(ctx.store),
         make_env(),
     )
-    add_routes(app)
+    r = app.router
+    r.add_get("/static/{name}", static)
+    r.add_get("/lang/{lang}", set_lang)
+    signin.add_routes(r)
+    pages.add_routes(r)
+    actions.add_routes(r)
     return app
 
 
-def mount_dashboard(
-    api: web.Application, ctx: DaemonContext, *, secret: bytes, public_url: str
-) -> BoardState:
-    """Serve the dashboard at /dashboard/ and the CAP feed at /cap/ on the API's port."""
-    board = create_dashboard(ctx, secret=secret, public_url=public_url)
-    api.add_subapp("/cap", cap_app(board))
-    api.add_subapp("/dashboard", board)
-    return board[STATE]
+async def mount_dashboard(
+    api: web.Application, ctx: DaemonContext, *, secret: bytes | None = None, public_url: str = ""
+) -> BoardState | None:
+    """Serve the dashboard at /dashboard/ and the CAP feed at /cap/ on the API's port;
+    None when ``dashboard.enabled`` is false. The signing key: ``secret``, else
+    ``dashboard.secret``, else one generated once and kept in the store."""
+    board = ctx.library().config.dashboard
+    if not board.enabled:
+        return None
+    if secret is None:
+        key = board.secret.get_secret_value() if board.secret else None
+        key = key or await ctx.store.setting("dashboard_secret")
+        redaction.register(key)
+        secret = key.encode()
+    app = create_dashboard(ctx, secret=secret, public_url=public_url)
+    api.add_subapp("/cap", cap_app(app))
+    api.add_subapp("/dashboard", app)
+    return app[STATE]

@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from crisisd.dashboard import views
-from crisisd.dashboard.routes import lang_of, need, render
+from crisisd.dashboard.frame import lang_of, need, render
 from crisisd.dashboard.state import STATE, Who
 from crisisd.enrolment.reach import OK, PersonReach, people, reach_report
 from crisisd.reports.drill import drill_score, previous_drill

@@ -16,7 +16,7 @@ from crisisd.dashboard.auth import (
     sign,
     unsign,
 )
-from crisisd.dashboard.routes import BASE, CSRF_COOKIE, csrf_cookie, need, render, see_other
+from crisisd.dashboard.frame import BASE, CSRF_COOKIE, csrf_cookie, need, render, see_other
 from crisisd.dashboard.state import STATE
 
 

@@ -76,9 +76,11 @@ class BoardState:
     def lib(self) -> Library:
         return self.ctx.library()
 
-    def set_public_url(self, url: str) -> None:
-        """Where people reach the dashboard (known once the API is bound)."""
-        self.public_url = url.rstrip("/")
+    def addresses(self, bound: str, public: str | None) -> dict[str, str]:
+        """Once the API is bound: where people reach it (``api.public_url`` or the bound
+        address) becomes the base of links, and the dashboard's address for the banner."""
+        self.public_url = (public or bound).rstrip("/")
+        return {"dashboard": f"{self.public_url}/dashboard/"}
 
     @property
     def settings(self) -> Dashboard:

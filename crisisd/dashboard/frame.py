@@ -1,6 +1,6 @@
-"""The dashboard's routes, the middleware every page passes (who is asking, errors as
-pages, security headers) and rendering. Pages are in :mod:`.pages`, actions in
-:mod:`.actions`, sign-in in :mod:`.signin`."""
+"""What every dashboard page passes through: the middleware (who is asking, errors as
+pages, security headers), rendering, the static files and the language switch. Pages are
+in :mod:`.pages`, actions in :mod:`.actions`, sign-in in :mod:`.signin`."""
 
 from __future__ import annotations
 
@@ -125,15 +125,3 @@ async def set_lang(request: web.Request) -> web.StreamResponse:
 
 def csrf_cookie(request: web.Request) -> str:
     return request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
-
-
-def add_routes(app: web.Application) -> None:
-    from crisisd.dashboard import actions, pages, signin
-
-    app.middlewares.append(board_middleware)
-    r = app.router
-    r.add_get("/static/{name}", static)
-    r.add_get("/lang/{lang}", set_lang)
-    signin.add_routes(r)
-    pages.add_routes(r)
-    actions.add_routes(r)
