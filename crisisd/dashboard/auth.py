@@ -104,7 +104,8 @@ def who_of(lib: Library, session: Session) -> Who | None:
         role[1],
         PEOPLE_ACTIONS[role[0]],
         contact=session.contact,
-        name=contact.name.get("fa"),
+        name=contact.name.fa,
+        name_en=contact.name.en,
         session_id=session.id,
         csrf=session.csrf,
     )

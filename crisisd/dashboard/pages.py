@@ -40,7 +40,7 @@ async def overview_live(request: web.Request) -> web.Response:
     view = await views.incident_page(state, who, lang, _page(request), opened, drill=False)
     return render(
         request,
-        "_lines.html",
+        "_open.html",
         lines=view.lines,
         page=view.page,
         pages=view.pages,

@@ -36,7 +36,8 @@ class Who:
     factories: frozenset[str] | None  # None: every factory
     actions: frozenset[str]
     contact: str | None = None
-    name: str = ""
+    name: str = ""  # in Persian
+    name_en: str = ""
     session_id: str = ""
     csrf: str = ""
 

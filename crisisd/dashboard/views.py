@@ -11,6 +11,7 @@ from crisisd.domain import IncidentStatus, channel_kind
 from crisisd.enrolment.reach import BLOCKED, OK, people, reach_report
 from crisisd.formats.crontab import parse_cron
 from crisisd.library.model import Library
+from crisisd.planning.render import SEVERITY_NAMES
 from crisisd.store import IncidentRow, MessageRow
 from crisisd.store.board import OPEN, Tally
 
@@ -73,8 +74,12 @@ def names(lib: Library, row: IncidentRow, lang: str) -> tuple[str, str, str]:
     return (
         pb.factory.name.get(lang),
         itype.name.get(lang) if itype else row.incident_type,
-        row.severity,
+        severity_name(row.severity, lang),
     )
+
+
+def severity_name(severity: str, lang: str) -> str:
+    return SEVERITY_NAMES.get(severity, {}).get(lang, severity)
 
 
 async def lines(state: BoardState, rows: tuple[IncidentRow, ...], lang: str) -> tuple[Line, ...]:
@@ -133,7 +138,7 @@ def upcoming_drills(
                     Upcoming(
                         fire,
                         pb.factory.name.get(lang),
-                        f"{kind.name.get(lang) if kind else itype} / {sev}",
+                        f"{kind.name.get(lang) if kind else itype} / {severity_name(sev, lang)}",
                     )
                 )
     return tuple(sorted(out, key=lambda u: u.at)[:n])
