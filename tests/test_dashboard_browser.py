@@ -157,6 +157,11 @@ def test_province_and_officer_in_the_browser(daemon: dict[str, Any], tmp_path: P
         finally:
             browser.close()
     assert problems == []
+    # the banner `make run` prints names the dashboard (the daemon's stderr is in its log)
+    banner = re.search(
+        r"dashboard\s+(http://127\.0\.0\.1:\d+/dashboard/)", daemon["proc"].tail(100_000)
+    )
+    assert banner and banner.group(1) == daemon["dashboard"]
 
 
 def _page(browser: Browser, problems: list[str], **kw: Any) -> Page:

@@ -146,3 +146,15 @@ async def test_the_english_switch(board: Board) -> None:
     assert status == 200
     assert 'dir="ltr"' in text and "Province overview" in text
     assert await csrf_of(board, "/dashboard/")
+
+
+async def test_an_unknown_contact_in_the_dashboard_config_is_named_at_start(
+    tmp_path: Path,
+) -> None:
+    from structlog.testing import capture_logs
+
+    with capture_logs() as logs:
+        async for _ in start_board(tmp_path, province=["staff.b", "provnce.typo"]):
+            pass
+    warned = [e for e in logs if e["event"] == "dashboard.unknown_contact"]
+    assert [(e["where"], e["contact"]) for e in warned] == [("dashboard.province", "provnce.typo")]

@@ -4,6 +4,7 @@ daemon shell (service.py): ``/dashboard/`` (pages, sign-in, actions, live update
 
 from __future__ import annotations
 
+import structlog
 from aiohttp import web
 
 from crisisd import redaction
@@ -16,6 +17,8 @@ from crisisd.store.board import BoardReads
 from crisisd.store.signin import SignInBook
 
 __all__ = ["create_dashboard", "mount_dashboard"]
+
+log = structlog.get_logger("crisisd.dashboard")
 
 
 def create_dashboard(ctx: DaemonContext, *, secret: bytes, public_url: str) -> web.Application:
@@ -44,9 +47,19 @@ async def mount_dashboard(
     """Serve the dashboard at /dashboard/ and the CAP feed at /cap/ on the API's port;
     None when ``dashboard.enabled`` is false. The signing key: ``secret``, else
     ``dashboard.secret``, else one generated once and kept in the store."""
-    board = ctx.library().config.dashboard
+    lib = ctx.library()
+    board = lib.config.dashboard
     if not board.enabled:
         return None
+    for where, ids in (("province", board.province), ("viewers", board.viewers)):
+        for cid in ids:
+            if cid not in lib.directory.contacts:
+                log.warning(
+                    "dashboard.unknown_contact",
+                    where=f"dashboard.{where}",
+                    contact=cid,
+                    hint="not in playbooks/directory.yaml: they cannot sign in",
+                )
     if secret is None:
         key = board.secret.get_secret_value() if board.secret else None
         key = key or await ctx.store.setting("dashboard_secret")
