@@ -28,7 +28,7 @@ from crisisd.api.acklinks import AckSigner
 from crisisd.channels.base import Channel
 from crisisd.channels.chatmoves import follow_moves
 from crisisd.channels.registry import build_channels
-from crisisd.config import Config, load_config
+from crisisd.config import Config
 from crisisd.context import DaemonContext
 from crisisd.delivery.admins import tell_admins
 from crisisd.delivery.dispatcher import Dispatcher
@@ -39,7 +39,6 @@ from crisisd.enrolment.watch import ReachWatch
 from crisisd.errors import CrisisError, ProblemsError
 from crisisd.incidents import IncidentService, tell_officer_of_failure
 from crisisd.library.isolated import load_isolated
-from crisisd.library.loader import load_library
 from crisisd.library.model import Library
 from crisisd.library.offloop import HeapCare
 from crisisd.metrics import Metrics
@@ -246,6 +245,7 @@ class Daemon:
 
     async def _start_api(self, stack: contextlib.AsyncExitStack) -> None:
         from crisisd.api.app import create_api_app, start_api
+        from crisisd.dashboard.app import mount_dashboard
 
         api = self.config.api
         # tokens are read on every request, so a reload can add or revoke one
@@ -259,10 +259,14 @@ class Daemon:
         # the handlers exist once the bots have started
         app.router.add_post("/telegram-webhook/{messenger}", self._webhook)
         app.router.add_post("/telegram-webhook/{messenger}/{secret}", self._webhook)
+        board = await mount_dashboard(app, self.ctx)  # /dashboard/ and /cap/ on this port
         runner = await start_api(app, api.bind, api.port)
         stack.push_async_callback(runner.cleanup)
         host, port = runner.addresses[0][:2]
         self.addresses["api"] = f"http://{host}:{port}"
+        self.addresses.update(
+            board.addresses(self.addresses["api"], api.public_url) if board else {}
+        )
 
     async def _webhook(self, request: web.Request) -> web.StreamResponse:
         handler = self._webhooks.get(request.match_info["messenger"])
@@ -385,34 +389,3 @@ def _banner(addresses: dict[str, str]) -> None:
         lines.append(f"  {'health':<18} {addresses['api']}/healthz")
     lines += ["Stop with Ctrl-C.", ""]
     print("\n".join(lines), file=sys.stderr, flush=True)  # a greeting, not a log line
-
-
-def run_daemon(
-    config_path: Path | None, explain: Callable[[BaseException, Config], str] | None = None
-) -> int:
-    """Entry point of `crisisd run`: 0 after a clean stop, 1 when it could not start.
-    ``explain`` turns a start-up failure into one line, its cause and its fix."""
-    from crisisd import logs
-
-    try:
-        config = load_config(config_path) if config_path else Config()
-    except ProblemsError as exc:
-        for p in exc.problems:
-            print(redact(p.format()))
-        return 1
-    logs.configure(config.log_level, config.log_json)
-    try:
-        library = load_library(config)
-    except ProblemsError as exc:
-        log.error("start.refused", problems=[redact(p.format()) for p in exc.problems])
-        return 1
-    daemon = Daemon(config_path, config, library)
-    try:
-        asyncio.run(daemon.run())
-    except PartFailedError as exc:
-        log.error("daemon.failed", error=redact(str(exc)))
-        return 1
-    except (CrisisError, OSError) as exc:
-        log.error("start.failed", error=redact(explain(exc, config) if explain else str(exc)))
-        return 1
-    return 0

@@ -44,6 +44,8 @@ async def _reset_pg(url: str) -> None:
     async with engine.begin() as conn:
         tables = (
             "roll_call_events",
+            "signin_codes",
+            "board_sessions",
             "invites",
             "bindings",
             "receipts",

@@ -10,7 +10,8 @@ from aiohttp import web
 from pydantic import Field
 
 from crisisd.api.requests import authenticate, body
-from crisisd.api.schema import _Request
+from crisisd.api.schema import Reject, _Request
+from crisisd.api.scopes import allow, factories_of
 from crisisd.api.state import JSON, STATE
 from crisisd.enrolment.invites import send_invites, who_to_invite
 from crisisd.enrolment.reach import people, reach_report
@@ -39,6 +40,10 @@ async def post_invites(request: web.Request) -> web.Response:
         raise InvalidReportError("name a contact, an audience or a factory to invite")
     ctx = request.app[STATE].ctx
     lib = ctx.library()  # bound: people already connected are not invited again
+    scope = factories_of(request)
+    if scope is not None and got.factory is None:
+        raise Reject(403, "forbidden", f"this token covers {', '.join(scope)}: name the factory")
+    await allow(request, "invite", got.factory or "*")
     who = who_to_invite(lib, got.contact, got.audience, got.factory)
     batch = await send_invites(
         ctx.store,
@@ -62,7 +67,15 @@ async def get_contacts(request: web.Request) -> web.Response:
     audience = request.query.get("audience") or None
     if factory is not None:
         lib.playbook(factory)  # an unknown factory is a clear 404, not an empty list
-    rows = await reach_report(ctx.store, lib, people(lib, factory, audience), ctx.service.clock())
+        await allow(request, "read", factory)
+    scope = factories_of(request)
+    if factory is None and scope is not None:
+        whom = list(
+            dict.fromkeys(p for f in scope if f in lib.playbooks for p in people(lib, f, audience))
+        )
+    else:
+        whom = people(lib, factory, audience)
+    rows = await reach_report(ctx.store, lib, whom, ctx.service.clock())
     return _json([r.as_dict() for r in rows])
 
 
@@ -73,6 +86,10 @@ async def post_task_done(request: web.Request) -> web.Response:
     except ValueError:
         raise InvalidReportError("a task id is a number, as /tasks and the report show") from None
     ctx = request.app[STATE].ctx
+    task = await ctx.store.task(task_id)
+    if task is not None:
+        row = await ctx.service.get(task.incident_id)
+        await allow(request, "task", row.factory, row.id)
     done = await ctx.service.complete_task(task_id, f"api:{caller}")
     t = done.task
     return _json(

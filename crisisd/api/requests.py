@@ -4,13 +4,13 @@ Idempotency-Key, the body. Each failure is a :class:`~crisisd.api.schema.Reject`
 from __future__ import annotations
 
 import hashlib
-import hmac
 import re
 
 from aiohttp import hdrs, web
 
 from crisisd.api.schema import IDEMPOTENCY_KEY_MAX, M, Reject, parse_body
-from crisisd.api.state import CALLER, JSON, STATE
+from crisisd.api.state import CALLER, JSON, STATE, TOKEN
+from crisisd.config.tokens import match_token
 
 _CHALLENGE = 'Bearer realm="crisisd"'
 _IDEMPOTENCY_KEY = re.compile(rf"[\x21-\x7e][\x20-\x7e]{{0,{IDEMPOTENCY_KEY_MAX - 1}}}")
@@ -27,20 +27,17 @@ def authenticate(request: web.Request) -> str:
             "send 'Authorization: Bearer <token>' with a token listed (as sha256) in api.tokens",
             headers={hdrs.WWW_AUTHENTICATE: _CHALLENGE},
         )
-    digest = hashlib.sha256(token.encode("utf-8")).digest()
-    caller = None
-    for configured in request.app[STATE].tokens():
-        if hmac.compare_digest(digest, bytes.fromhex(configured.sha256)):
-            caller = configured.name
-    if caller is None:
+    found = match_token(request.app[STATE].tokens(), token)
+    if found is None:
         raise Reject(
             401,
             "invalid_token",
             "the bearer token is not known; check that its sha256 is in api.tokens",
             headers={hdrs.WWW_AUTHENTICATE: _CHALLENGE + ', error="invalid_token"'},
         )
-    request[CALLER] = caller
-    return caller
+    request[CALLER] = found.name
+    request[TOKEN] = found
+    return found.name
 
 
 def has_valid_token(request: web.Request) -> bool:

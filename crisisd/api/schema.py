@@ -313,15 +313,17 @@ def _typed(media: str, description: str, schema: dict[str, Any]) -> dict[str, An
 _ERRORS = {
     400: "Malformed JSON or header",
     401: "Missing or wrong bearer token",
-    403: "The actor or reporter may not do this",
+    403: "The actor, reporter or token scope (factories, role) does not allow it (audited)",
     404: "Unknown factory or incident",
     413: "Body larger than api.max_body_bytes",
     415: "Content-Type is not application/json",
-    422: "Body does not validate (each field listed), or the playbook refuses it",
+    422: "Body does not validate (each field listed), the playbook refuses it, or the "
+    "Idempotency-Key was used before with a different report (idempotency_key_reused)",
 }
 _POST_ERRORS = (400, 401, 403, 404, 413, 415, 422)
 _INCIDENT_ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
 _TEXT = {"type": "string"}
+_BEARER = {"type": "http", "scheme": "bearer", "description": "scoped by factories and role"}
 
 
 def _op(
@@ -355,8 +357,9 @@ def openapi_document(version: str) -> dict[str, Any]:
     idempotency = {
         "name": "Idempotency-Key",
         "in": "header",
-        "description": "Repeat a request safely: the same key (per integration) returns the "
-        "first incident instead of opening another.",
+        "description": "Repeat a request safely: the same key (per integration) with the "
+        "same body returns the first incident instead of opening another; with a different "
+        "body it answers 422 idempotency_key_reused.",
         "schema": {"type": "string", "minLength": 1, "maxLength": IDEMPOTENCY_KEY_MAX},
     }
     token = {"name": "token", "in": "path", "required": True, "schema": _TEXT}
@@ -389,7 +392,7 @@ def openapi_document(version: str) -> dict[str, Any]:
                 "An incident with delivery and acknowledgement counts",
                 {200: _json(IncidentView, "The incident")},
                 params=(_INCIDENT_ID,),
-                errors=(401, 404),
+                errors=(401, 403, 404),
             )
         },
         "/v1/incidents/{id}/updates": _action(PostUpdate, "Send an update statement"),
@@ -414,6 +417,6 @@ def openapi_document(version: str) -> dict[str, Any]:
         "paths": paths,
         "components": {
             "schemas": defs.get("$defs", {}),
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "securitySchemes": {"bearer": _BEARER},
         },
     }

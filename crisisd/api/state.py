@@ -32,6 +32,7 @@ class ApiState:
 
 STATE = web.AppKey("crisisd_api", ApiState)
 CALLER = web.RequestKey("crisisd_integration", str)
+TOKEN = web.RequestKey("crisisd_token", ApiToken)
 
 
 def json_answer(model: BaseModel, status: int = 200, *, exclude_none: bool = False) -> web.Response:

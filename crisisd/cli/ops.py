@@ -72,12 +72,11 @@ def _with_service(
 @config_option
 def run(config_path: Path | None) -> None:
     """Run the daemon (systemd: Type=notify). SIGHUP reloads, SIGTERM drains and stops."""
-    from crisisd.cli.startup import explain
-    from crisisd.service import run_daemon
+    from crisisd.cli.startup import run_daemon
 
     if config_path is None and Path("config.yaml").exists():
         config_path = Path("config.yaml")
-    sys.exit(run_daemon(config_path, explain))
+    sys.exit(run_daemon(config_path))
 
 
 @main.command()

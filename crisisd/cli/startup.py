@@ -8,16 +8,23 @@ else keeps its own message. Never a traceback, never a password.
 
 from __future__ import annotations
 
+import asyncio
 import errno
 from pathlib import Path
 
+import structlog
 from sqlalchemy.engine import make_url
 
-from crisisd.config import Config
-from crisisd.errors import CrisisError, StoreError
+from crisisd import logs
+from crisisd.config import Config, load_config
+from crisisd.errors import CrisisError, ProblemsError, StoreError
+from crisisd.library.loader import load_library
 from crisisd.redaction import redact
+from crisisd.service import Daemon, PartFailedError
 from crisisd.store.engine import normalize_url
 from crisisd.supervision import describe
+
+log = structlog.get_logger("crisisd.service")
 
 _UNREACHABLE = (
     "connect call failed",
@@ -105,3 +112,31 @@ def _reason(text: str) -> str:
     _head, _, rest = text.partition(": could not ")
     reason = rest.partition(": ")[2] if rest else text
     return redact(reason.partition(" — ")[0].strip())
+
+
+def run_daemon(config_path: Path | None) -> int:
+    """Entry point of `crisisd run`: 0 after a clean stop, 1 when it could not start
+    (:func:`explain` turns a start-up failure into one line, its cause and its fix)."""
+
+    try:
+        config = load_config(config_path) if config_path else Config()
+    except ProblemsError as exc:
+        for p in exc.problems:
+            print(redact(p.format()))
+        return 1
+    logs.configure(config.log_level, config.log_json)
+    try:
+        library = load_library(config)
+    except ProblemsError as exc:
+        log.error("start.refused", problems=[redact(p.format()) for p in exc.problems])
+        return 1
+    daemon = Daemon(config_path, config, library)
+    try:
+        asyncio.run(daemon.run())
+    except PartFailedError as exc:
+        log.error("daemon.failed", error=redact(str(exc)))
+        return 1
+    except (CrisisError, OSError) as exc:
+        log.error("start.failed", error=redact(explain(exc, config)))
+        return 1
+    return 0

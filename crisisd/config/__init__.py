@@ -25,6 +25,8 @@ from crisisd.config.channels import (
     SmsGateway,
     Smtp,
 )
+from crisisd.config.dashboard import Dashboard
+from crisisd.config.tokens import ApiToken
 from crisisd.errors import ProblemsError
 from crisisd.parsing.modelcheck import check_model
 from crisisd.parsing.secretrefs import resolve_secrets
@@ -38,6 +40,7 @@ __all__ = [
     "Bots",
     "Calendar",
     "Config",
+    "Dashboard",
     "EmailFrom",
     "GenericSuccess",
     "Messenger",
@@ -50,18 +53,6 @@ __all__ = [
     "default_config",
     "load_config",
 ]
-
-
-class ApiToken(Model):
-    """An integration allowed to call the HTTP API; only the token's sha256 is stored."""
-
-    name: Annotated[str, Field(pattern=NAME_ID, max_length=48)] = Field(
-        description="The integration's name, recorded as the actor in the audit trail."
-    )
-    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")] = Field(
-        description="sha256 of the bearer token in lower-case hex "
-        '(`printf %s "$TOKEN" | sha256sum`).'
-    )
 
 
 class Api(Model):
@@ -198,6 +189,9 @@ class Config(Model):
     api: Api = Field(Api(), description="The HTTP API.")
     calendar: Calendar = Field(
         Calendar(), description="The working week used for `working days` deadlines."
+    )
+    dashboard: Dashboard = Field(
+        default_factory=Dashboard, description="The web dashboard, its sign-in and the CAP feed."
     )
     bots: Bots = Field(default_factory=Bots, description="The officers' bot: polling or webhook.")
     schedule: Schedule = Field(Schedule(), description="How often the scheduler looks.")

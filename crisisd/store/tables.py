@@ -281,3 +281,33 @@ roll_call_events = sa.Table(
 
 # Where the roll call finds the question an SMS reply answers (a person's newest).
 sa.Index("ix_messages_recipient", messages.c.recipient, messages.c.purpose, messages.c.not_before)
+
+# Dashboard sign-in: one-time codes sent through the outbox (only an HMAC of the code is
+# kept here), and sessions named by a random id in a signed cookie; a session ends at its
+# expiry or when revoked (signed out), so a replayed cookie is refused.
+signin_codes = sa.Table(
+    "signin_codes",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("contact", sa.String(128), nullable=False),
+    sa.Column("digest", sa.String(64), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+    sa.Column("used_at", UTCDateTime),
+    sa.Column("tries", sa.Integer, nullable=False, default=0),
+    sa.Index("ix_signin_codes_contact", "contact", "created_at"),
+)
+
+board_sessions = sa.Table(
+    "board_sessions",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("contact", sa.String(128), nullable=False),
+    sa.Column("csrf", sa.String(64), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+    sa.Column("revoked_at", UTCDateTime),
+)
+
+# The dashboard pages incidents newest first.
+sa.Index("ix_incidents_opened", incidents.c.opened_at)
