@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,7 +17,7 @@ from aiohttp import web
 
 from crisisd.api.acklinks import AckSigner
 from crisisd.api.app import create_api_app, start_api
-from crisisd.config import Api, ApiToken, Dashboard
+from crisisd.config import Api, ApiToken, Config, Dashboard
 from crisisd.context import DaemonContext
 from crisisd.dashboard.app import mount_dashboard
 from crisisd.domain import Casualties, IncidentReport
@@ -57,8 +57,10 @@ class Clock:
         self.now += timedelta(**by)
 
 
-def board_library(root: Path, **dashboard: Any) -> Library:
-    config = make_tree(root)
+def board_library(
+    root: Path, tree: Callable[[Path], Config] = make_tree, **dashboard: Any
+) -> Library:
+    config = tree(root)
     (root / "playbooks" / "north.yaml").write_text(NORTH, encoding="utf-8")
     tokens = [
         ApiToken(name="province", sha256=sha(ALL_TOKEN)),
@@ -119,8 +121,10 @@ class Board:
         return (await self.service.open(report)).incident_id
 
 
-async def start_board(tmp_path: Path, **dashboard: Any) -> AsyncIterator[Board]:
-    library = board_library(tmp_path / "tree", **dashboard)
+async def start_board(
+    tmp_path: Path, tree: Callable[[Path], Config] = make_tree, **dashboard: Any
+) -> AsyncIterator[Board]:
+    library = board_library(tmp_path / "tree", tree, **dashboard)
     store = Store(normalize_url(f"sqlite:///{tmp_path / 'board.sqlite3'}"))
     await store.start()
     clock = Clock()

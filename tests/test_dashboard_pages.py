@@ -12,8 +12,11 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from crisisd.domain import Answer, Purpose
+from crisisd.rollcall.service import RollCalls
 from crisisd.store.tables import incidents
 from tests.boardworld import Board, sign_in, start_board
+from tests.rollcalltree import make_rollcall_tree
 
 HOSTILE = '<script>alert("x")</script> \u202eevil\u202c'
 ROWS = re.compile(r"<tr class=\"sev-")
@@ -25,18 +28,39 @@ async def board(tmp_path: Path) -> AsyncIterator[Board]:
         yield b
 
 
-async def test_province_sees_every_factory_and_a_headcount_placeholder(board: Board) -> None:
+async def test_province_sees_every_factory_and_no_headcount_without_a_roll_call(
+    board: Board,
+) -> None:
     mini, north = await board.open("mini"), await board.open("north")
     await sign_in(board, "staff.b")  # province staff (config)
     status, text, _ = await board.call("GET", "/dashboard/")
     assert status == 200
     assert mini in text and north in text
     assert "کارخانه کوچک" in text and "کارخانه شمال" in text
-    assert 'data-headcount="pending"' in text and "حضور و غیاب" in text
+    assert '<td class="headcount" title="' in text and "حضور و غیاب" in text
+    assert re.search(r'<td class="headcount"[^>]*>—</td>', text)  # nobody was asked
     assert "مانورهای پیش رو" in text  # upcoming drills (cron in the playbooks)
     assert "آمادگی کارخانه‌ها" in text
     status, live, _ = await board.call("GET", "/dashboard/live/overview", headers={"X-Live": "1"})
     assert status == 200 and mini in live and "<html" not in live
+
+
+async def test_the_headcount_of_a_roll_call_in_the_overview_and_on_the_incident(
+    tmp_path: Path,
+) -> None:
+    async for board in start_board(tmp_path, tree=make_rollcall_tree):
+        iid = await board.open("mini")  # fire/major asks staff: staff.b, boss.c, officer.a
+        await sign_in(board, "staff.b")
+        _, text, _ = await board.call("GET", "/dashboard/")
+        assert re.search(r'<td class="headcount"[^>]*>۰/۳</td>', text)  # answered / asked
+        asked = [m for m in await board.store.messages_of(iid) if m.purpose is Purpose.ROLL_CALL]
+        calls = RollCalls(board.service)
+        await calls.answer_code(asked[0].ack_code, Answer.HELP, "test", location="انبار")
+        await calls.answer_code(asked[1].ack_code, Answer.SAFE, "test")
+        _, text, _ = await board.call("GET", "/dashboard/")
+        assert re.search(r'<td class="headcount"[^>]*>۲/۳ · 🆘 ۱</td>', text)
+        _, page, _ = await board.call("GET", f"/dashboard/incidents/{iid}")
+        assert re.search(r'<dd class="headcount"[^>]*>۲/۳ · 🆘 ۱</dd>', page)
 
 
 async def test_an_officer_sees_only_their_factory_and_is_refused_another(board: Board) -> None:

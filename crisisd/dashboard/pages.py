@@ -91,6 +91,7 @@ async def _incident_context(request: web.Request, row: IncidentRow, page: int) -
         "msg_page": page,
         "msg_pages": max(1, -(-len(msgs) // MESSAGES_PER_PAGE)),
         "now": now,
+        "headcount": await views.headcount_of(state, row),
     }
 
 

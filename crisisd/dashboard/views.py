@@ -12,11 +12,12 @@ from crisisd.enrolment.reach import BLOCKED, OK, people, reach_report
 from crisisd.formats.crontab import parse_cron
 from crisisd.library.model import Library
 from crisisd.planning.render import SEVERITY_NAMES
+from crisisd.rollcall.headcount import Headcount
+from crisisd.rollcall.service import RollCalls
 from crisisd.store import IncidentRow, MessageRow
 from crisisd.store.board import OPEN, Tally
 
 PER_PAGE = 50
-NO_HEADCOUNT = None  # roll call is not in this branch: the column shows "—" until it is wired
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +30,7 @@ class Line:
     severity: str
     tally: Tally
     age: timedelta
-    headcount: int | None = NO_HEADCOUNT
+    headcount: Headcount | None = None  # None: this incident asked no one "are you safe?"
 
     @property
     def taken_over(self) -> bool:
@@ -85,9 +86,17 @@ def severity_name(severity: str, lang: str) -> str:
 async def lines(state: BoardState, rows: tuple[IncidentRow, ...], lang: str) -> tuple[Line, ...]:
     tallies = await state.reads.tallies([r.id for r in rows])
     now, lib = state.now(), state.lib
+    counts = {r.id: await headcount_of(state, r) for r in rows}
     return tuple(
-        Line(r, *names(lib, r, lang), tallies.get(r.id, Tally()), now - r.opened_at) for r in rows
+        Line(r, *names(lib, r, lang), tallies.get(r.id, Tally()), now - r.opened_at, counts[r.id])
+        for r in rows
     )
+
+
+async def headcount_of(state: BoardState, row: IncidentRow) -> Headcount | None:
+    """The roll call's live headcount (rollcall/), or None when nobody was asked."""
+    count = await RollCalls(state.ctx.service).headcount(row.id)
+    return count if count.total.total else None
 
 
 async def incident_page(

@@ -24,7 +24,10 @@ WORDS: dict[str, tuple[str, str]] = {
     "delivered": ("ارسال‌شده", "Delivered"),
     "acked": ("تأییدشده", "Acknowledged"),
     "headcount": ("حضور و غیاب", "Headcount"),
-    "headcount_note": ("حضور و غیاب هنوز راه نیفتاده است", "roll call is not available yet"),
+    "headcount_note": (
+        "پاسخ داده / پرسیده‌شده؛ 🆘 کمک لازم دارد؛ — بدون حضور و غیاب",
+        "answered / asked; 🆘 needs help; — no roll call",
+    ),
     "next_update": ("به‌روزرسانی بعدی", "Next update due"),
     "taken_over": ("واگذار به ستاد بحران", "Taken over"),
     "yes": ("بله", "yes"),
