@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import settings
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from crisisd.library.loader import load_library
@@ -23,6 +24,11 @@ from tests.minitree import make_tree
 pytest_plugins = ["pytester", "tests.loopguard"]
 
 PG_ENV = "CRISISD_TEST_PG_URL"
+
+# Tests never assert on timings: hypothesis's per-example deadline is one, and a loaded
+# CI machine trips it (test_channel_dialects did) without anything being wrong.
+settings.register_profile("crisisd", deadline=None)
+settings.load_profile("crisisd")
 
 
 @pytest.fixture

@@ -124,7 +124,9 @@ async def test_invites_are_planned_as_notices_on_a_closed_record(world: EnrolWor
     assert record not in {r.id for r in await world.store.list_incidents(["open", "taken_over"])}
     messages = await world.store.messages_of(record)
     assert len(messages) == 9 and {m.purpose for m in messages} == {Purpose.NOTICE}
-    assert all(m.priority == 90 and m.status == MessageStatus.PENDING for m in messages)
+    assert all(m.priority == 90 for m in messages)
+    # queued (the world's running dispatcher may already have taken some of them)
+    assert all(m.status is not MessageStatus.FAILED for m in messages)
     [sms] = [
         m for m in messages if m.recipient == "staff.n" and "ble.ir" in m.rendering("sms").text
     ]

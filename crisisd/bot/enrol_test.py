@@ -70,9 +70,6 @@ class TestAlert:
         contact, now = them[0], self.rt.now()
         lang = lib.directory.contacts[contact].lang
         await query.answer(toast(words("test_thanks", lang)))
-        stamp = words("test_stamp", lang, time=at_clock(lib, now, lang))
-        text = self._text(lib, contact, lang)
-        await edit(context.bot, chat_id, query.message.message_id, text, lang, tail=f"\n\n{stamp}")
         binding = self.book.active(contact, self.rt.messenger)
         if binding is not None and binding.chat_id == chat_id:
             await self.book.delivered([(binding.id, now)])
@@ -81,3 +78,7 @@ class TestAlert:
             self.rt.messenger, {"contact": contact, "chat_id": chat_id},
         )  # fmt: skip
         await self.rt.ctx.store.add_audit(entry)
+        # the stamp says it is recorded: shown only once it is
+        stamp = words("test_stamp", lang, time=at_clock(lib, now, lang))
+        text = self._text(lib, contact, lang)
+        await edit(context.bot, chat_id, query.message.message_id, text, lang, tail=f"\n\n{stamp}")
