@@ -43,6 +43,7 @@ async def _reset_pg(url: str) -> None:
     engine = create_async_engine(url)
     async with engine.begin() as conn:
         tables = (
+            "leases",
             "invites",
             "bindings",
             "receipts",
