@@ -52,7 +52,9 @@ async def _expire(store: Store, role: str) -> None:
     """The holder stopped renewing long enough ago: its row has run out."""
     async with store.engine.begin() as conn:
         await conn.execute(
-            sa.text("UPDATE leases SET expires_at = expires_at - interval '1 hour' WHERE name = :n"),
+            sa.text(
+                "UPDATE leases SET expires_at = expires_at - interval '1 hour' WHERE name = :n"
+            ),
             {"n": role},
         )
 
