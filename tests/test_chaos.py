@@ -41,6 +41,8 @@ CUT_SECONDS = float(os.environ.get("CRISISD_CHAOS_CUT_SECONDS", "20"))
 # the fan-out lasts well past the first kills and the cut
 RATE = float(os.environ.get("CRISISD_CHAOS_RATE", "20"))
 KILL_EVERY = 5.0  # seconds between SIGKILLs (a restart takes a few seconds)
+KILLS_BEFORE_CUT = 3
+KILLS_AFTER_CUT = 3
 LEASE = 5  # leader lease seconds (the default is 15; shorter so the test stays short)
 
 
@@ -85,11 +87,15 @@ class Chaos:
         self.claims_at_kills += int(held or 0)
 
     async def kills_for(self, seconds: float) -> None:
+        """A SIGKILL every ``KILL_EVERY`` seconds; the dead restarted a second later."""
         end = time.monotonic() + seconds
+        next_kill = time.monotonic() + KILL_EVERY
         while time.monotonic() < end:
-            await asyncio.sleep(KILL_EVERY)
-            await self.kill_one()
+            await asyncio.sleep(0.2)
             self.cluster.tend()
+            if time.monotonic() >= next_kill:
+                await self.kill_one()
+                next_kill += KILL_EVERY
 
     async def reached(self) -> Counter[int]:
         got: Counter[int] = Counter()
@@ -151,12 +157,16 @@ async def _scenario(chaos: Chaos) -> None:
     opened = time.monotonic()
     note("fan-out opened")
 
-    await chaos.kills_for(2 * KILL_EVERY + 0.5)
+    await chaos.kills_for(KILLS_BEFORE_CUT * KILL_EVERY + 0.5)
+    # the cut meets three running daemons: they must ride it out, not just restart after it
+    await wait_for(lambda: all(d.ready_api() for d in cluster.daemons), "all up", 120, cluster)
     before_cut = len(await chaos.reached())
     note(f"cut; reached so far {before_cut}")
     await db.cut()
     cut_at = time.monotonic()
-    await asyncio.sleep(CUT_SECONDS)
+    while time.monotonic() - cut_at < CUT_SECONDS:
+        cluster.tend()  # as systemd would, should one exit meanwhile
+        await asyncio.sleep(0.2)
     await db.restore()
     restored, restored_wall = time.monotonic(), time.time()
     note("restored")
@@ -169,8 +179,13 @@ async def _scenario(chaos: Chaos) -> None:
 
     recovery = await wait_for(delivering_again, "deliveries after the cut", 120, cluster)
     note(f"delivering again after {recovery:.1f}s")
-    while len(await chaos.reached()) < MEMBERS and time.monotonic() - restored < 150:
+    # more kills while the fan-out goes on, then none: a daemon killed every few seconds
+    # for ever never finishes what it claimed (the others wait for it to come back)
+    for _ in range(KILLS_AFTER_CUT):
+        if len(await chaos.reached()) >= MEMBERS:
+            break
         await chaos.kills_for(KILL_EVERY)
+    await wait_for(lambda: _everyone(chaos), "everyone reached", 120 + MEMBERS / 20, cluster)
     everyone = time.monotonic()
     note("everyone reached")
     await wait_for(lambda: all(d.ready_api() for d in cluster.daemons), "all up", 120, cluster)
@@ -197,7 +212,7 @@ async def _scenario(chaos: Chaos) -> None:
         "duplicates": duplicates,
         "claims_in_flight_at_kills": chaos.claims_at_kills,
         "sigkills": chaos.kills,
-        "starts_that_failed_during_cut": sum(d.failed_starts for d in cluster.daemons),
+        "exits_by_themselves": sum(d.failed_starts for d in cluster.daemons),
         "leadership_acquisitions": {str(n): int(g) for n, g in moves},
         "drills_started": drills,
         "escalated_alerts": escalated,
@@ -211,6 +226,10 @@ async def _scenario(chaos: Chaos) -> None:
     assert lost == 0, f"{lost} people never reached"
     assert duplicates <= chaos.claims_at_kills, figures
     assert statuses == {"sent": MEMBERS}, statuses
+
+
+async def _everyone(chaos: Chaos) -> bool:
+    return len(await chaos.reached()) >= MEMBERS
 
 
 async def _settle(chaos: Chaos) -> None:

@@ -37,6 +37,9 @@ from crisisd.supervision import describe
 
 log = structlog.get_logger("crisisd.scheduler.jobs")
 
+# A new leader starts the drills whose slot came this recently and that nobody started
+# (a drill a few minutes late beats a drill missed because its leader died).
+CATCH_UP = timedelta(minutes=10)
 DrillReporter = Callable[[IncidentRow], Awaitable[None]]
 Job = Callable[..., Coroutine[Any, Any, None]]
 UPDATE_TEXT = {
@@ -169,8 +172,8 @@ class Scheduler:
                 )
                 count += 1
                 back = max(drill.window, catch_up)
-                current = trigger.get_next_fire_time(None, now - back)
-                if back and current is not None and current <= now:
+                current = _last_fire(trigger, now - back, now) if back else None
+                if current is not None:
                     self._schedule_start(factory, index, current, drill.window)
         log.info("scheduler.drills_loaded", drills=count)
         return count
@@ -196,9 +199,11 @@ class Scheduler:
         self._schedule_start(factory, index, slot, drill.window)
 
     async def lead(self) -> None:
-        """This daemon has just become the scheduler's leader (a leadership hook)."""
+        """This daemon has just become the scheduler's leader (a leadership hook): drills
+        whose slot came while nobody led (a leader died, the database was away) start now."""
         lease = self.leadership.seconds if self.leadership is not None else 0.0
-        self.load_drills(self.ctx.library(), catch_up=timedelta(seconds=4 * lease))
+        catch_up = max(CATCH_UP, timedelta(seconds=4 * lease))
+        self.load_drills(self.ctx.library(), catch_up=catch_up)
 
     def _schedule_start(self, factory: str, index: int, slot: datetime, window: timedelta) -> None:
         """Start at a moment inside the window that depends only on the slot (random-looking,
@@ -311,3 +316,13 @@ class Scheduler:
         entry = AuditEntry(row.id, now, "crisisd", "reminder.sent", None, {"tag": tag})
         await self.ctx.store.add_plan(row.id, plan, [entry], now)
         self.ctx.kick()
+
+
+def _last_fire(trigger: Any, since: datetime, now: datetime) -> datetime | None:
+    """The latest fire time in ``[since, now]`` (an earlier missed slot is superseded)."""
+    last = None
+    at = trigger.get_next_fire_time(None, since)
+    while at is not None and at <= now:
+        last = at
+        at = trigger.get_next_fire_time(at, at + timedelta(seconds=1))
+    return last
