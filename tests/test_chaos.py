@@ -248,7 +248,7 @@ async def _settle(chaos: Chaos) -> None:
             "AND NOT escalated AND ack_deadline < :t",
             t=(now - timedelta(seconds=3)).replace(tzinfo=None),
         )
-        return busy == 0 and overdue == 0
+        return bool(busy == 0 and overdue == 0)
 
     await wait_for(quiet, "the outbox drained and overdue alerts escalated", 120, chaos.cluster)
 
