@@ -28,7 +28,7 @@ from tests.minitree import make_tree
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
-TOKEN = "cluster-test-token"  # noqa: S105 - a test fixture, not a secret
+TOKEN = "cluster-test-token"
 
 
 def write_config(root: Path, url: str) -> Path:
