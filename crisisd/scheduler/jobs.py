@@ -14,6 +14,7 @@ counted, and a periodic job that fails shows as down (``/healthz``) until it nex
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import Awaitable, Callable, Coroutine
 from datetime import datetime, timedelta
@@ -131,8 +132,11 @@ class Scheduler:
                     await func(*args)
             except LeaseLost as exc:
                 log.warning("scheduler.fenced", job=part, cause=str(exc))
-            except Exception as exc:  # noqa: BLE001 - a failed run is recorded, the next one comes
-                cause = describe(exc)
+            except (Exception, asyncio.CancelledError) as exc:  # recorded; the next run comes
+                me = asyncio.current_task()
+                if isinstance(exc, asyncio.CancelledError) and (me is None or me.cancelling()):
+                    raise  # asked to stop (the daemon is stopping), not a failure
+                cause = describe(exc)  # e.g. a driver's stray cancellation on a dropped link
                 log.error("scheduler.job_failed", job=part, cause=cause)
                 supervisor.report(part, cause, standing=standing)
             else:
