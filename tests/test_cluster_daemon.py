@@ -115,7 +115,10 @@ async def _advisory_locks(url: str) -> int:
     try:
         async with engine.connect() as conn:
             n = await conn.scalar(
-                sa.text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted")
+                sa.text(
+                    "SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database "
+                    "WHERE l.locktype = 'advisory' AND l.granted AND d.datname = current_database()"
+                )
             )
     finally:
         await engine.dispose()
