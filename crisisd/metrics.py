@@ -48,6 +48,49 @@ class Metrics:
             ["part"],
             registry=r,
         )
+        self._cluster(r)
+
+    def _cluster(self, r: CollectorRegistry) -> None:
+        """Several daemons on one PostgreSQL store: who leads what, and the shared outbox."""
+        self.leader = Gauge(
+            "crisisd_leader",
+            "1 while this daemon holds the leader lease of the role (scheduler, poll.<bot>)",
+            ["role"],
+            registry=r,
+        )
+        self.lease_holder = Gauge(
+            "crisisd_lease_holder",
+            "1 for the daemon (worker id) holding each role's unexpired lease, as stored",
+            ["role", "holder"],
+            registry=r,
+        )
+        self.leadership_changes = Counter(
+            "crisisd_leadership_changes",
+            "Roles this daemon gained or lost",
+            ["role", "change"],
+            registry=r,
+        )
+        self.oldest_undelivered = Gauge(
+            "crisisd_oldest_undelivered_seconds",
+            "Since the oldest due message not yet sent (pending or claimed) became due",
+            registry=r,
+        )
+        self.oldest_claim = Gauge(
+            "crisisd_oldest_claim_seconds",
+            "Since the oldest message now claimed (sending) became due",
+            registry=r,
+        )
+        self.expired_claims = Gauge(
+            "crisisd_expired_claims",
+            "Claimed messages whose lease ran out (a dead daemon's), waiting to be taken over",
+            registry=r,
+        )
+        self.claims = Gauge(
+            "crisisd_claimed_messages",
+            "Messages claimed (in flight) per worker id, over every daemon on the store",
+            ["worker"],
+            registry=r,
+        )
 
         self.channel_down = Gauge(
             "crisisd_channel_down",

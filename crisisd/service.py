@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import os
 import signal
 import sys
@@ -45,17 +44,18 @@ from crisisd.metrics import Metrics
 from crisisd.redaction import redact
 from crisisd.sandbox.runner import Sandbox, sandbox_token
 from crisisd.scheduler.gatewaywatch import GatewayWatch
+from crisisd.scheduler.gauges import GAUGE_SECONDS, OutboxWatch
 from crisisd.scheduler.jobs import Scheduler
 from crisisd.scheduler.receipts import ReceiptPoller
 from crisisd.scheduler.rollcall import RollCallJobs
 from crisisd.store import MessageRow, Store
 from crisisd.store.engine import normalize_url
-from crisisd.store.workerlock import WorkerLock
+from crisisd.store.leadership import SCHEDULER, Leadership
+from crisisd.store.workerlock import WorkerLock, worker_id_for
 from crisisd.supervision import Supervisor
 
 log = structlog.get_logger("crisisd.service")
 
-LEASE = timedelta(seconds=120)  # how long a claim outlives a daemon that stopped renewing it
 TIDY_EVERY = 60.0  # seconds between looks for an idle moment to collect replaced libraries
 
 
@@ -73,7 +73,7 @@ class Daemon:
         library: Library,
         *,
         supervisor: Supervisor | None = None,
-        lease: timedelta = LEASE,
+        lease: timedelta | None = None,
     ) -> None:
         self.config_path = config_path
         self.config = config
@@ -85,8 +85,8 @@ class Daemon:
         self.supervisor.metrics = self.metrics
         self.supervisor.on_fatal = self._fatal
         self.failure: tuple[str, str] | None = None
-        self.lease = lease
-        self.worker = _worker_id(config_path)
+        self.lease = lease or timedelta(seconds=config.cluster.claim_lease_seconds)
+        self.worker = worker_id_for(config_path)
         self._reload_wanted = asyncio.Event()
         self.heap = HeapCare()
         self.channels: dict[str, Channel] = {}
@@ -179,6 +179,10 @@ class Daemon:
         lock = WorkerLock(self.store.engine, worker)
         await lock.acquire()  # before anything is released or claimed
         stack.push_async_callback(lock.release)
+        # a dropped connection takes a PostgreSQL lock with it: taken again at once
+        self.supervisor.spawn("workerlock", partial(lock.keep, partial(self._fatal, "workerlock")))
+        lease_s = config.cluster.leader_lease_seconds
+        self.leadership = Leadership.for_engine(self.store.engine, worker, lease_s, self.metrics)
         self.dispatcher = Dispatcher(
             self.store,
             self.channels,
@@ -202,14 +206,19 @@ class Daemon:
         )
         await self.dispatcher.start()
         stack.push_async_callback(self.dispatcher.drain)
-        self.scheduler = Scheduler(self.ctx, drill_reporter=self._drill_report)
+        self.scheduler = Scheduler(
+            self.ctx, drill_reporter=self._drill_report, leadership=self.leadership
+        )
+        self.leadership.role(SCHEDULER, gained=self.scheduler.lead)
         self.scheduler.start()
         watch = GatewayWatch(self.ctx, self.channels, self._tell_admins)
         self.scheduler.every("gateways", watch.check, config.schedule.check_seconds)
         reach = ReachWatch(
             self.store, bound, lambda: self._library, self.service.clock, self.ctx.kick
         )
-        self.scheduler.every("reach", reach.check, config.schedule.check_seconds)
+        self.scheduler.every("reach", reach.check, config.schedule.check_seconds, leader_only=False)
+        gauges = OutboxWatch(self.store.engine, self.metrics)
+        self.scheduler.every("gauges", gauges.refresh, GAUGE_SECONDS, leader_only=False)
         roll = RollCallJobs(self.ctx, self.channels)  # roll calls: re-asks, inbound SMS
         self.scheduler.every("rollcall", roll.sweep, config.schedule.sweep_seconds)
         if roll.inboxes:
@@ -221,6 +230,10 @@ class Daemon:
         stack.callback(self.scheduler.shutdown)
         await self._start_api(stack)
         await self._start_bots(stack, sandbox)
+        # last in, first out: at a stop the leader-only work ends and the leases are given
+        # back first, so another daemon takes over while this one drains
+        self.leadership.start(self.supervisor)
+        stack.push_async_callback(self.leadership.aclose)
 
     async def _start_bots(self, stack: contextlib.AsyncExitStack, sandbox: Sandbox | None) -> None:
         """The officers' bot on every messenger that has it (closed before the dispatcher)."""
@@ -239,7 +252,9 @@ class Daemon:
         settings = BotSettings()
         if self.config.bots.mode == "webhook" and not self.config.sandbox:
             settings = BotSettings(webhook_url=self.config.api.public_url)
-        bots = await start_bots(self.ctx, entries, settings, pacers=self.dispatcher.pacers)
+        bots = await start_bots(
+            self.ctx, entries, settings, pacers=self.dispatcher.pacers, leadership=self.leadership
+        )
         stack.push_async_callback(bots.aclose)
         self._webhooks = dict(bots.webhook_handlers())
 
@@ -371,14 +386,6 @@ class Daemon:
 
     async def _tell_admins(self, text: str) -> None:
         await tell_admins(self._library, self.channels, text)
-
-
-def _worker_id(config_path: Path | None) -> str:
-    """Stable across restarts of this daemon (host + config file), distinct between daemons
-    sharing a PostgreSQL store: a killed run's claims are taken back at the next start."""
-    where = str(config_path.resolve()) if config_path else "defaults"
-    digest = hashlib.sha256(where.encode()).hexdigest()[:8]
-    return f"{os.uname().nodename}:{digest}"
 
 
 def _banner(addresses: dict[str, str]) -> None:

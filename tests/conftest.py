@@ -52,6 +52,7 @@ async def _reset_pg(url: str) -> None:
             "roll_call_events",
             "signin_codes",
             "board_sessions",
+            "leases",
             "invites",
             "bindings",
             "receipts",

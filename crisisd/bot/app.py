@@ -60,6 +60,7 @@ from crisisd.config import Messenger
 from crisisd.context import DaemonContext
 from crisisd.delivery.pacing import Pacer
 from crisisd.redaction import redact
+from crisisd.store.leadership import Leadership, poll_role
 
 log = structlog.get_logger("crisisd.bot")
 
@@ -79,6 +80,11 @@ class OfficerBot:
     running: bool = False
     retry: asyncio.Task[None] | None = None
     webhook_secret: str = field(default_factory=new_secret)
+    settings: BotSettings = field(default_factory=BotSettings)
+    # long polling: whether this daemon should poll now (one poller per messenger across
+    # the daemons sharing a store: it follows the ``poll.<messenger>`` leader lease)
+    poll: bool = True
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def __post_init__(self) -> None:
         redaction.register(self.webhook_secret)  # it travels in a URL path for Bale
@@ -101,19 +107,44 @@ class OfficerBot:
         if settings.webhook_url:
             await self._set_webhook(settings.webhook_url.rstrip("/") + self.webhook_url_path)
             mode = "webhook"
+            self.running = True
         else:
-            assert self.app.updater is not None
-            await self.app.updater.start_polling(
-                poll_interval=0,
-                timeout=timedelta(seconds=settings.poll_timeout),
-                allowed_updates=ALLOWED_UPDATES,
-                drop_pending_updates=False,  # a press or report made while down still counts
-                error_callback=self._polling_error,
-            )
-            mode = "polling"
-        self.running = True
+            self.settings = settings
+            async with self.lock:
+                mode = "polling" if self.poll else "standby (another daemon polls)"
+                if self.poll:
+                    await self._start_polling(settings)
+                self.running = True
         log.info("bot.started", messenger=self.messenger, mode=mode)
         await self.progress.resume(self.app.bot)  # never raises
+
+    async def _start_polling(self, settings: BotSettings) -> None:
+        assert self.app.updater is not None
+        await self.app.updater.start_polling(
+            poll_interval=0,
+            timeout=timedelta(seconds=settings.poll_timeout),
+            allowed_updates=ALLOWED_UPDATES,
+            drop_pending_updates=False,  # a press or report made while down still counts
+            error_callback=self._polling_error,
+        )
+
+    async def begin_polling(self) -> None:
+        """This daemon now holds the messenger's polling lease (a leadership hook)."""
+        async with self.lock:
+            self.poll = True
+            updater = self.app.updater
+            if self.running and updater is not None and not updater.running:
+                await self._start_polling(self.settings)
+                log.info("bot.polling", messenger=self.messenger)
+
+    async def end_polling(self) -> None:
+        """The lease is gone: stop asking for updates before another daemon starts."""
+        async with self.lock:
+            self.poll = False
+            updater = self.app.updater
+            if updater is not None and updater.running:
+                await updater.stop()
+                log.info("bot.polling_stopped", messenger=self.messenger)
 
     async def _set_webhook(self, url: str) -> None:
         if not self.caps.webhook_secret_token:  # Bale's setWebhook takes the url alone
@@ -191,12 +222,16 @@ async def start_bots(
     messengers: list[tuple[Messenger, str, str]],
     settings: BotSettings | None = None,
     pacers: Mapping[str, Pacer] | None = None,
+    leadership: Leadership | None = None,
 ) -> Bots:
     """Start the officers' bot on each (messenger, base_url, token); only messengers with
     ``officers_bot: true`` should be passed. Unreachable ones keep retrying in the background.
 
     ``pacers``: the dispatcher's per-channel pacers by messenger name, if it shares them;
     then the bot's replies and the alerts to one chat are spaced together.
+    ``leadership``: daemons sharing a store take turns: a bot polls only while this daemon
+    holds its ``poll.<messenger>`` lease; in webhook mode every daemon serves the webhook,
+    with one secret kept in the store.
     """
     settings = settings or BotSettings()
     bots = Bots()
@@ -205,6 +240,13 @@ async def start_bots(
             pacer = pacers.get(messenger.name) if pacers else None
             bot = build_bot(ctx, messenger, base_url, token, settings, pacer)
             bots.bots.append(bot)
+            if settings.webhook_url and leadership is not None:
+                bot.webhook_secret = await ctx.store.setting(f"webhook-secret:{messenger.name}")
+                redaction.register(bot.webhook_secret)
+            elif leadership is not None:
+                bot.poll = False  # until the lease is ours
+                role = poll_role(messenger.name)
+                leadership.role(role, gained=bot.begin_polling, lost=bot.end_polling)
             try:
                 await bot.start(settings)
             except InvalidToken as exc:

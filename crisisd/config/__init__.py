@@ -39,6 +39,7 @@ __all__ = [
     "ApiToken",
     "Bots",
     "Calendar",
+    "Cluster",
     "Config",
     "Dashboard",
     "EmailFrom",
@@ -132,6 +133,24 @@ class Bots(Model):
     )
 
 
+class Cluster(Model):
+    """Several daemons on one PostgreSQL store (docs/deploy.md): leases and claims."""
+
+    leader_lease_seconds: Annotated[float, Field(ge=3, le=300)] = Field(
+        15.0,
+        description="Seconds a leader's lease lasts (drills, escalation sweeps, reminders, "
+        "receipts, gateway watch, each bot's long polling). When the leader dies or loses "
+        "the database, another daemon takes over within this time plus a third of it. "
+        "Ignored on SQLite (one daemon, always the leader).",
+    )
+    claim_lease_seconds: Annotated[float, Field(ge=10, le=3600)] = Field(
+        120.0,
+        description="Seconds a claimed message stays with a daemon that stopped renewing "
+        "its claims (killed, cut off): then another daemon sends it. A restarted daemon "
+        "takes its own claims back at once.",
+    )
+
+
 class Config(Model):
     """Everything the daemon needs to know, with defaults that run out of the box."""
 
@@ -195,6 +214,9 @@ class Config(Model):
     )
     bots: Bots = Field(default_factory=Bots, description="The officers' bot: polling or webhook.")
     schedule: Schedule = Field(Schedule(), description="How often the scheduler looks.")
+    cluster: Cluster = Field(
+        Cluster(), description="Several daemons sharing a PostgreSQL store: lease lengths."
+    )
     admins: list[str] = Field(
         default_factory=list,  # directory contact ids told about reloads
         description="Directory contact ids told when a reload is rejected "

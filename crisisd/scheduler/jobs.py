@@ -14,6 +14,7 @@ counted, and a periodic job that fails shows as down (``/healthz``) until it nex
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import Awaitable, Callable, Coroutine
 from datetime import datetime, timedelta
@@ -31,10 +32,15 @@ from crisisd.library.model import Library
 from crisisd.planning.planner import plan_notice
 from crisisd.scheduler.sweeper import sweep
 from crisisd.store import AuditEntry, IncidentRow
+from crisisd.store.leadership import SCHEDULER, Leadership
+from crisisd.store.leases import LeaseLost, fenced
 from crisisd.supervision import describe
 
 log = structlog.get_logger("crisisd.scheduler.jobs")
 
+# A new leader starts the drills whose slot came this recently and that nobody started
+# (a drill a few minutes late beats a drill missed because its leader died).
+CATCH_UP = timedelta(minutes=10)
 DrillReporter = Callable[[IncidentRow], Awaitable[None]]
 Job = Callable[..., Coroutine[Any, Any, None]]
 UPDATE_TEXT = {
@@ -58,8 +64,11 @@ class Scheduler:
         ctx: DaemonContext,
         *,
         drill_reporter: DrillReporter | None = None,
+        leadership: Leadership | None = None,
     ) -> None:
         self.ctx = ctx
+        # None: this scheduler alone does the work (tests, tools); else only while it leads
+        self.leadership = leadership
         config = ctx.library().config
         sweep_every = config.schedule.sweep_seconds
         check_every = config.schedule.check_seconds
@@ -80,25 +89,54 @@ class Scheduler:
     def shutdown(self) -> None:
         self.aps.shutdown(wait=False)
 
-    def every(self, name: str, func: Callable[[], Awaitable[object]], seconds: float) -> None:
-        """Run ``func`` every ``seconds`` as the supervised job ``scheduler.<name>``."""
-        self.aps.add_job(self.supervised(name, func), "interval", seconds=seconds, id=name)
+    def every(
+        self,
+        name: str,
+        func: Callable[[], Awaitable[object]],
+        seconds: float,
+        *,
+        leader_only: bool = True,
+    ) -> None:
+        """Run ``func`` every ``seconds`` as the supervised job ``scheduler.<name>``;
+        ``leader_only``: only on the daemon that holds the scheduler's lease."""
+        job = self.supervised(name, func, leader_only=leader_only)
+        self.aps.add_job(job, "interval", seconds=seconds, id=name)
 
     def supervised(
-        self, name: str, func: Callable[..., Awaitable[object]], *, standing: bool = True
+        self,
+        name: str,
+        func: Callable[..., Awaitable[object]],
+        *,
+        standing: bool = True,
+        leader_only: bool = True,
     ) -> Job:
         """``func`` as a job the supervisor knows as ``scheduler.<name>``: a failure is logged
         (its cause, no traceback) and counted. ``standing``: the job runs every few seconds,
         so a failure shows as down until its next run succeeds; drills run days apart and
-        are only counted. APScheduler itself never sees the exception."""
+        are only counted. APScheduler itself never sees the exception.
+
+        ``leader_only``: skipped unless this daemon leads the scheduler role, and run fenced:
+        each of its store writes checks, in its own transaction, that the lease is still
+        this daemon's (:mod:`crisisd.store.leases`), so a deposed leader writes nothing."""
         part = f"scheduler.{name}"
         supervisor = self.ctx.supervisor
 
         async def job(*args: Any) -> None:
+            fence = None
+            if leader_only and self.leadership is not None:
+                fence = self.leadership.fence(SCHEDULER)
+                if fence is None:
+                    return  # another daemon leads: it does this work
             try:
-                await func(*args)
-            except Exception as exc:  # noqa: BLE001 - a failed run is recorded, the next one comes
-                cause = describe(exc)
+                with fenced(fence):
+                    await func(*args)
+            except LeaseLost as exc:
+                log.warning("scheduler.fenced", job=part, cause=str(exc))
+            except (Exception, asyncio.CancelledError) as exc:  # recorded; the next run comes
+                me = asyncio.current_task()
+                if isinstance(exc, asyncio.CancelledError) and (me is None or me.cancelling()):
+                    raise  # asked to stop (the daemon is stopping), not a failure
+                cause = describe(exc)  # e.g. a driver's stray cancellation on a dropped link
                 log.error("scheduler.job_failed", job=part, cause=cause)
                 supervisor.report(part, cause, standing=standing)
             else:
@@ -109,12 +147,15 @@ class Scheduler:
 
     # -- drills -----------------------------------------------------------------------------
 
-    def load_drills(self, lib: Library) -> int:
+    def load_drills(self, lib: Library, catch_up: timedelta = timedelta(0)) -> int:
         """(Re)schedule every playbook's drills; returns how many are scheduled.
 
         A drill whose window is open right now (the daemon restarted inside it) gets its
         start scheduled again: the start time is derived from the slot, so it is the same
         moment as before, and the drill's idempotency key makes a second start harmless.
+        ``catch_up``: also a drill whose slot came this recently (a daemon that has just
+        become the leader starts what the previous one may not have: the key again makes
+        sure a drill the previous leader did start is not started twice).
         """
         for job in self.aps.get_jobs():
             # pending starts too: a reload may have removed or reordered the drills; the
@@ -134,8 +175,9 @@ class Scheduler:
                     misfire_grace_time=max(60, int(drill.window.total_seconds())),
                 )
                 count += 1
-                current = trigger.get_next_fire_time(None, now - drill.window)
-                if drill.window and current is not None and current <= now:
+                back = max(drill.window, catch_up)
+                current = _last_fire(trigger, now - back, now) if back else None
+                if current is not None:
                     self._schedule_start(factory, index, current, drill.window)
         log.info("scheduler.drills_loaded", drills=count)
         return count
@@ -159,6 +201,13 @@ class Scheduler:
             log.info("drill.slot_taken", factory=factory, slot=slot.isoformat())
             return
         self._schedule_start(factory, index, slot, drill.window)
+
+    async def lead(self) -> None:
+        """This daemon has just become the scheduler's leader (a leadership hook): drills
+        whose slot came while nobody led (a leader died, the database was away) start now."""
+        lease = self.leadership.seconds if self.leadership is not None else 0.0
+        catch_up = max(CATCH_UP, timedelta(seconds=4 * lease))
+        self.load_drills(self.ctx.library(), catch_up=catch_up)
 
     def _schedule_start(self, factory: str, index: int, slot: datetime, window: timedelta) -> None:
         """Start at a moment inside the window that depends only on the slot (random-looking,
@@ -271,3 +320,13 @@ class Scheduler:
         entry = AuditEntry(row.id, now, "crisisd", "reminder.sent", None, {"tag": tag})
         await self.ctx.store.add_plan(row.id, plan, [entry], now)
         self.ctx.kick()
+
+
+def _last_fire(trigger: Any, since: datetime, now: datetime) -> datetime | None:
+    """The latest fire time in ``[since, now]`` (an earlier missed slot is superseded)."""
+    last = None
+    at = trigger.get_next_fire_time(None, since)
+    while at is not None and at <= now:
+        last = at
+        at = trigger.get_next_fire_time(at, at + timedelta(seconds=1))
+    return last

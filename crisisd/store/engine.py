@@ -14,6 +14,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from crisisd.errors import ConfigError
+from crisisd.store.leases import check_fence
 
 BUSY_TIMEOUT_MS = 10_000
 WRITE_OPTION = "crisisd_write"
@@ -143,4 +144,5 @@ class Transactions:
         async with gate, self.engine.connect() as conn:
             conn = await conn.execution_options(**{WRITE_OPTION: True})
             async with conn.begin():
+                await check_fence(conn)  # leader-only work writes only under its lease
                 yield conn

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 SCRIPTS = Path(__file__).parent / "migrations"
+MIGRATION_LOCK = 0x63726973_6D696772  # "crismigr": one advisory lock key for migrations
 
 
 def alembic_config(connection: Connection | None = None) -> AlembicConfig:
@@ -26,6 +28,10 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
         command.upgrade(alembic_config(connection), revision)
 
     async with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # daemons starting together on one database migrate one after the other (the
+            # lock ends with this transaction); the later ones find nothing left to do
+            await conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK})
         await conn.run_sync(run)
 
 

@@ -253,6 +253,19 @@ invites = sa.Table(
     sa.Index("ix_invites_contact", "contact", "messenger"),
 )
 
+# Leader leases (store/leases.py): one row per role whose work must run once across the
+# daemons sharing a PostgreSQL store (the scheduler, each messenger's long polling). The
+# generation grows with every change of holder; leader-only writes check it (fencing).
+leases = sa.Table(
+    "leases",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("holder", sa.String(128), nullable=False),
+    sa.Column("generation", sa.BigInteger, nullable=False),
+    sa.Column("acquired_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+)
+
 # Roll calls: every answer, refusal and report, append-only (the questions are the outbox's
 # messages of purpose roll_call). kind: answer | reported (named to the emergency team as
 # not answering) | refused (matched no question: unknown number, unreadable reply, …).
