@@ -21,7 +21,7 @@ from crisisd.domain import MessageStatus
 from crisisd.store.driver_errors import store_operation
 from crisisd.store.engine import Transactions
 from crisisd.store.outcomes import update_statement, written
-from crisisd.store.prepared import PreparedCache, Target, names, sqlite_errors
+from crisisd.store.prepared import Memo, PreparedCache, Target, names, sqlite_errors
 from crisisd.store.records import AckResult, MessageRow, Outcome
 from crisisd.store.tables import UTCDateTime, acks, attempts, audit, messages
 
@@ -31,27 +31,38 @@ SENDING = MessageStatus.SENDING
 _CLAIMED = [messages.c[name] for name in MessageRow.__slots__]
 
 
-def _due_ids(exclude: tuple[str, ...]) -> sa.ScalarSelect[int]:
+def _due_ids(exclude: tuple[str, ...], only: tuple[str, ...] | None) -> sa.ScalarSelect[int]:
     """Ids of the next ``:limit`` claimable messages at ``:now``, highest priority first.
 
-    Two arms, each read in the order of the ``(status, priority, not_before)`` index and
-    cut at the limit: pending messages that are due, and claims whose lease expired (their
-    worker died). One ``OR`` over both made SQLite sort the whole backlog on every claim.
-    ``exclude``: leave out these channels (compiled into the statement: the sets are few).
+    Arms, each read in the order of an index and cut at the limit: pending messages that
+    are due, and claims whose lease expired (their worker died). One ``OR`` over both made
+    SQLite sort the whole backlog on every claim. ``exclude``: leave out these channels;
+    ``only``: these channels alone, an arm each, so a busy channel's backlog is never read
+    through (``(status, channel, priority, not_before)``). Channel names are compiled into
+    the statement: the sets are few.
     """
     now, limit = sa.bindparam("now", type_=UTCDateTime), sa.bindparam("limit", type_=sa.Integer)
+    due = sa.and_(messages.c.status == PENDING, messages.c.not_before <= now)
+    expired = sa.and_(messages.c.status == SENDING, messages.c.lease_until < now)
+    channel = messages.c.channel
+    if only is not None:
+        conds = [sa.and_(due, channel == room) for room in names(only, "room_")]
+        conds.append(sa.and_(expired, channel.in_(names(only, "room_in_"))))
+    elif exclude:
+        # A channel whose workers are all busy (slow, hung) gets no more claims for now;
+        # its messages stay in the outbox and other channels go on.
+        conds = [
+            sa.and_(cond, channel.not_in(names(exclude, f"exclude_{i}_")))
+            for i, cond in enumerate((due, expired))
+        ]
+    else:
+        conds = [due, expired]
     arms = []
-    for cond in (
-        sa.and_(messages.c.status == PENDING, messages.c.not_before <= now),
-        sa.and_(messages.c.status == SENDING, messages.c.lease_until < now),
-    ):
-        arm = sa.select(messages.c.id, messages.c.priority, messages.c.not_before).where(cond)
-        if exclude:
-            # A channel whose workers are all busy (slow, hung) gets no more claims for now;
-            # its messages stay in the outbox and other channels go on.
-            arm = arm.where(messages.c.channel.not_in(names(exclude, "exclude_")))
+    for cond in conds:
         arm = (
-            arm.order_by(messages.c.priority, messages.c.not_before, messages.c.id)
+            sa.select(messages.c.id, messages.c.priority, messages.c.not_before)
+            .where(cond)
+            .order_by(messages.c.priority, messages.c.not_before, messages.c.id)
             .limit(limit)
             .with_for_update(skip_locked=True)  # PostgreSQL; SQLite ignores it
         )
@@ -66,12 +77,12 @@ def _due_ids(exclude: tuple[str, ...]) -> sa.ScalarSelect[int]:
     )
 
 
-def _claim_statement(exclude: tuple[str, ...]) -> sa.Update:
-    """Built and compiled once per set of busy channels: a claim runs many times a second,
-    and building costs more than running."""
+def _claim_statement(exclude: tuple[str, ...], only: tuple[str, ...] | None) -> sa.Update:
+    """Built and compiled once per set of channels: a claim runs many times a second, and
+    building costs more than running."""
     return (
         sa.update(messages)
-        .where(messages.c.id.in_(_due_ids(exclude)))
+        .where(messages.c.id.in_(_due_ids(exclude, only)))
         .values(
             status=SENDING,
             lease_until=sa.bindparam("until", type_=UTCDateTime),
@@ -179,16 +190,25 @@ class OutboxMixin(Transactions):
         lease: timedelta,
         exclude: Sequence[str] = (),
         urgent: bool = False,
+        only: Sequence[str] | None = None,
     ) -> list[MessageRow]:
         """Take up to ``limit`` due messages, highest priority first, leased to ``worker``.
 
         A lease that expired (its worker died) makes the message claimable again.
-        ``exclude``: channels that are busy (a hung channel must not hog the queue).
+        ``exclude``: channels that are busy (a hung channel must not hog the queue);
+        ``only``: the channels that have room, when some do not (cheaper than ``exclude``
+        with a long backlog, but a channel the daemon does not know waits for a claim
+        without it).
         """
         params: dict[str, Any] = {"now": now, "limit": limit, "until": now + lease}
         params["worker"] = worker
         busy = tuple(sorted(set(exclude)))
-        claim = self._prepared.get(("claim", busy), lambda: _claim_statement(busy), _CLAIMED)
+        room = None if only is None else tuple(sorted(set(only) - set(busy)))
+        if room == ():
+            return []
+        claim = self._prepared.get(
+            ("claim", busy, room), lambda: _claim_statement(busy, room), _CLAIMED
+        )
         async with self._writing(urgent) as conn:
             rows = await claim.fetch(conn, params)
         claimed = [MessageRow(*r) for r in rows]
@@ -213,12 +233,13 @@ class OutboxMixin(Transactions):
         attempt = prepared.get("attempt", _attempt_rows, columns=_ATTEMPT_COLUMNS)
         entry = prepared.get("audit", _audit_rows, columns=_AUDIT_COLUMNS)
         reset = prepared.get("fresh", _fresh_budget)
+        memo: Memo = {}  # a batch's outcomes share most of their times and names
         async with self._writing(urgent=False) as conn:
-            await update.many(conn, [w.update for _, w in rows])
+            await update.many(conn, [w.update for _, w in rows], memo)
             # a new channel starts with a fresh retry budget
             await reset.many(conn, [{"b_id": message_id} for message_id in fresh])
-            await attempt.many(conn, [w.attempt for _, w in rows])
-            await entry.many(conn, trail)
+            await attempt.many(conn, [w.attempt for _, w in rows], memo)
+            await entry.many(conn, trail, memo)
 
     @store_operation("give claimed messages back")
     async def release(self, worker: str) -> int:

@@ -26,6 +26,7 @@ Processor = Callable[[Any], Any] | None
 # Where a prepared statement runs: SQLite's own connection (one trip to its thread per
 # statement, see outbox.py) or a SQLAlchemy connection (the driver's SQL, unprocessed).
 Target = AsyncConnection | aiosqlite.Connection
+Memo = dict[tuple[Any, Any], Any]  # (processor, value) -> processed value
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,29 +78,30 @@ class Prepared:
         )
         return cls(compiled.string, tuple(slots), results)
 
-    def params(
-        self, row: Mapping[str, Any], memo: dict[tuple[int, Any], Any] | None = None
-    ) -> tuple[Any, ...]:
+    def params(self, row: Mapping[str, Any], memo: Memo | None = None) -> tuple[Any, ...]:
         """The driver's parameters for ``row``. ``memo`` keeps processed values across the
-        rows of a batch, which mostly share the same times and names."""
+        rows of a batch (and its statements), which mostly share the same times and names."""
         out = []
-        for i, slot in enumerate(self.slots):
+        for slot in self.slots:
             value = row.get(slot.name, slot.fixed)
-            if slot.process is not None and value is not None:
-                if memo is None or isinstance(value, dict):
-                    value = slot.process(value)
+            process = slot.process
+            if process is not None and value is not None:
+                if memo is None or isinstance(value, dict | list):
+                    value = process(value)
                 else:
-                    key = (i, value)
+                    key = (process, value)
                     done = memo.get(key, memo)
                     if done is memo:
-                        done = memo[key] = slot.process(value)
+                        done = memo[key] = process(value)
                     value = done
             out.append(value)
         return tuple(out)
 
-    async def many(self, on: Target, rows: Iterable[Mapping[str, Any]]) -> None:
-        """Run once per row (the driver's executemany)."""
-        memo: dict[tuple[int, Any], Any] = {}
+    async def many(
+        self, on: Target, rows: Iterable[Mapping[str, Any]], memo: Memo | None = None
+    ) -> None:
+        """Run once per row (the driver's executemany); ``memo``: see :meth:`params`."""
+        memo = {} if memo is None else memo
         batch = [self.params(r, memo) for r in rows]
         if not batch:
             return
