@@ -366,3 +366,21 @@ async def test_a_claim_on_a_read_only_database_is_store_unavailable(
         assert await store.claim("w1", T0, 10, timedelta(hours=1))
     finally:
         await read_only.aclose()
+
+
+async def test_a_claim_cancelled_anywhere_leaves_no_write_lock(
+    store: Store, library: Library
+) -> None:
+    svc = IncidentService(store, lambda: library, Clock())
+    await svc.open(report())
+    for steps in range(12):  # cancelled after 0, 1, … turns of the loop: before, in, after
+        task = asyncio.create_task(store.claim("w1", T0, 10, timedelta(hours=1)))
+        for _ in range(steps):
+            await asyncio.sleep(0)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        # another writer (and the next claim) goes on at once: nothing holds the lock
+        await asyncio.wait_for(store.release("w1"), 5)
+        await asyncio.wait_for(store.put_setting("probe", str(steps)), 5)
+    assert len(await store.claim("w1", T0, 10, timedelta(hours=1))) == 2

@@ -7,7 +7,9 @@ statement serves both, SQLite simply ignores the locking clause.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -127,9 +129,14 @@ class OutboxMixin(Transactions):
             return
         async with self._gate.hold(urgent):
             raw = await self._hot_connection()
-            with sqlite_errors("BEGIN IMMEDIATE"):
-                await raw.execute("BEGIN IMMEDIATE")
+            if raw.in_transaction:  # left open by a cancelled write (see _roll_back_hot)
+                await self._roll_back_hot()
+                raw = await self._hot_connection()
             try:
+                # Inside the try: a task cancelled while BEGIN runs in aiosqlite's thread
+                # would otherwise leave the write lock taken, and every other writer locked.
+                with sqlite_errors("BEGIN IMMEDIATE"):
+                    await raw.execute("BEGIN IMMEDIATE")
                 yield raw
                 with sqlite_errors("COMMIT"):
                     await raw.execute("COMMIT")
@@ -148,12 +155,17 @@ class OutboxMixin(Transactions):
         return self._hot[1]
 
     async def _roll_back_hot(self) -> None:
+        """Roll back whatever the kept connection began. Always sent (the BEGIN of a
+        cancelled task may still be queued in aiosqlite's thread, which runs in order) and
+        shielded, so a second cancellation cannot leave the write lock taken."""
         if self._hot is None:
             return
         raw = self._hot[1]
         try:
-            if raw.in_transaction:
-                await raw.execute("ROLLBACK")
+            await asyncio.shield(raw.execute("ROLLBACK"))
+        except sqlite3.OperationalError as exc:
+            if "no transaction is active" not in str(exc):
+                await self._close_hot(broken=True)
         except Exception:  # noqa: BLE001 - a broken connection is dropped, not reused
             await self._close_hot(broken=True)
 
