@@ -496,7 +496,7 @@ def table(r: dict[str, Any]) -> list[tuple[str, str, str]]:
         (f"(a) crisisd open -> all recorded sent, {c['messages']} msgs", a, ""),
         ("    open() itself: plan + commit", f"{c['open_s']} s", ""),
         (f"(b) raw loopback, {raw['messages']} msgs", b, ""),
-        ("(c) crisisd / raw", f"{r['unlimited']['ratio_pct']} %", ">= 50 %"),
+        ("(c) crisisd / raw", f"{r['unlimited']['ratio_pct']} %", ">= 80 %"),
         ("    CPU busy, this process / sandbox process", f"(a) {cpu[0]}; (b) {cpu[1]}", ""),
     ]
     for k, n in NAMES:
@@ -511,7 +511,7 @@ def table(r: dict[str, Any]) -> list[tuple[str, str, str]]:
     rate = f"{lim['msgs_per_s']}/s = {lim['pct_of_30']} % in {lim['seconds']} s"
     return [
         *rows,
-        ("(e) peak RSS, crisisd process", rss, ""),
+        ("(e) peak RSS, crisisd process", rss, "< 150 MB"),
         (f"(f) limits on, {lim['messages']} Bale msgs: 429s", str(lim["violations"]), "0"),
         ("(f) achieved rate vs 30/s", rate, ">= 90 %"),
     ]

@@ -332,3 +332,55 @@ def test_every_store_operation_maps_driver_errors() -> None:
         and not getattr(member, "__store_operation__", None)
     ]
     assert unmapped == []
+
+
+async def test_a_claim_for_the_channels_with_room_takes_only_theirs(
+    store: Store, library: Library
+) -> None:
+    svc = IncidentService(store, lambda: library, Clock())
+    await svc.open(report())
+    later = T0 + timedelta(minutes=11)
+    all_channels = {
+        m.channel for m in await store.messages_of((await store.list_incidents())[0].id)
+    }
+    room = sorted(all_channels)[:1]
+    assert await store.claim("w1", later, 10, timedelta(hours=1), only=[]) == []
+    got = await store.claim("w1", later, 10, timedelta(hours=1), exclude=["x"], only=room)
+    assert got and {m.channel for m in got} == set(room)
+    rest = await store.claim("w2", later, 10, timedelta(hours=1))
+    assert {m.channel for m in rest} == all_channels - set(room)
+
+
+async def test_a_claim_on_a_read_only_database_is_store_unavailable(
+    store: Store, library: Library
+) -> None:
+    svc = IncidentService(store, lambda: library, Clock())
+    await svc.open(report())
+    read_only = Store(store.url)
+    _on_connect(read_only, READ_ONLY[read_only.dialect])
+    try:
+        with pytest.raises(StoreUnavailable, match="could not claim due messages") as caught:
+            await read_only.claim("w1", T0, 10, timedelta(hours=1))
+        assert "[SQL" not in str(caught.value)
+        # the kept connection was given up with the failed claim; the next one works
+        assert await store.claim("w1", T0, 10, timedelta(hours=1))
+    finally:
+        await read_only.aclose()
+
+
+async def test_a_claim_cancelled_anywhere_leaves_no_write_lock(
+    store: Store, library: Library
+) -> None:
+    svc = IncidentService(store, lambda: library, Clock())
+    await svc.open(report())
+    for steps in range(12):  # cancelled after 0, 1, … turns of the loop: before, in, after
+        task = asyncio.create_task(store.claim("w1", T0, 10, timedelta(hours=1)))
+        for _ in range(steps):
+            await asyncio.sleep(0)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        # another writer (and the next claim) goes on at once: nothing holds the lock
+        await asyncio.wait_for(store.release("w1"), 5)
+        await asyncio.wait_for(store.put_setting("probe", str(steps)), 5)
+    assert len(await store.claim("w1", T0, 10, timedelta(hours=1))) == 2

@@ -24,7 +24,6 @@ from telegram.ext import BaseRateLimiter, BaseUpdateProcessor
 
 from crisisd.channels.base import ChannelLimits
 from crisisd.channels.chaterrors import retry_after_seconds
-from crisisd.channels.telegram import GROUP_PER_MINUTE
 from crisisd.config import Rate
 from crisisd.delivery.pacing import SAFETY, Pacer
 
@@ -45,7 +44,7 @@ class ChatPacer(BaseRateLimiter[int]):
     ) -> None:
         """``pacer``: the dispatcher's pacer of this messenger, when it is shared, so bot
         replies and alerts to the same chat (the officer's) take turns instead of colliding.
-        Groups are also spaced here, at most 20 a minute, whatever the pacer does."""
+        Groups are also spaced here (``rate.per_group_per_minute``), whatever the pacer does."""
         self._pacer = pacer or Pacer(
             ChannelLimits(
                 max_length=4096,
@@ -54,7 +53,7 @@ class ChatPacer(BaseRateLimiter[int]):
             )
         )
         self._max_retries = max_retries
-        self._group_gap = 60.0 / (GROUP_PER_MINUTE * SAFETY)
+        self._group_gap = 60.0 / (rate.per_group_per_minute * SAFETY)
         self._group_next: dict[str, float] = {}
         self._clock = clock
 

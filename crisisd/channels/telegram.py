@@ -59,9 +59,6 @@ from crisisd.errors import ConfigError
 _log = structlog.get_logger(__name__)
 
 MAX_LENGTH = 4096  # UTF-16 units of the text after entity parsing
-GROUP_PER_MINUTE = (
-    20.0  # https://core.telegram.org/bots/faq#my-bot-is-hitting-limits-how-do-i-avoid-this
-)
 ACK_LABELS = {"fa": "✅ دریافت شد", "en": "✅ Acknowledge"}
 MASK = redaction.MASK
 _CHAT_ID = re.compile(r"-?[0-9]{1,20}")
@@ -89,13 +86,13 @@ class _Moved:
 def messenger_limits(
     messenger: Messenger, *, timeout_seconds: float | None = None, concurrency: int = 8
 ) -> ChannelLimits:
-    """The limits of one messenger: 4096 units, its send rates, 20 a minute per group, its
-    timeouts and when it counts as down."""
+    """The limits of one messenger: 4096 units, its send rates (config ``rate``, the group
+    pace included), its timeouts and when it counts as down."""
     return ChannelLimits(
         max_length=MAX_LENGTH,
         rate_per_second=messenger.rate.global_per_second,
         per_destination_per_second=messenger.rate.per_chat_per_second,
-        per_group_per_second=GROUP_PER_MINUTE / 60.0,
+        per_group_per_second=messenger.rate.per_group_per_minute / 60.0,
         concurrency=concurrency,
         timeout_seconds=timeout_seconds or messenger.timeout_seconds,
         connect_timeout_seconds=messenger.connect_timeout_seconds,

@@ -19,6 +19,10 @@ class Rate(Model):
     per_chat_per_second: Annotated[float, Field(gt=0)] = Field(
         1.0, description="Messages per second to any one chat."
     )
+    # https://core.telegram.org/bots/faq#my-bot-is-hitting-limits-how-do-i-avoid-this
+    per_group_per_minute: Annotated[float, Field(gt=0)] = Field(
+        20.0, description="Messages per minute to any one group chat (a negative chat id)."
+    )
 
 
 class Breaker(Model):

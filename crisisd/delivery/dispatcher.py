@@ -212,10 +212,13 @@ class Dispatcher:
             # must not wait for a full channel's queue to drain. It overfills a queue by one
             # batch at most.
             busy = [] if urgent else self._busy()
+            # With a channel busy, the claim reads only the channels that have room: reading
+            # past a long backlog of the busy one held the write lock for every claim.
+            room = [n for n in self._queues if n not in busy] if busy else None
             got: list[MessageRow] = []
             try:
                 got = await self.store.claim(
-                    self.worker_id, self.clock(), self.batch, self.lease, busy, urgent
+                    self.worker_id, self.clock(), self.batch, self.lease, busy, urgent, room
                 )
             except Exception as exc:  # noqa: BLE001 - the store may be briefly unavailable
                 self._kicked = self._kicked or urgent  # the kick is still owed

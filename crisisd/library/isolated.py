@@ -31,7 +31,7 @@ from crisisd.approvals import Approvals
 from crisisd.config import Config, load_config
 from crisisd.errors import CrisisError, ProblemsError
 from crisisd.formats.workweek import WorkCalendar
-from crisisd.library.loader import load_library
+from crisisd.library.loader import load_library, slim
 from crisisd.library.model import Library
 from crisisd.parsing.yamlsource import Document
 from crisisd.playbook import Directory
@@ -96,7 +96,8 @@ async def unpack(parcel: Parcel) -> Library:
     """Put the library together on the loop, yielding between pieces."""
     contacts: dict[str, Any] = {}
     for piece in parcel.contacts:
-        contacts.update(pickle.loads(piece))  # noqa: S301 - our own child's output
+        part = pickle.loads(piece)  # noqa: S301 - our own child's output
+        contacts.update((cid, slim(c)) for cid, c in part.items())  # as loaded in-process
         await asyncio.sleep(0)
     playbooks: dict[str, Any] = {}
     for piece in parcel.playbooks:

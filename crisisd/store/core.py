@@ -25,6 +25,7 @@ from crisisd.store.driver_errors import store_operation
 from crisisd.store.due import DueMixin
 from crisisd.store.engine import WriteGate, create_engine
 from crisisd.store.outbox import OutboxMixin
+from crisisd.store.prepared import PreparedCache
 from crisisd.store.records import AuditEntry, IncidentRow, MessageRow
 from crisisd.store.settings import SettingsMixin
 from crisisd.store.tables import audit, incidents, messages, tasks
@@ -42,6 +43,8 @@ class Store(SettingsMixin, DueMixin, OutboxMixin):
         self.engine: AsyncEngine = create_engine(url)
         self.dialect = self.engine.dialect.name
         self._gate = WriteGate() if self.dialect == "sqlite" else None
+        self._prepared = PreparedCache(self.engine.dialect)
+        self._hot = None  # SQLite: the dispatcher's own connection (outbox.py)
 
     @store_operation("apply the schema migrations")
     async def start(self) -> None:
@@ -49,6 +52,7 @@ class Store(SettingsMixin, DueMixin, OutboxMixin):
         await migrate.upgrade(self.engine)
 
     async def aclose(self) -> None:
+        await self._close_hot()
         await self.engine.dispose()
 
     async def ping(self) -> bool:

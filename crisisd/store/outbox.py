@@ -7,17 +7,23 @@ statement serves both, SQLite simply ignores the locking clause.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+import contextlib
+import sqlite3
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+import aiosqlite
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from crisisd.domain import MessageStatus
 from crisisd.store.driver_errors import store_operation
 from crisisd.store.engine import Transactions
 from crisisd.store.outcomes import update_statement, written
+from crisisd.store.prepared import Memo, PreparedCache, Target, names, sqlite_errors
 from crisisd.store.records import AckResult, MessageRow, Outcome
 from crisisd.store.tables import UTCDateTime, acks, attempts, audit, messages
 
@@ -27,27 +33,38 @@ SENDING = MessageStatus.SENDING
 _CLAIMED = [messages.c[name] for name in MessageRow.__slots__]
 
 
-def _due_ids(excluding: bool) -> sa.ScalarSelect[int]:
+def _due_ids(exclude: tuple[str, ...], only: tuple[str, ...] | None) -> sa.ScalarSelect[int]:
     """Ids of the next ``:limit`` claimable messages at ``:now``, highest priority first.
 
-    Two arms, each read in the order of the ``(status, priority, not_before)`` index and
-    cut at the limit: pending messages that are due, and claims whose lease expired (their
-    worker died). One ``OR`` over both made SQLite sort the whole backlog on every claim.
-    ``excluding``: leave out the channels in ``:exclude``.
+    Arms, each read in the order of an index and cut at the limit: pending messages that
+    are due, and claims whose lease expired (their worker died). One ``OR`` over both made
+    SQLite sort the whole backlog on every claim. ``exclude``: leave out these channels;
+    ``only``: these channels alone, an arm each, so a busy channel's backlog is never read
+    through (``(status, channel, priority, not_before)``). Channel names are compiled into
+    the statement: the sets are few.
     """
     now, limit = sa.bindparam("now", type_=UTCDateTime), sa.bindparam("limit", type_=sa.Integer)
+    due = sa.and_(messages.c.status == PENDING, messages.c.not_before <= now)
+    expired = sa.and_(messages.c.status == SENDING, messages.c.lease_until < now)
+    channel = messages.c.channel
+    if only is not None:
+        conds = [sa.and_(due, channel == room) for room in names(only, "room_")]
+        conds.append(sa.and_(expired, channel.in_(names(only, "room_in_"))))
+    elif exclude:
+        # A channel whose workers are all busy (slow, hung) gets no more claims for now;
+        # its messages stay in the outbox and other channels go on.
+        conds = [
+            sa.and_(cond, channel.not_in(names(exclude, f"exclude_{i}_")))
+            for i, cond in enumerate((due, expired))
+        ]
+    else:
+        conds = [due, expired]
     arms = []
-    for cond in (
-        sa.and_(messages.c.status == PENDING, messages.c.not_before <= now),
-        sa.and_(messages.c.status == SENDING, messages.c.lease_until < now),
-    ):
-        arm = sa.select(messages.c.id, messages.c.priority, messages.c.not_before).where(cond)
-        if excluding:
-            # A channel whose workers are all busy (slow, hung) gets no more claims for now;
-            # its messages stay in the outbox and other channels go on.
-            arm = arm.where(messages.c.channel.not_in(sa.bindparam("exclude", expanding=True)))
+    for cond in conds:
         arm = (
-            arm.order_by(messages.c.priority, messages.c.not_before, messages.c.id)
+            sa.select(messages.c.id, messages.c.priority, messages.c.not_before)
+            .where(cond)
+            .order_by(messages.c.priority, messages.c.not_before, messages.c.id)
             .limit(limit)
             .with_for_update(skip_locked=True)  # PostgreSQL; SQLite ignores it
         )
@@ -62,11 +79,12 @@ def _due_ids(excluding: bool) -> sa.ScalarSelect[int]:
     )
 
 
-def _claim_statement(excluding: bool) -> sa.Update:
-    """Built once: a claim runs many times a second, and building costs more than running."""
+def _claim_statement(exclude: tuple[str, ...], only: tuple[str, ...] | None) -> sa.Update:
+    """Built and compiled once per set of channels: a claim runs many times a second, and
+    building costs more than running."""
     return (
         sa.update(messages)
-        .where(messages.c.id.in_(_due_ids(excluding)))
+        .where(messages.c.id.in_(_due_ids(exclude, only)))
         .values(
             status=SENDING,
             lease_until=sa.bindparam("until", type_=UTCDateTime),
@@ -77,10 +95,89 @@ def _claim_statement(excluding: bool) -> sa.Update:
     )
 
 
-_CLAIM = {excluding: _claim_statement(excluding) for excluding in (False, True)}
+def _fresh_budget() -> sa.Update:
+    return sa.update(messages).where(messages.c.id == sa.bindparam("b_id")).values(attempts=0)
+
+
+def _attempt_rows() -> sa.Insert:
+    return sa.insert(attempts)
+
+
+def _audit_rows() -> sa.Insert:
+    return sa.insert(audit)
+
+
+_ATTEMPT_COLUMNS = ("message_id", "channel", "at", "outcome", "provider_id", "reason")
+_AUDIT_COLUMNS = ("incident_id", "at", "actor", "action", "channel", "detail")
 
 
 class OutboxMixin(Transactions):
+    _prepared: PreparedCache
+    _hot: tuple[AsyncConnection, aiosqlite.Connection] | None
+
+    @contextlib.asynccontextmanager
+    async def _writing(self, urgent: bool) -> AsyncIterator[Target]:
+        """The dispatcher's write transaction (claims and records).
+
+        On SQLite: one connection kept for them, with ``BEGIN IMMEDIATE`` and ``COMMIT``
+        sent straight to it, one trip to its thread each: an empty transaction through
+        the pool cost more than the claim inside it. Writers still take turns at the gate.
+        """
+        if self._gate is None:
+            async with self.write(urgent) as conn:
+                yield conn
+            return
+        async with self._gate.hold(urgent):
+            raw = await self._hot_connection()
+            if raw.in_transaction:  # left open by a cancelled write (see _roll_back_hot)
+                await self._roll_back_hot()
+                raw = await self._hot_connection()
+            try:
+                # Inside the try: a task cancelled while BEGIN runs in aiosqlite's thread
+                # would otherwise leave the write lock taken, and every other writer locked.
+                with sqlite_errors("BEGIN IMMEDIATE"):
+                    await raw.execute("BEGIN IMMEDIATE")
+                yield raw
+                with sqlite_errors("COMMIT"):
+                    await raw.execute("COMMIT")
+            except BaseException:
+                await self._roll_back_hot()
+                raise
+
+    async def _hot_connection(self) -> aiosqlite.Connection:
+        if self._hot is None:
+            conn = await self.engine.connect()
+            driver = (await conn.get_raw_connection()).driver_connection
+            if not isinstance(driver, aiosqlite.Connection):  # pragma: no cover
+                await conn.close()
+                raise TypeError("the SQLite engine is expected to run on aiosqlite")
+            self._hot = (conn, driver)
+        return self._hot[1]
+
+    async def _roll_back_hot(self) -> None:
+        """Roll back whatever the kept connection began. Always sent (the BEGIN of a
+        cancelled task may still be queued in aiosqlite's thread, which runs in order) and
+        shielded, so a second cancellation cannot leave the write lock taken."""
+        if self._hot is None:
+            return
+        raw = self._hot[1]
+        try:
+            await asyncio.shield(raw.execute("ROLLBACK"))
+        except sqlite3.OperationalError as exc:
+            if "no transaction is active" not in str(exc):
+                await self._close_hot(broken=True)
+        except Exception:  # noqa: BLE001 - a broken connection is dropped, not reused
+            await self._close_hot(broken=True)
+
+    async def _close_hot(self, broken: bool = False) -> None:
+        """Give the kept connection back (on close), or drop it (when it broke)."""
+        hot, self._hot = self._hot, None
+        if hot is not None:
+            with contextlib.suppress(Exception):
+                if broken:
+                    await hot[0].invalidate()
+                await hot[0].close()
+
     @store_operation("extend the leases of claimed messages")
     async def extend_leases(self, worker: str, ids: Sequence[int], until: datetime) -> None:
         """Keep claims still queued in memory from expiring under a live worker."""
@@ -105,18 +202,27 @@ class OutboxMixin(Transactions):
         lease: timedelta,
         exclude: Sequence[str] = (),
         urgent: bool = False,
+        only: Sequence[str] | None = None,
     ) -> list[MessageRow]:
         """Take up to ``limit`` due messages, highest priority first, leased to ``worker``.
 
         A lease that expired (its worker died) makes the message claimable again.
-        ``exclude``: channels that are busy (a hung channel must not hog the queue).
+        ``exclude``: channels that are busy (a hung channel must not hog the queue);
+        ``only``: the channels that have room, when some do not (cheaper than ``exclude``
+        with a long backlog, but a channel the daemon does not know waits for a claim
+        without it).
         """
         params: dict[str, Any] = {"now": now, "limit": limit, "until": now + lease}
         params["worker"] = worker
-        if exclude:
-            params["exclude"] = list(exclude)
-        async with self.write(urgent=urgent) as conn:
-            rows = (await conn.execute(_CLAIM[bool(exclude)], params)).all()
+        busy = tuple(sorted(set(exclude)))
+        room = None if only is None else tuple(sorted(set(only) - set(busy)))
+        if room == ():
+            return []
+        claim = self._prepared.get(
+            ("claim", busy, room), lambda: _claim_statement(busy, room), _CLAIMED
+        )
+        async with self._writing(urgent) as conn:
+            rows = await claim.fetch(conn, params)
         claimed = [MessageRow(*r) for r in rows]
         claimed.sort(key=lambda m: (m.priority, m.not_before, m.id))
         return claimed
@@ -134,15 +240,18 @@ class OutboxMixin(Transactions):
         rows = [(o.message_id, written(o)) for o in outcomes]
         trail = [w.audit for _, w in rows if w.audit is not None]
         fresh = [message_id for message_id, w in rows if w.fresh_budget]
-        async with self.write(urgent=False) as conn:
-            await conn.execute(update_statement(worker), [w.update for _, w in rows])
-            if fresh:  # a new channel starts with a fresh retry budget
-                await conn.execute(
-                    sa.update(messages).where(messages.c.id.in_(fresh)).values(attempts=0)
-                )
-            await conn.execute(sa.insert(attempts), [w.attempt for _, w in rows])
-            if trail:
-                await conn.execute(sa.insert(audit), trail)
+        prepared = self._prepared
+        update = prepared.get(("record", worker), lambda: update_statement(worker))
+        attempt = prepared.get("attempt", _attempt_rows, columns=_ATTEMPT_COLUMNS)
+        entry = prepared.get("audit", _audit_rows, columns=_AUDIT_COLUMNS)
+        reset = prepared.get("fresh", _fresh_budget)
+        memo: Memo = {}  # a batch's outcomes share most of their times and names
+        async with self._writing(urgent=False) as conn:
+            await update.many(conn, [w.update for _, w in rows], memo)
+            # a new channel starts with a fresh retry budget
+            await reset.many(conn, [{"b_id": message_id} for message_id in fresh])
+            await attempt.many(conn, [w.attempt for _, w in rows], memo)
+            await entry.many(conn, trail, memo)
 
     @store_operation("give claimed messages back")
     async def release(self, worker: str) -> int:

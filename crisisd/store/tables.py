@@ -122,6 +122,8 @@ messages = sa.Table(
     sa.Index("ix_messages_due", "status", "priority", "not_before"),
     sa.Index("ix_messages_incident", "incident_id", "recipient"),
     sa.Index("ix_messages_ack", "ack_required", "acked_at", "escalated", "ack_deadline"),
+    sa.Index("ix_messages_channel_due", "status", "channel", "priority", "not_before"),
+    sa.Index("ix_messages_lease", "status", "lease_until"),
 )
 
 attempts = sa.Table(

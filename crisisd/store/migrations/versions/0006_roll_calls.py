@@ -1,7 +1,7 @@
 """roll calls: answers, refusals and reports, append-only; messages by recipient
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 Create Date: 2026-12-04 17:00:00
 """
 

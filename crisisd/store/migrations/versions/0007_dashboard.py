@@ -1,7 +1,7 @@
 """dashboard: sign-in codes, sessions, incidents paged by opening time
 
 Revision ID: 0007
-Revises: 0004
+Revises: 0006
 Create Date: 2026-12-04 17:00:00
 """
 

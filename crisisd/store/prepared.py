@@ -1,0 +1,205 @@
+"""Hot statements compiled once per dialect and run with the driver's own parameters.
+
+The dispatcher claims and records many times a second, and SQLAlchemy's per-row parameter
+and result processing cost more than the statements themselves (bench/core.py). The
+statements are still written with SQLAlchemy Core, once for SQLite and PostgreSQL; each is
+compiled once per dialect, and every row goes through the very type processors SQLAlchemy
+would apply (the same stored text, the same values read back), only without the per-call
+machinery around them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import aiosqlite
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+Processor = Callable[[Any], Any] | None
+# Where a prepared statement runs: SQLite's own connection (one trip to its thread per
+# statement, see outbox.py) or a SQLAlchemy connection (the driver's SQL, unprocessed).
+Target = AsyncConnection | aiosqlite.Connection
+Memo = dict[tuple[Any, Any], Any]  # (processor, value) -> processed value
+
+
+@dataclass(frozen=True, slots=True)
+class Slot:
+    """One positional parameter: its bind name, the value the statement fixes (if any)."""
+
+    name: str
+    fixed: Any
+    process: Processor
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A statement as the driver runs it: SQL text, its parameters in order, and the
+    processors of the columns it returns."""
+
+    sql: str
+    slots: tuple[Slot, ...]
+    results: tuple[Processor, ...]
+
+    @classmethod
+    def compile(
+        cls,
+        stmt: sa.Executable,
+        dialect: Dialect,
+        returning: Sequence[sa.ColumnElement[Any]] = (),
+        columns: Sequence[str] | None = None,
+    ) -> Prepared:
+        """``returning``: the columns the statement returns, in order; ``columns``: of an
+        ``INSERT``, the ones each row gives (bound by their names)."""
+        compiled = stmt.compile(dialect=dialect, column_keys=columns)  # type: ignore[attr-defined]
+        text = dialect.name == "sqlite"  # times are stored as text
+        if not dialect.positional or compiled.positiontup is None:  # pragma: no cover
+            raise TypeError(f"{dialect.name}: a positional paramstyle is expected")
+        slots = []
+        for name in compiled.positiontup:
+            bind = compiled.binds[name]
+            if bind.expanding:  # pragma: no cover - a programming error, caught by tests
+                raise TypeError(f"bind {name!r} expands: give its values when compiling")
+            impl = bind.type.dialect_impl(dialect)
+            fixed = None if bind.required else bind.effective_value
+            process = impl.bind_processor(dialect)
+            slots.append(Slot(name, fixed, _faster(process, _TIME_OUT) if text else process))
+        results = tuple(
+            _faster(process, _TIME_IN) if text else process
+            for process in (
+                col.type.dialect_impl(dialect).result_processor(dialect, None) for col in returning
+            )
+        )
+        return cls(compiled.string, tuple(slots), results)
+
+    def params(self, row: Mapping[str, Any], memo: Memo | None = None) -> tuple[Any, ...]:
+        """The driver's parameters for ``row``. ``memo`` keeps processed values across the
+        rows of a batch (and its statements), which mostly share the same times and names."""
+        out = []
+        for slot in self.slots:
+            value = row.get(slot.name, slot.fixed)
+            process = slot.process
+            if process is not None and value is not None:
+                if memo is None or isinstance(value, dict | list):
+                    value = process(value)
+                else:
+                    key = (process, value)
+                    done = memo.get(key, memo)
+                    if done is memo:
+                        done = memo[key] = process(value)
+                    value = done
+            out.append(value)
+        return tuple(out)
+
+    async def many(
+        self, on: Target, rows: Iterable[Mapping[str, Any]], memo: Memo | None = None
+    ) -> None:
+        """Run once per row (the driver's executemany); ``memo``: see :meth:`params`."""
+        memo = {} if memo is None else memo
+        batch = [self.params(r, memo) for r in rows]
+        if not batch:
+            return
+        if isinstance(on, aiosqlite.Connection):
+            with sqlite_errors(self.sql):
+                await on.executemany(self.sql, batch)
+        else:
+            await on.exec_driver_sql(self.sql, batch)
+
+    async def fetch(self, on: Target, row: Mapping[str, Any]) -> list[list[Any]]:
+        """Run once and read back the returned columns, processed as SQLAlchemy would.
+
+        Equal values in a column are processed once: rows of one incident share their
+        renderings and times (the lists and dicts read back are shared, never changed)."""
+        params = self.params(row)
+        found: Iterable[Sequence[Any]]
+        if isinstance(on, aiosqlite.Connection):
+            with sqlite_errors(self.sql):
+                found = await on.execute_fetchall(self.sql, params)
+        else:
+            found = (await on.exec_driver_sql(self.sql, params)).all()
+        memo: dict[tuple[int, Any], Any] = {}
+        out = []
+        for r in found:
+            values = []
+            for i, (p, v) in enumerate(zip(self.results, r, strict=True)):
+                if p is not None and v is not None:
+                    key = (i, v)
+                    done = memo.get(key, memo)
+                    if done is memo:
+                        done = memo[key] = p(v)
+                    v = done
+                values.append(v)
+            out.append(values)
+        return out
+
+
+def _text_of_time(value: datetime) -> str:
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def _time_of_text(value: str) -> datetime:
+    return datetime.fromisoformat(value).replace(tzinfo=UTC)
+
+
+_SAMPLE = datetime(2026, 3, 20, 23, 30, 5, 120, tzinfo=UTC)
+_TIME_OUT = (_SAMPLE, _text_of_time)
+_TIME_IN = (_text_of_time(_SAMPLE), _time_of_text)
+
+
+def _faster(process: Processor, fast: tuple[Any, Callable[[Any], Any]]) -> Processor:
+    """SQLite keeps aware times as text: the C ``isoformat``/``fromisoformat`` do what
+    SQLAlchemy's processors do, ten times faster. Used only where both agree on a sample
+    (the stored text is the same); any other processor is kept as it is."""
+    sample, quick = fast
+    if process is None:
+        return None
+    try:
+        same = process(sample) == quick(sample)
+    except (TypeError, ValueError, AttributeError):
+        return process
+    return quick if same else process
+
+
+@contextlib.contextmanager
+def sqlite_errors(sql: str) -> Iterator[None]:
+    """A driver error leaves as SQLAlchemy's, like every other store error (driver_errors)."""
+    try:
+        yield
+    except sqlite3.Error as exc:
+        raise sa.exc.DBAPIError.instance(
+            sql, None, exc, sqlite3.Error, hide_parameters=True
+        ) from exc
+
+
+class PreparedCache:
+    """Compiled statements of one engine, by key (the builder runs once per key)."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        self.dialect = dialect
+        self._cache: dict[Any, Prepared] = {}
+
+    def get(
+        self,
+        key: Any,
+        build: Callable[[], sa.Executable],
+        returning: Sequence[sa.ColumnElement[Any]] = (),
+        columns: Sequence[str] | None = None,
+    ) -> Prepared:
+        found = self._cache.get(key)
+        if found is None:
+            if len(self._cache) > 256:  # keys are few (workers, busy-channel sets)
+                self._cache.clear()
+            found = Prepared.compile(build(), self.dialect, returning, columns)
+            self._cache[key] = found
+        return found
+
+
+def names(values: Sequence[str], prefix: str) -> list[sa.BindParameter[str]]:
+    """Fixed binds for a short list (an ``IN`` list compiled into the statement)."""
+    return [sa.bindparam(f"{prefix}{i}", v, type_=sa.String) for i, v in enumerate(values)]
