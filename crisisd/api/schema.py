@@ -323,6 +323,7 @@ _ERRORS = {
 _POST_ERRORS = (400, 401, 403, 404, 413, 415, 422)
 _INCIDENT_ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
 _TEXT = {"type": "string"}
+_HEALTH_ANSWERS = {200: "Healthy", 503: "Unhealthy"}
 _BEARER = {"type": "http", "scheme": "bearer", "description": "scoped by factories and role"}
 
 
@@ -373,10 +374,7 @@ def openapi_document(version: str) -> dict[str, Any]:
         404: _typed("text/html", "The message is not known", _TEXT),
         410: _typed("text/html", "Expired link", _TEXT),
     }
-    health = {
-        200: _typed("application/json", "Healthy", HEALTH),
-        503: _typed("application/json", "Unhealthy", HEALTH),
-    }
+    health = {s: _typed("application/json", w, HEALTH) for s, w in _HEALTH_ANSWERS.items()}
     paths = {
         "/v1/incidents": {
             "post": _op(

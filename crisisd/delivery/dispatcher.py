@@ -45,8 +45,6 @@ log = structlog.get_logger("crisisd.delivery.dispatcher")
 
 AddressOf = Callable[[MessageRow, str], str | None]
 OnFinal = Callable[[MessageRow, str], Coroutine[Any, Any, None]]
-
-
 __all__ = ["AddressOf", "Dispatcher", "OnFinal", "RetryPolicy"]
 
 _DEFAULT_POLICY = RetryPolicy()
@@ -130,8 +128,7 @@ class Dispatcher:
         return self._pacers
 
     @property
-    def in_hand(self) -> int:
-        """Messages claimed and not yet finished: 0 when nothing is being sent."""
+    def in_hand(self) -> int:  # claimed and not yet finished: 0 when nothing is being sent
         return len(self._claimed)
 
     def capacity(self, channel: str) -> int:
