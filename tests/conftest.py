@@ -6,6 +6,7 @@ that dies unseen fails the test.
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -29,6 +30,30 @@ PG_ENV = "CRISISD_TEST_PG_URL"
 # CI machine trips it (test_channel_dialects did) without anything being wrong.
 settings.register_profile("crisisd", deadline=None)
 settings.load_profile("crisisd")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist each worker gets a PostgreSQL database of its own (``<name>_gw0``,
+    …), named in its environment, so the store suite's resets and the daemons the tests
+    start never meet another worker's tables, locks or leases."""
+    worker, base = os.environ.get("PYTEST_XDIST_WORKER"), os.environ.get(PG_ENV)
+    if not worker or not base:
+        return
+    url = sa.engine.make_url(base)
+    name = f"{url.database}_{worker}"
+    asyncio.run(_create_database(normalize_url(base), name))
+    os.environ[PG_ENV] = url.set(database=name).render_as_string(hide_password=False)
+
+
+async def _create_database(url: str, name: str) -> None:
+    engine = create_async_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as conn:
+            query = sa.text("SELECT 1 FROM pg_database WHERE datname = :n")
+            if (await conn.execute(query, {"n": name})).first() is None:
+                await conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    finally:
+        await engine.dispose()
 
 
 @pytest.fixture
