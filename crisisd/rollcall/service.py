@@ -16,15 +16,16 @@ so a restart neither loses nor repeats one, nor asks anyone early.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 
 import structlog
 
 from crisisd.domain import Answer, IncidentFacts, IncidentStatus, Plan, Purpose
-from crisisd.errors import PermissionDeniedError, UnknownIncidentError
+from crisisd.errors import PermissionDeniedError, StoreConflict, UnknownIncidentError
 from crisisd.formats.phones import normalize_phone
 from crisisd.incidents import IncidentService
 from crisisd.library.model import Library
@@ -37,6 +38,8 @@ from crisisd.steps import RollCallStep
 from crisisd.store.records import AuditEntry, IncidentRow
 from crisisd.store.rollcall import Event, Question, RollCallBook
 from crisisd.templates import clean_user_text
+
+_NEVER = datetime.min.replace(tzinfo=UTC)  # no call for help marked yet
 
 log = structlog.get_logger("crisisd.rollcall")
 CLOSED = (IncidentStatus.RESOLVED, IncidentStatus.CANCELLED)
@@ -144,7 +147,7 @@ class RollCalls:
             )
             if q is not None and ev.answer is Answer.HELP and ev.outcome == "counted":
                 facts = self.service.facts_of(rows[q.incident_id])
-                await self._call_for_help(facts, q, ev.location, now)
+                await self._help_once(facts, q, ev.location, now)
         return out
 
     async def _resolve(
@@ -230,8 +233,17 @@ class RollCalls:
             outcome=outcome,
         )
         if answer is Answer.HELP and outcome == "counted":
-            await self._call_for_help(self.service.facts_of(row), q, location, now)
+            await self._help_once(self.service.facts_of(row), q, location, now)
         return Recorded(outcome, q.incident_id, q.contact, answer)
+
+    async def _help_once(
+        self, facts: IncidentFacts, q: Question, location: str, now: datetime
+    ) -> None:
+        """The call for help, then its mark; the plan's keys make a repeat (after a crash
+        between the two) a conflict that only writes the mark."""
+        with contextlib.suppress(StoreConflict):
+            await self._call_for_help(facts, q, location, now)
+        await self.book.add([Event(facts.id, q.contact, "escalated", "escalated", "help", now)])
 
     async def _call_for_help(
         self, facts: IncidentFacts, q: Question, location: str, now: datetime
@@ -301,6 +313,7 @@ class RollCalls:
         self, facts: IncidentFacts, questions: list[Question], count: Headcount, now: datetime
     ) -> tuple[int, int]:
         lib = self.service.lib
+        await self._help_not_yet_called(facts, questions, count, now)
         plan, missing = due_now(lib, facts, questions, count, now, self.service.ack_link)
         if plan.messages:
             entry = AuditEntry(
@@ -310,6 +323,23 @@ class RollCalls:
         for position, people in missing.items():
             await self._report_missing(lib, facts, position, people, now)
         return len(plan.messages), sum(len(p) for p in missing.values())
+
+    async def _help_not_yet_called(
+        self, facts: IncidentFacts, questions: list[Question], count: Headcount, now: datetime
+    ) -> None:
+        """Whoever needs help and was not called for (the daemon stopped between recording
+        the answer and planning the call): called for now."""
+        marked = {
+            e.contact: e.at
+            for e in await self.book.events(facts.id)
+            if e.kind == "escalated" and e.contact is not None
+        }
+        for person in count.named(State.HELP):
+            if person.late or person.at is None or marked.get(person.contact, _NEVER) >= person.at:
+                continue
+            asked = [q for q in questions if q.contact == person.contact]
+            if asked:
+                await self._help_once(facts, asked[-1], person.location, now)
 
     async def _report_missing(
         self, lib: Library, facts: IncidentFacts, position: int, people: list[str], now: datetime

@@ -32,8 +32,10 @@ R = TypeVar("R")
 # system error such as an I/O error (58), invalid authorization (28).
 _PG_UNAVAILABLE_CLASSES = ("08", "28", "40", "53", "57", "58")
 # read_only_sql_transaction (a standby or a read-only database), invalid_catalog_name
-# (the database does not exist).
-_PG_UNAVAILABLE_CODES = ("25006", "3D000")
+# (the database does not exist), object_not_in_prerequisite_state (what a connection gets
+# while the database does not accept connections, e.g. ALTER DATABASE … ALLOW_CONNECTIONS
+# false during maintenance), lock_not_available (a lock timeout).
+_PG_UNAVAILABLE_CODES = ("25006", "3D000", "55000", "55P03")
 _SQLITE_UNAVAILABLE = (
     "SQLITE_BUSY",  # database is locked (by another process, beyond the busy timeout)
     "SQLITE_LOCKED",

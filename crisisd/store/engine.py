@@ -17,6 +17,8 @@ from crisisd.errors import ConfigError
 from crisisd.store.leases import check_fence
 
 BUSY_TIMEOUT_MS = 10_000
+STATEMENT_TIMEOUT_MS = 60_000  # PostgreSQL: the longest one statement may run or wait
+CONNECT_TIMEOUT_S = 10.0  # PostgreSQL: the longest a new connection may take
 WRITE_OPTION = "crisisd_write"
 
 
@@ -52,8 +54,17 @@ def create_engine(url: str) -> AsyncEngine:
         )
         _sqlite_pragmas(engine)
         return engine
+    # A statement that waits on a lock or a sick server gives up instead of hanging its
+    # task (asyncpg: connect timeout; PostgreSQL: statement_timeout, SQLSTATE 57014, which
+    # the store reports as unavailable and the dispatcher retries with backoff).
+    settings = {"statement_timeout": str(STATEMENT_TIMEOUT_MS)}
     return create_async_engine(
-        url, pool_size=10, max_overflow=10, pool_pre_ping=True, hide_parameters=True
+        url,
+        pool_size=10,
+        max_overflow=10,
+        pool_pre_ping=True,
+        hide_parameters=True,
+        connect_args={"timeout": CONNECT_TIMEOUT_S, "server_settings": settings},
     )
 
 

@@ -73,7 +73,7 @@ class Event:
 
     incident_id: str | None
     contact: str | None
-    kind: str  # answer | reported | refused
+    kind: str  # answer | reported | refused | escalated (the call for help was planned)
     outcome: str
     via: str
     at: datetime

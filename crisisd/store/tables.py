@@ -269,8 +269,9 @@ leases = sa.Table(
 )
 
 # Roll calls: every answer, refusal and report, append-only (the questions are the outbox's
-# messages of purpose roll_call). kind: answer | reported (named to the emergency team as
-# not answering) | refused (matched no question: unknown number, unreadable reply, …).
+# messages of purpose roll_call). kind: answer | escalated (its call for help is planned) |
+# reported (named to the emergency team as not answering) | refused (matched no question:
+# unknown number, unreadable reply, …).
 # outcome says what it did: counted | after_close | duplicate | unknown_sender |
 # shared_number | unreadable | no_question | reported. (source, source_id) names an inbound
 # SMS at its gateway, so one polled twice is recorded once.
