@@ -147,12 +147,17 @@ async def test_two_daemons_share_one_store_and_one_leads(tmp_path: Path, url: st
         assert a.leadership.held(SCHEDULER) != b.leadership.held(SCHEDULER)
         leader, other = (a, b) if a.leadership.held(SCHEDULER) else (b, a)
         auth = {"Authorization": f"Bearer {TOKEN}"}
+        holder = f'crisisd_lease_holder{{holder="{leader.worker}",role="scheduler"}}'
         async with aiohttp.ClientSession(headers=auth) as http:
             for d, flag in ((leader, "1.0"), (other, "0.0")):
-                async with http.get(d.addresses["api"] + "/metrics") as r:
-                    text = await r.text()
-                assert f'crisisd_leader{{role="scheduler"}} {flag}' in text
-                assert f'crisisd_lease_holder{{holder="{leader.worker}",role="scheduler"}}' in text
+
+                async def shows(d: Daemon = d, flag: str = flag) -> bool:
+                    async with http.get(d.addresses["api"] + "/metrics") as r:
+                        text = await r.text()
+                    return f'crisisd_leader{{role="scheduler"}} {flag}' in text and holder in text
+
+                # the other daemon sees the holder at its next round (every lease/3)
+                await until(shows, f"{d.worker}'s /metrics names the leader")
         leader.stopping.set()  # a clean stop gives the leases back: the other takes over
         await until(lambda: other.leadership.held(SCHEDULER), "the other one leads")
         await until(lambda: other.leadership.held("poll.bale"), "the other one polls")

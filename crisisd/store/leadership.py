@@ -212,7 +212,7 @@ class Leadership:
                 rows = await self.backend.holders()
         except Exception:  # noqa: BLE001 - the gauge keeps its last value
             return
-        if not rows:  # SQLite: this daemon holds everything it takes part in
+        if isinstance(self.backend, LocalLeases):  # SQLite: this daemon holds all it takes
             rows = [Holder(n, self.holder, 1, self.held(n)) for n in self._roles]
         gauge = self.metrics.lease_holder
         gauge.clear()
