@@ -78,8 +78,9 @@ class Round:
         if how == "thread":
             self.held = await asyncio.to_thread(self.load)
         elif how == "daemon":
-            self.held = await self.heap.load(lambda: load_isolated(self.config, Config()))
-            self.heap.replaced()
+            new = await self.heap.load(lambda: load_isolated(self.config, Config()))
+            self.heap.replaced(self.held)
+            self.held = new
         took = time.perf_counter() - start
         await asyncio.sleep(max(0.5, seconds - took))  # collections that follow count too
         stop.set()

@@ -375,8 +375,8 @@ class Daemon:
                 "reload.config_changed",
                 hint="store, channel and API settings apply after a restart",
             )
+        self.heap.replaced(self._library)
         self._library = library
-        self.heap.replaced()
         self.scheduler.load_drills(library)
         if getattr(self, "sandbox", None) is not None:
             self.sandbox.seed(library.directory, library.playbooks)

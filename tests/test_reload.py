@@ -7,6 +7,7 @@ import gc
 import signal
 import socket
 import time
+import weakref
 from pathlib import Path
 
 import pytest
@@ -103,11 +104,12 @@ def test_replaced_libraries_wait_frozen_until_tidied() -> None:
 
         old = Node()
         heap.settle()  # the old library, frozen at start
-        del old  # replaced: its cycle is garbage that only a full collection finds
-        heap.replaced()
-        assert heap.dirty
-        assert heap.tidy() >= 1
-        assert not heap.dirty
+        heap.replaced(old)  # kept until idle: freeing it now would hold the loop
+        kept = weakref.ref(old)
+        del old
+        assert heap.dirty and kept() is not None
+        assert heap.tidy() >= 1  # let go: its cycle is garbage only a full collection finds
+        assert not heap.dirty and kept() is None
     finally:
         gc.unfreeze()
 
