@@ -50,9 +50,16 @@ _CODES = {
     "fa": "پاسخ دهید: {one} = {safe}، {two} = {help}",
     "en": "Reply {one} = {safe}, {two} = {help}",
 }
+# Where to write one's location: on the link's page (email), in the SMS reply. A messenger
+# button carries the answer only (a typed chat message is not read as a location), so the
+# chat question says what pressing 🆘 does instead of asking for something never read.
 _WHERE = {
-    "fa": "اگر کمک لازم دارید، محل خود را هم بنویسید.",
-    "en": "If you need help, also write where you are.",
+    "fa": "اگر کمک لازم دارید، در صفحه‌ای که باز می‌شود محل خود را هم بنویسید.",
+    "en": "If you need help, write where you are on the page that opens.",
+}
+_WHERE_CHAT = {
+    "fa": "با 🆘 نام و تلفن شما همان لحظه به تیم اضطراری می‌رسد.",
+    "en": "With 🆘 your name and phone reach the emergency team at once.",
 }
 _WHERE_SMS = {"fa": " و محل خود", "en": " and where you are"}
 _LINK = {"fa": "یا: {url}", "en": "Or: {url}"}
@@ -155,7 +162,7 @@ def _rendering(
     if kind == "chat":
         lines = [f"<b>{escape(ask, quote=False)}</b>", escape(_BUTTONS[lang], quote=False)]
         if rc.ask_location:
-            lines.append(escape(_WHERE[lang], quote=False))
+            lines.append(escape(_WHERE_CHAT[lang], quote=False))
         done = finalize(Rendered("\n".join(lines)), "chat", lang, facts.drill)
         return Rendering(kind="chat", text=fit_telegram_html(done.text))
     return _email(ask, lang, safe, need, rc.ask_location, url, facts.drill, contact)
