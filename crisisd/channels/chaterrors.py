@@ -129,6 +129,7 @@ def classify(
         return Retry(RETRY_TRANSIENT, "timed out waiting for the Bot API", unreachable=True)
     if isinstance(exc, NetworkError) and _slow_down(exc.message):
         # Bale's 429 "bot limit exceed" has no retry_after, so PTB raises a NetworkError
+        # (the text: python-bale-bot bale/error.py; docs/messengers.md [B4])
         return Retry(RATE_LIMITED, f"asked to slow down: {exc.message}", scope="channel")
     if isinstance(exc, NetworkError):
         # PTB raises a bare NetworkError for httpx's transport errors (refused, reset) and
