@@ -6,14 +6,11 @@ and gets the incident ID; the head of safety sees the alert and presses "✅ د�
 officer's progress message counts the acknowledgement; the inbox page lists the messages
 in Persian. Screenshots of every stage go to tests/artifacts/ (git-ignored).
 
-Debian's Chromium (``.ci/browser-deps``) is driven by Playwright for Python through
-``executable_path``: Playwright's own browser downloads are not possible here. Without
-Chromium or Playwright the test is skipped, except under CI=true, where it fails.
+Chromium is found and launched as tests/browsers.py says.
 """
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from tests.browsers import CHROMIUM, CHROMIUM_ARGS, need_browser, sample_config
 from tests.daemon_harness import ROOT, Proc
 
 if TYPE_CHECKING:
@@ -28,17 +26,6 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 ARTIFACTS = ROOT / "tests" / "artifacts"
 STEP_MS = 30_000  # the longest wait for one thing to appear on the page
 
@@ -52,54 +39,10 @@ INCIDENT_ID = re.compile(r"[A-Z]{3}-[0-9]{3}")
 PERSIAN = re.compile(r"[\u0600-\u06FF]")
 
 
-def _need_browser() -> None:
-    """Skip (fail under CI=true) when Chromium or Playwright is missing."""
-    missing = []
-    if not CHROMIUM.exists():
-        missing.append(f"{CHROMIUM} (install it with: bash .ci/browser-deps)")
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        missing.append("the playwright package (pip install playwright; no browser download)")
-    if not missing:
-        return
-    reason = "browser test needs " + " and ".join(missing)
-    if os.environ.get("CI") == "true":
-        pytest.fail(reason + " — under CI=true it must run")
-    pytest.skip(reason)
-
-
-def write_config(root: Path) -> Path:
-    """The repo's sample playbooks and templates on a fresh store and the sandbox."""
-    root.mkdir(parents=True, exist_ok=True)
-    cfg = root / "config.yaml"
-    cfg.write_text(
-        f"""\
-store_url: sqlite:///{root / "store.sqlite3"}
-playbooks: {ROOT / "playbooks"}
-templates: {ROOT / "templates"}
-sandbox: true
-sandbox_port: 0
-log_json: true
-messengers:
-  - {{name: bale, base_url: "https://tapi.bale.ai/bot"}}
-  - {{name: telegram}}
-sms:
-  gateways:
-    - {{name: kavenegar, provider: kavenegar, sender: "10008663"}}
-api:
-  bind: 127.0.0.1
-  port: 0
-""",
-        encoding="utf-8",
-    )
-    return cfg
-
-
 @pytest.fixture
 def daemon(tmp_path: Path) -> Iterator[tuple[Proc, dict[str, Any]]]:
-    _need_browser()
-    proc = Proc(["run", "--config", str(write_config(tmp_path))], tmp_path / "daemon.log")
+    need_browser("the browser test")
+    proc = Proc(["run", "--config", str(sample_config(tmp_path))], tmp_path / "daemon.log")
     proc.start()
     try:
         ready = proc.wait_for(lambda e: e.get("event") == "daemon.ready", 60)

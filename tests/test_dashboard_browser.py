@@ -21,16 +21,14 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from crisisd.formats.timefmt import ascii_digits
-from tests.daemon_harness import ROOT, Proc
+from tests.browsers import CHROMIUM, CHROMIUM_ARGS, need_browser, sample_config
+from tests.daemon_harness import Proc
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
 SHOTS = Path("/tmp/dashboard-shots")
 STEP_MS = 30_000
 PROVINCE, PROVINCE_CHAT = "province.pr", 1000009001  # playbooks/directory.yaml (sample)
@@ -40,44 +38,10 @@ HOSTILE = '<script>alert("x")</script> \u202eخطر\u202c'
 INCIDENT_ID = re.compile(r"[A-Z]{3}-[0-9]{3}")
 
 
-def _need_browser() -> None:
-    missing = []
-    if not CHROMIUM.exists():
-        missing.append(f"{CHROMIUM} (install it with: bash .ci/browser-deps)")
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        missing.append("the playwright package")
-    if missing:
-        reason = "the dashboard browser test needs " + " and ".join(missing)
-        if __import__("os").environ.get("CI") == "true":
-            pytest.fail(reason + " — under CI=true it must run")
-        pytest.skip(reason)
-
-
 @pytest.fixture
 def daemon(tmp_path: Path) -> Iterator[dict[str, Any]]:
-    _need_browser()
-    cfg = tmp_path / "config.yaml"
-    cfg.write_text(
-        f"""\
-store_url: sqlite:///{tmp_path / "store.sqlite3"}
-playbooks: {ROOT / "playbooks"}
-templates: {ROOT / "templates"}
-sandbox: true
-sandbox_port: 0
-log_json: true
-messengers:
-  - {{name: bale, base_url: "https://tapi.bale.ai/bot"}}
-  - {{name: telegram}}
-sms:
-  gateways:
-    - {{name: kavenegar, provider: kavenegar, sender: "10008663"}}
-api: {{bind: 127.0.0.1, port: 0}}
-dashboard: {{province: [{PROVINCE}]}}
-""",
-        encoding="utf-8",
-    )
+    need_browser("the dashboard browser test")
+    cfg = sample_config(tmp_path, f"dashboard: {{province: [{PROVINCE}]}}\n")
     proc = Proc(["run", "--config", str(cfg)], tmp_path / "daemon.log").start()
     try:
         ready = proc.wait_for(lambda e: e.get("event") == "daemon.ready", 60)
@@ -148,7 +112,9 @@ def test_province_and_officer_in_the_browser(daemon: dict[str, Any], tmp_path: P
     assert daemon["dashboard"] == f"{base}/dashboard/"
     problems: list[str] = []
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
+        browser = pw.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+        )
         try:
             _scenario(browser, base, bale, problems)
         except BaseException:
