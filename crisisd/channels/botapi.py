@@ -1,0 +1,182 @@
+"""The Bot API over one aiohttp session: how the outbox talks to Telegram and Bale.
+
+The officers' bot keeps python-telegram-bot (polling, webhooks, conversations); the
+outbox only needs ``sendMessage`` and ``getMe``, and PTB's per-request machinery (its
+``Bot`` objects, ``RequestData``, httpx) cost several times the whole aiohttp SMS path per
+message. So the outbox speaks the Bot API itself, as documented at
+https://core.telegram.org/bots/api#making-requests:
+
+- a request is ``POST https://api.telegram.org/bot<token>/<method>`` with the parameters as
+  a JSON object (``application/json``); Bale serves the same at
+  ``https://tapi.bale.ai/bot<token>/<method>`` (https://docs.bale.ai/);
+- the answer is a JSON object with ``ok``; ``{"ok": true, "result": …}`` on success,
+  otherwise ``{"ok": false, "error_code": N, "description": "…"}`` with an optional
+  ``parameters`` (https://core.telegram.org/bots/api#responseparameters:
+  ``migrate_to_chat_id``, ``retry_after``).
+
+An answer is read the way python-telegram-bot 22 reads it (``telegram/request/_baserequest.py``
+``_request_wrapper``: a 2xx is success whatever ``ok`` says, as long as it has a
+``result``; otherwise ``parameters`` first, then the HTTP status; a description loses the
+prefixes ``telegram/error.py`` strips), so :mod:`crisisd.channels.chaterrors` classifies
+what PTB used to raise, unchanged.
+
+The token is part of every URL. Nothing leaving this module carries the URL: a
+:class:`BotApiError` holds only the Bot API's own description, and transport exceptions
+are described by :func:`describe` (class and message, the token masked) by the channel.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Any
+
+import aiohttp
+from yarl import URL
+
+_HEADERS = {"Content-Type": "application/json", "Accept": "application/json"}
+# telegram/error.py TelegramError.__init__: "api_error" prefixes removed, then capitalised
+_PREFIXES = ("Error: ", "[Error]: ", "Bad Request: ")
+
+
+class BotApiError(Exception):
+    """The Bot API refused a request, or answered something that is not a Bot API answer.
+
+    Holds the HTTP status, the description (never the URL) and the response parameters.
+    """
+
+    def __init__(
+        self,
+        status: int,
+        description: str,
+        *,
+        retry_after: float | None = None,
+        migrate_to_chat_id: int | None = None,
+        unreadable: bool = False,
+    ) -> None:
+        super().__init__(description)
+        self.status = status
+        self.description = description
+        self.retry_after = retry_after
+        self.migrate_to_chat_id = migrate_to_chat_id
+        self.unreadable = unreadable  # a 2xx that carries no result, or no JSON at all
+
+
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    total: float  # one request, from asking for a connection to the last byte read
+    connect: float  # reaching the server (TCP, TLS)
+
+
+class BotApiClient:
+    """One bot on one Bot API server: at most ``concurrency`` connections, one session.
+
+    The session is opened on first use, inside the running loop, and closed by
+    :meth:`aclose` (after which a call opens a new one).
+    """
+
+    def __init__(
+        self, base_url: str, token: str, *, concurrency: int, timeouts: Timeouts
+    ) -> None:
+        self.base_url = base_url  # e.g. https://api.telegram.org/bot (no token)
+        self._root = base_url + token + "/"
+        self._urls: dict[str, URL] = {}
+        self._concurrency = max(1, concurrency)
+        self._timeout = aiohttp.ClientTimeout(
+            total=timeouts.total, sock_connect=min(timeouts.total, timeouts.connect)
+        )
+        self._session: aiohttp.ClientSession | None = None
+
+    def url(self, method: str) -> URL:
+        """The method's URL, parsed once (``encoded``: the token is sent as configured)."""
+        found = self._urls.get(method)
+        if found is None:
+            found = self._urls[method] = URL(self._root + method, encoded=True)
+        return found
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self._concurrency),
+                timeout=self._timeout,
+                headers=_HEADERS,
+                # httpx, under PTB, honoured HTTP(S)_PROXY / NO_PROXY: so does this
+                trust_env=True,
+            )
+        return self._session
+
+    async def call(self, method: str, params: dict[str, Any]) -> Any:
+        """POST ``params`` as JSON to ``method``; the ``result``, or :class:`BotApiError`.
+
+        Transport failures raise as aiohttp raises them (``TimeoutError``,
+        ``aiohttp.ClientError``, ``OSError``): their text may hold the URL.
+        """
+        body = json.dumps(params, ensure_ascii=False, separators=(",", ":")).encode()
+        # A redirect would carry the token to another host: never followed.
+        async with self.session.post(self.url(method), data=body, allow_redirects=False) as resp:
+            status, raw = resp.status, await resp.read()
+        return answer(status, raw)
+
+    async def aclose(self) -> None:
+        if self._session is not None and not self._session.closed:
+            await self._session.close()
+        self._session = None
+
+
+def answer(status: int, raw: bytes) -> Any:
+    """A reply's ``result``, or the :class:`BotApiError` it amounts to (PTB's reading)."""
+    try:
+        data = json.loads(raw)
+    except ValueError:  # includes UnicodeDecodeError
+        data = None
+    if not isinstance(data, dict):
+        data = None
+    if 200 <= status <= 299:
+        if data is None:
+            raise BotApiError(status, f"invalid server response (HTTP {status})", unreadable=True)
+        if data.get("ok") is False or "result" not in data:
+            raise BotApiError(status, "an answer without a result", unreadable=True)
+        return data["result"]
+    description = _phrase(status)
+    if data is None:
+        raise BotApiError(status, f"{description}; the reply is not JSON")
+    description = _stripped(str(data.get("description") or description))
+    parameters = data.get("parameters")
+    if isinstance(parameters, dict):
+        moved, after = parameters.get("migrate_to_chat_id"), parameters.get("retry_after")
+        if moved and isinstance(moved, int | str) and str(moved).lstrip("-").isdigit():
+            raise BotApiError(status, description, migrate_to_chat_id=int(moved))
+        if after and isinstance(after, int | float):
+            raise BotApiError(status, description, retry_after=float(after))
+    raise BotApiError(status, description)
+
+
+def _phrase(status: int) -> str:
+    try:
+        return f"{HTTPStatus(status).phrase} ({status})"
+    except ValueError:
+        return f"Unknown HTTPError ({status})"
+
+
+def _stripped(description: str) -> str:
+    text = description
+    for prefix in _PREFIXES:
+        text = text.removeprefix(prefix)
+    return text.capitalize() if text != description else text
+
+
+def describe(exc: BaseException) -> str:
+    """A transport failure in a few words, without its URL where aiohttp would quote it
+    (the channel masks the token in whatever is left, too)."""
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return "connection dropped before an answer"
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return f"cannot connect to {exc.host}:{exc.port} ({exc.os_error.strerror or 'refused'})"
+    if isinstance(exc, aiohttp.ClientResponseError):  # its repr holds the request URL
+        return f"HTTP error {exc.status} {exc.message}"
+    if isinstance(exc, aiohttp.InvalidURL):
+        return "invalid Bot API URL: check base_url"
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
