@@ -46,6 +46,7 @@ RLM = "\u200f"
 TIMEOUT = 1.0
 HOSTILE = "<b>x</b> *bold* [x](y) _ ``` `a` &amp; \u202e"
 
+
 @dataclass
 class Sandbox:
     url: str

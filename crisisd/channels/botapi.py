@@ -76,9 +76,7 @@ class BotApiClient:
     :meth:`aclose` (after which a call opens a new one).
     """
 
-    def __init__(
-        self, base_url: str, token: str, *, concurrency: int, timeouts: Timeouts
-    ) -> None:
+    def __init__(self, base_url: str, token: str, *, concurrency: int, timeouts: Timeouts) -> None:
         self.base_url = base_url  # e.g. https://api.telegram.org/bot (no token)
         self._root = base_url + token + "/"
         self._urls: dict[str, URL] = {}

@@ -98,7 +98,9 @@ def _same(text: str) -> str:
     return text
 
 
-def classify(exc: BaseException, text: str = "", clean: Callable[[str], str] = _same) -> Retry | Failed:
+def classify(
+    exc: BaseException, text: str = "", clean: Callable[[str], str] = _same
+) -> Retry | Failed:
     """What a failed sendMessage of ``text`` means. A move to a supergroup is the caller's to
     follow; ``clean`` takes secrets out of the text before a piece of it is quoted."""
     if isinstance(exc, BotApiError):
@@ -113,7 +115,9 @@ def classify(exc: BaseException, text: str = "", clean: Callable[[str], str] = _
     return Retry(after=RETRY_TRANSIENT, reason=f"unexpected {describe(exc)}")
 
 
-def refusal(err: BotApiError, text: str = "", clean: Callable[[str], str] = _same) -> Retry | Failed:
+def refusal(
+    err: BotApiError, text: str = "", clean: Callable[[str], str] = _same
+) -> Retry | Failed:
     """A Bot API answer that is not a success, by its parameters first, then its status (the
     order of PTB's ``_request_wrapper``)."""
     said = err.description
