@@ -8,6 +8,8 @@ come from :class:`Scripted`, a loopback server that answers what the test tells 
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -495,3 +497,30 @@ async def test_a_supergroup_move_is_kept_in_the_store(scripted: Scripted, store:
     finally:
         await restarted.aclose()
     assert [r["chat_id"] for r in scripted.requests] == [-4002, -1005550001, -1005550001]
+
+
+def test_the_outbox_does_not_load_python_telegram_bot() -> None:
+    """The channels (and so a daemon without the officers' bot) never import PTB or httpx."""
+    code = (
+        "import sys, crisisd.channels.registry, crisisd.channels.chatmoves, "
+        "crisisd.delivery.dispatcher\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'telegram', 'httpx'}))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+
+
+async def test_one_text_to_many_chats_is_rendered_once_and_sent_alike(sandbox: Sandbox) -> None:
+    ch = make_channel(sandbox.url, "bale")
+    chats = (3001, 3002)
+    for chat in chats:
+        sandbox.state.add_user(chat, f"Staff {chat}")
+    try:
+        for chat in chats:
+            text = f"{RLM}<b>هشدار</b>\n{escape(HOSTILE)}"
+            assert isinstance(await ch.send(message(text, address=str(chat))), Sent)
+    finally:
+        await ch.aclose()
+    first, second = (sandbox.state.sent(chat_id=chat)[0] for chat in chats)
+    assert first["text"] == second["text"] and HOSTILE in first["plain"].replace(WJ, "")
+    assert first["reply_markup"] != second["reply_markup"]  # each its own ack code
