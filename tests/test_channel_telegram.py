@@ -518,7 +518,8 @@ async def test_one_text_to_many_chats_is_rendered_once_and_sent_alike(sandbox: S
     try:
         for chat in chats:
             text = f"{RLM}<b>هشدار</b>\n{escape(HOSTILE)}"
-            assert isinstance(await ch.send(message(text, address=str(chat))), Sent)
+            msg = message(text, address=str(chat), key=f"inc-1/step-0/w{chat}/bale")
+            assert isinstance(await ch.send(msg), Sent)
     finally:
         await ch.aclose()
     first, second = (sandbox.state.sent(chat_id=chat)[0] for chat in chats)
