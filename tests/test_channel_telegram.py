@@ -31,6 +31,7 @@ from crisisd.channels.base import (
     Retry,
     Sent,
 )
+from crisisd.channels.botapi import BotApiClient, BotApiUnreachable, Timeouts
 from crisisd.channels.chaterrors import classify
 from crisisd.channels.chatmoves import follow_moves
 from crisisd.channels.telegram import ChatMoved, TelegramChannel, chat_id_of, messenger_limits
@@ -94,8 +95,10 @@ class Scripted:
     url: str = ""
     answers: list[tuple[int, Any]] = field(default_factory=list)
     requests: list[dict[str, Any]] = field(default_factory=list)
+    content_types: list[str] = field(default_factory=list)
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
+        self.content_types.append(request.content_type)
         params: dict[str, Any] = await request.json()  # the channel sends JSON
         params["chat_id"] = int(params["chat_id"])
         self.requests.append(params)
@@ -525,3 +528,33 @@ async def test_one_text_to_many_chats_is_rendered_once_and_sent_alike(sandbox: S
     first, second = (sandbox.state.sent(chat_id=chat)[0] for chat in chats)
     assert first["text"] == second["text"] and HOSTILE in first["plain"].replace(WJ, "")
     assert first["reply_markup"] != second["reply_markup"]  # each its own ack code
+
+
+async def test_no_exception_from_the_client_carries_the_url_or_the_token() -> None:
+    """aiohttp's errors (whose text and request_info hold the URL) are replaced, not chained."""
+    api = BotApiClient(
+        "http://127.0.0.1:9/bot", TOKEN, concurrency=1, timeouts=Timeouts(total=1.0, connect=1.0)
+    )
+    try:
+        with pytest.raises(BotApiUnreachable) as caught:
+            await api.call("sendMessage", {"chat_id": USER, "text": "x"})
+    finally:
+        await api.aclose()
+    exc = caught.value
+    assert exc.lost and exc.__cause__ is None and exc.__suppress_context__
+    assert TOKEN not in str(exc) and TOKEN not in repr(exc) and "SECRET" not in exc.reason
+    assert "127.0.0.1:9" in exc.reason  # says where, without the path
+
+
+async def test_sends_json_as_the_bot_api_documents(scripted: Scripted) -> None:
+    """One POST with a JSON body per message: ids as numbers, the keyboard as an object."""
+    ch = make_channel(scripted.url)
+    try:
+        assert isinstance(await ch.send(message(address="-4003")), Sent)
+    finally:
+        await ch.aclose()
+    [sent] = scripted.requests
+    assert sent["chat_id"] == -4003 and sent["parse_mode"] == "HTML"
+    assert sent["link_preview_options"] == {"is_disabled": True}
+    assert sent["reply_markup"]["inline_keyboard"][0][0]["callback_data"].startswith("ack:")
+    assert scripted.content_types == ["application/json"]

@@ -21,8 +21,9 @@ prefixes ``telegram/error.py`` strips), so :mod:`crisisd.channels.chaterrors` cl
 what PTB used to raise, unchanged.
 
 The token is part of every URL. Nothing leaving this module carries the URL: a
-:class:`BotApiError` holds only the Bot API's own description, and transport exceptions
-are described by :func:`describe` (class and message, the token masked) by the channel.
+:class:`BotApiError` holds only the Bot API's own description, and aiohttp's exceptions
+(whose text or ``request_info`` may hold the URL) are replaced by :class:`BotApiUnreachable`,
+told by :func:`describe` with the token masked, not chained.
 """
 
 from __future__ import annotations
@@ -31,9 +32,12 @@ import json
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 from yarl import URL
+
+from crisisd.redaction import MASK
 
 _HEADERS = {"Content-Type": "application/json", "Accept": "application/json"}
 # telegram/error.py TelegramError.__init__: "api_error" prefixes removed, then capitalised
@@ -63,6 +67,18 @@ class BotApiError(Exception):
         self.unreadable = unreadable  # a 2xx that carries no result, or no JSON at all
 
 
+class BotApiUnreachable(Exception):
+    """No answer: a timeout, a refused or lost connection, a broken reply. Raised in place of
+    aiohttp's exception, whose text and attributes may hold the URL (and so the token): its
+    message is told without the URL, the token masked, and the original is not chained."""
+
+    def __init__(self, reason: str, *, timed_out: bool = False, lost: bool = True) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.timed_out = timed_out
+        self.lost = lost  # the server could not be reached (the breaker counts it)
+
+
 @dataclass(frozen=True, slots=True)
 class Timeouts:
     total: float  # one request, from asking for a connection to the last byte read
@@ -79,6 +95,7 @@ class BotApiClient:
     def __init__(self, base_url: str, token: str, *, concurrency: int, timeouts: Timeouts) -> None:
         self.base_url = base_url  # e.g. https://api.telegram.org/bot (no token)
         self._root = base_url + token + "/"
+        self._secrets = (token, quote(token, safe=""))  # as written, and URL-encoded
         self._urls: dict[str, URL] = {}
         self._concurrency = max(1, concurrency)
         self._timeout = aiohttp.ClientTimeout(
@@ -106,16 +123,27 @@ class BotApiClient:
         return self._session
 
     async def call(self, method: str, params: dict[str, Any]) -> Any:
-        """POST ``params`` as JSON to ``method``; the ``result``, or :class:`BotApiError`.
-
-        Transport failures raise as aiohttp raises them (``TimeoutError``,
-        ``aiohttp.ClientError``, ``OSError``): their text may hold the URL.
-        """
+        """POST ``params`` as JSON to ``method``; the ``result``, or :class:`BotApiError`
+        (refused), or :class:`BotApiUnreachable` (no answer), never an aiohttp exception."""
         body = json.dumps(params, ensure_ascii=False, separators=(",", ":")).encode()
-        # A redirect would carry the token to another host: never followed.
-        async with self.session.post(self.url(method), data=body, allow_redirects=False) as resp:
-            status, raw = resp.status, await resp.read()
+        try:
+            # A redirect would carry the token to another host: never followed.
+            url = self.url(method)
+            async with self.session.post(url, data=body, allow_redirects=False) as resp:
+                status, raw = resp.status, await resp.read()
+        except TimeoutError:  # the ClientTimeout's, aiohttp's ServerTimeoutError
+            raise BotApiUnreachable("timed out waiting for the Bot API", timed_out=True) from None
+        except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, OSError) as exc:
+            raise BotApiUnreachable(f"network error: {self._mask(describe(exc))}") from None
+        except aiohttp.ClientError as exc:
+            reason = f"network or server error: {self._mask(describe(exc))}"
+            raise BotApiUnreachable(reason, lost=False) from None
         return answer(status, raw)
+
+    def _mask(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, MASK)
+        return text
 
     async def aclose(self) -> None:
         if self._session is not None and not self._session.closed:

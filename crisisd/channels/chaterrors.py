@@ -2,8 +2,8 @@
 
 The outbox's client (:mod:`crisisd.channels.botapi`) reads an answer as python-telegram-bot
 22 does (``telegram/request/_baserequest.py``) and raises :class:`BotApiError` with the
-HTTP status, the description and the response parameters; a lost connection or a timeout
-raises as aiohttp raises it. A 400 is read by its description, since Telegram and Bale use
+HTTP status, the description and the response parameters, and ``BotApiUnreachable`` for a
+timeout or a lost connection. A 400 is read by its description, since Telegram and Bale use
 one status for faults of the recipient, of the message and (Bale) of pacing::
 
     400 about the recipient (chat or user not found, no rights)  Failed(recipient)
@@ -50,7 +50,7 @@ from typing import TYPE_CHECKING
 import aiohttp
 
 from crisisd.channels.base import Failed, Retry
-from crisisd.channels.botapi import BotApiError, describe
+from crisisd.channels.botapi import BotApiError, BotApiUnreachable, describe
 
 if TYPE_CHECKING:  # PTB is the officers' bot's: never imported for the outbox
     from telegram.error import RetryAfter
@@ -105,6 +105,8 @@ def classify(
     follow; ``clean`` takes secrets out of the text before a piece of it is quoted."""
     if isinstance(exc, BotApiError):
         return refusal(exc, text, clean)
+    if isinstance(exc, BotApiUnreachable):  # what the client makes of aiohttp's errors
+        return Retry(RETRY_TRANSIENT, exc.reason, unreachable=exc.lost)
     if isinstance(exc, TimeoutError):  # asyncio's and aiohttp's (ServerTimeoutError)
         return Retry(RETRY_TRANSIENT, "timed out waiting for the Bot API", unreachable=True)
     if isinstance(exc, aiohttp.ClientConnectionError | aiohttp.ClientPayloadError | OSError):
