@@ -503,10 +503,10 @@ async def test_a_supergroup_move_is_kept_in_the_store(scripted: Scripted, store:
 
 
 def test_the_outbox_does_not_load_python_telegram_bot() -> None:
-    """The channels (and so a daemon without the officers' bot) never import PTB or httpx."""
+    """The channels and the daemon (without the officers' bot) never import PTB or httpx."""
     code = (
         "import sys, crisisd.channels.registry, crisisd.channels.chatmoves, "
-        "crisisd.delivery.dispatcher\n"
+        "crisisd.delivery.dispatcher, crisisd.service\n"
         "print(sorted({m.split('.')[0] for m in sys.modules} & {'telegram', 'httpx'}))"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
