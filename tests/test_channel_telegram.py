@@ -31,7 +31,7 @@ from crisisd.channels.base import (
     Retry,
     Sent,
 )
-from crisisd.channels.botapi import BotApiClient, BotApiUnreachable, Timeouts
+from crisisd.channels.botapi import BotApiClient, BotApiUnreachable, Timeouts, env_proxy
 from crisisd.channels.chaterrors import classify
 from crisisd.channels.chatmoves import follow_moves
 from crisisd.channels.telegram import ChatMoved, TelegramChannel, chat_id_of, messenger_limits
@@ -558,3 +558,21 @@ async def test_sends_json_as_the_bot_api_documents(scripted: Scripted) -> None:
     assert sent["link_preview_options"] == {"is_disabled": True}
     assert sent["reply_markup"]["inline_keyboard"][0][0]["callback_data"].startswith("ack:")
     assert scripted.content_types == ["application/json"]
+
+
+async def test_a_proxy_from_the_environment_is_used(
+    scripted: Scripted, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """HTTP(S)_PROXY is honoured, as httpx under PTB honoured it: the request for a host that
+    does not exist reaches the fake through the proxy variable (the fake answers as proxy)."""
+    for name in ("NO_PROXY", "no_proxy", "HTTPS_PROXY", "https_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", scripted.url)
+    ch = make_channel("http://bot-api.invalid")
+    try:
+        assert isinstance(await ch.send(message()), Sent)
+    finally:
+        await ch.aclose()
+    assert [r["chat_id"] for r in scripted.requests] == [USER]
+    monkeypatch.setenv("NO_PROXY", "bot-api.invalid")
+    assert env_proxy("http://bot-api.invalid/bot") == (None, None)

@@ -35,6 +35,7 @@ from typing import Any
 from urllib.parse import quote
 
 import aiohttp
+from aiohttp.helpers import get_env_proxy_for_url
 from yarl import URL
 
 from crisisd.redaction import MASK
@@ -102,6 +103,7 @@ class BotApiClient:
             total=timeouts.total, sock_connect=min(timeouts.total, timeouts.connect)
         )
         self._session: aiohttp.ClientSession | None = None
+        self._proxy, self._proxy_auth = env_proxy(base_url)
 
     def url(self, method: str) -> URL:
         """The method's URL, parsed once (``encoded``: the token is sent as configured)."""
@@ -117,8 +119,7 @@ class BotApiClient:
                 connector=aiohttp.TCPConnector(limit=self._concurrency),
                 timeout=self._timeout,
                 headers=_HEADERS,
-                # httpx, under PTB, honoured HTTP(S)_PROXY / NO_PROXY: so does this
-                trust_env=True,
+                cookie_jar=aiohttp.DummyCookieJar(),  # the Bot API sets none
             )
         return self._session
 
@@ -129,7 +130,13 @@ class BotApiClient:
         try:
             # A redirect would carry the token to another host: never followed.
             url = self.url(method)
-            async with self.session.post(url, data=body, allow_redirects=False) as resp:
+            async with self.session.post(
+                url,
+                data=body,
+                allow_redirects=False,
+                proxy=self._proxy,
+                proxy_auth=self._proxy_auth,
+            ) as resp:
                 status, raw = resp.status, await resp.read()
         except TimeoutError:  # the ClientTimeout's, aiohttp's ServerTimeoutError
             raise BotApiUnreachable("timed out waiting for the Bot API", timed_out=True) from None
@@ -149,6 +156,20 @@ class BotApiClient:
         if self._session is not None and not self._session.closed:
             await self._session.close()
         self._session = None
+
+
+def env_proxy(base_url: str) -> tuple[URL | None, aiohttp.BasicAuth | None]:
+    """The proxy HTTP(S)_PROXY / NO_PROXY name for the Bot API's host, read once.
+
+    httpx under PTB honoured them (``trust_env``), and so does this client, but not through
+    aiohttp's ``trust_env``: that reads the environment and ``~/.netrc`` again on every request,
+    in two hops to the thread pool (``aiohttp/client.py`` ``_request``). Only the scheme and
+    host are looked up, so no token is in what aiohttp's lookup may say.
+    """
+    try:
+        return get_env_proxy_for_url(URL(base_url).origin())
+    except (LookupError, ValueError):  # no proxy for it; a base URL without a host
+        return None, None
 
 
 def answer(status: int, raw: bytes) -> Any:
