@@ -8,7 +8,8 @@ https://core.telegram.org/bots/api#making-requests:
 
 - a request is ``POST https://api.telegram.org/bot<token>/<method>`` with the parameters as
   a JSON object (``application/json``); Bale serves the same at
-  ``https://tapi.bale.ai/bot<token>/<method>`` (https://docs.bale.ai/);
+  ``https://tapi.bale.ai/bot<token>/<method>`` (https://docs.bale.ai/), and python-bale-bot
+  sends its ``sendMessage`` as such a JSON POST (``bale/request/http.py`` ``send_message``);
 - the answer is a JSON object with ``ok``; ``{"ok": true, "result": …}`` on success,
   otherwise ``{"ok": false, "error_code": N, "description": "…"}`` with an optional
   ``parameters`` (https://core.telegram.org/bots/api#responseparameters:
