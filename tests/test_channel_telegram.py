@@ -392,10 +392,13 @@ async def test_bale_answers_are_classified_conservatively(
 async def test_transient_faults_give_retry(
     sandbox: Sandbox, channel: TelegramChannel, mode: str
 ) -> None:
+    """A timeout or a dropped connection is counted by the breaker; a 5xx or an HTML page
+    came from a server that answers, so it is not."""
     sandbox.state.faults.update({"mode": mode})
     result = await channel.send(message())
     assert isinstance(result, Retry)
     assert result.after == 2.0
+    assert result.unreachable is (mode in ("drop", "hang"))
 
 
 async def test_unreachable_server_gives_retry() -> None:
@@ -405,6 +408,7 @@ async def test_unreachable_server_gives_retry() -> None:
     finally:
         await ch.aclose()
     assert isinstance(result, Retry)
+    assert result.unreachable
     assert TOKEN not in repr(result)
 
 
