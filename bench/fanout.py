@@ -8,7 +8,10 @@ of their own (``bench.sandbox_proc``) so they do not share this CPU. Measured in
 (b) the loopback limit: bare aiohttp/aiosmtplib clients sending the same messages to the
     same fakes with the same concurrency; (c) the ratio of the two;
 (d) ``open`` -> delivery per channel, from the fakes' own acceptance times;
-(e) peak RSS of this process after the crisisd runs;
+(e) peak RSS of this process from its start to the fan-out's last message recorded as sent
+    (imports, the library, open, the fan-out); the bench's own checks afterwards (every
+    message row read back, the fakes' delivery lists, the raw client's requests) are
+    printed apart as the whole process's peak;
 (f) with Telegram's limits on (30/s, 1/s per chat): 429s counted by the fake and the
     rate achieved.
 
@@ -302,6 +305,7 @@ async def fan_out(p: Pipeline, remote: RemoteSandbox, profile: Path | None) -> d
     async with cpu_busy(remote) as busy:
         await p.all_sent(total, deadline=60 + total / 20)
     elapsed = time.perf_counter() - t_open
+    peak_mb = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)  # before checks
     if prof and profile:
         prof.disable()
         prof.dump_stats(profile)
@@ -318,6 +322,7 @@ async def fan_out(p: Pipeline, remote: RemoteSandbox, profile: Path | None) -> d
         "msgs_per_s": round(total / elapsed),
         "delivery": per_channel(items, accepted),
         "cpu_busy_pct": busy,
+        "peak_rss_mb": peak_mb,
     }
 
 
@@ -447,7 +452,8 @@ async def unlimited(
             crisisd = await fan_out(p, remote, profile)
             crisisd["probes"] = await probes(p, remote, probe_count)
             rows = await p.store.messages_of(crisisd["incident"])
-        crisisd["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        crisisd["process_peak_rss_mb"] = round(rss / 1024)  # with the bench's checks
         load = raw_load(lib, [m for m in rows if m.status == "sent"], remote)
         async with cpu_busy(remote) as busy:
             raw = await blast(load, p.workers)
@@ -507,11 +513,14 @@ def table(r: dict[str, Any]) -> list[tuple[str, str, str]]:
         d = c["delivery"][k]
         name = f"(d) fan-out {n}: first / p50 / p99 of {d['n']} recipients"
         rows.append((name, f"{d['first_ms']} / {d['p50_ms']} / {d['p99_ms']} ms", ""))
-    rss = f"{c['peak_rss_mb']} MB (sandbox process {c['sandbox_peak_rss_mb']} MB)"
+    rss = (
+        f"{c['peak_rss_mb']} MB (with the bench's checks after it {c['process_peak_rss_mb']} MB;"
+        f" sandbox process {c['sandbox_peak_rss_mb']} MB)"
+    )
     rate = f"{lim['msgs_per_s']}/s = {lim['pct_of_30']} % in {lim['seconds']} s"
     return [
         *rows,
-        ("(e) peak RSS, crisisd process", rss, "< 150 MB"),
+        ("(e) peak RSS, crisisd process, start -> all sent", rss, "< 150 MB"),
         (f"(f) limits on, {lim['messages']} Bale msgs: 429s", str(lim["violations"]), "0"),
         ("(f) achieved rate vs 30/s", rate, ">= 90 %"),
     ]

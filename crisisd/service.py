@@ -237,8 +237,6 @@ class Daemon:
 
     async def _start_bots(self, stack: contextlib.AsyncExitStack, sandbox: Sandbox | None) -> None:
         """The officers' bot on every messenger that has it (closed before the dispatcher)."""
-        from crisisd.bot import BotSettings, start_bots  # PTB is heavy: loaded when needed
-
         entries = []
         for m in self.config.messengers:
             if not m.officers_bot:
@@ -249,6 +247,10 @@ class Daemon:
                 entries.append((m, m.base_url, m.token.get_secret_value()))
         if not entries:
             return
+        # PTB and httpx (~11 MB resident) are loaded only for a bot that runs: the outbox
+        # sends through its own client (channels/botapi.py)
+        from crisisd.bot import BotSettings, start_bots
+
         settings = BotSettings()
         if self.config.bots.mode == "webhook" and not self.config.sandbox:
             settings = BotSettings(webhook_url=self.config.api.public_url)

@@ -8,16 +8,18 @@ come from :class:`Scripted`, a loopback server that answers what the test tells 
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from html import escape
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp import web
 from structlog.testing import capture_logs
-from telegram.error import NetworkError
 
 from crisisd import redaction
 from crisisd.channels.balemarkdown import WJ
@@ -29,6 +31,7 @@ from crisisd.channels.base import (
     Retry,
     Sent,
 )
+from crisisd.channels.botapi import BotApiClient, BotApiUnreachable, Timeouts, env_proxy
 from crisisd.channels.chaterrors import classify
 from crisisd.channels.chatmoves import follow_moves
 from crisisd.channels.telegram import ChatMoved, TelegramChannel, chat_id_of, messenger_limits
@@ -45,13 +48,6 @@ USER = 1001
 RLM = "\u200f"
 TIMEOUT = 1.0
 HOSTILE = "<b>x</b> *bold* [x](y) _ ``` `a` &amp; \u202e"
-
-# PTB 22's own RetryAfter.__init__ reads its deprecated int `retry_after` property, so every
-# 429 raises this PTBDeprecationWarning inside PTB (silent by default outside tests). The
-# channel itself reads the timedelta and never triggers it.
-ptb_retry_after_warning = pytest.mark.filterwarnings(
-    "ignore:.*attribute `retry_after` will be of type:telegram.warnings.PTBDeprecationWarning"
-)
 
 
 @dataclass
@@ -99,9 +95,11 @@ class Scripted:
     url: str = ""
     answers: list[tuple[int, Any]] = field(default_factory=list)
     requests: list[dict[str, Any]] = field(default_factory=list)
+    content_types: list[str] = field(default_factory=list)
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
-        params: dict[str, Any] = dict(await request.post())  # PTB sends a form
+        self.content_types.append(request.content_type)
+        params: dict[str, Any] = await request.json()  # the channel sends JSON
         params["chat_id"] = int(params["chat_id"])
         self.requests.append(params)
         if self.answers:
@@ -160,7 +158,8 @@ async def test_is_a_channel_with_the_messenger_limits() -> None:
     assert (ch.name, ch.kind, ch.dialect) == ("telegram", "chat", "telegram_html")
     assert ch.limits.max_length == 4096
     assert (ch.limits.rate_per_second, ch.limits.per_destination_per_second) == (30.0, 1.0)
-    assert ch.bot.base_url == "https://api.telegram.org/bot42:abcd"
+    assert ch.api.base_url == "https://api.telegram.org/bot"
+    assert str(ch.api.url("sendMessage")) == "https://api.telegram.org/bot42:abcd/sendMessage"
 
 
 def test_groups_are_paced_at_twenty_a_minute() -> None:
@@ -253,7 +252,6 @@ async def test_english_button_and_no_button_when_not_asked(
     assert second["reply_markup"] is None
 
 
-@ptb_retry_after_warning
 async def test_flood_control_gives_retry_after(sandbox: Sandbox, channel: TelegramChannel) -> None:
     assert isinstance(await channel.send(message()), Sent)
     result = await channel.send(message())
@@ -262,7 +260,6 @@ async def test_flood_control_gives_retry_after(sandbox: Sandbox, channel: Telegr
     assert sandbox.state.violations == 1
 
 
-@ptb_retry_after_warning
 async def test_injected_429_gives_retry_after_n(sandbox: Sandbox, channel: TelegramChannel) -> None:
     sandbox.state.faults.update({"mode": "rate_limit", "retry_after": 7})
     result = await channel.send(message())
@@ -395,10 +392,13 @@ async def test_bale_answers_are_classified_conservatively(
 async def test_transient_faults_give_retry(
     sandbox: Sandbox, channel: TelegramChannel, mode: str
 ) -> None:
+    """A timeout or a dropped connection is counted by the breaker; a 5xx or an HTML page
+    came from a server that answers, so it is not."""
     sandbox.state.faults.update({"mode": mode})
     result = await channel.send(message())
     assert isinstance(result, Retry)
     assert result.after == 2.0
+    assert result.unreachable is (mode in ("drop", "hang"))
 
 
 async def test_unreachable_server_gives_retry() -> None:
@@ -408,10 +408,10 @@ async def test_unreachable_server_gives_retry() -> None:
     finally:
         await ch.aclose()
     assert isinstance(result, Retry)
+    assert result.unreachable
     assert TOKEN not in repr(result)
 
 
-@ptb_retry_after_warning
 async def test_the_token_never_appears_in_reasons_or_logs(sandbox: Sandbox) -> None:
     """Every failing path, once, with the logs captured."""
     results: list[object] = []
@@ -441,8 +441,8 @@ async def test_the_token_never_appears_in_reasons_or_logs(sandbox: Sandbox) -> N
 
 async def test_a_reason_quoting_the_request_url_is_scrubbed(channel: TelegramChannel) -> None:
     url = f"https://tapi.bale.ai/bot{TOKEN}/sendMessage"
-    raw = classify(NetworkError(f"httpx.ConnectError: cannot reach {url}"))
-    assert TOKEN in raw.reason  # what PTB hands over
+    raw = classify(aiohttp.ClientPayloadError(f"lost the answer from {url}"))
+    assert TOKEN in raw.reason  # what aiohttp hands over
     scrubbed = channel.scrub(raw.reason)
     assert TOKEN not in scrubbed
     assert "bot***/sendMessage" in scrubbed
@@ -504,3 +504,79 @@ async def test_a_supergroup_move_is_kept_in_the_store(scripted: Scripted, store:
     finally:
         await restarted.aclose()
     assert [r["chat_id"] for r in scripted.requests] == [-4002, -1005550001, -1005550001]
+
+
+def test_the_outbox_does_not_load_python_telegram_bot() -> None:
+    """The channels and the daemon (without the officers' bot) never import PTB or httpx."""
+    code = (
+        "import sys, crisisd.channels.registry, crisisd.channels.chatmoves, "
+        "crisisd.delivery.dispatcher, crisisd.service\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'telegram', 'httpx'}))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+
+
+async def test_one_text_to_many_chats_is_rendered_once_and_sent_alike(sandbox: Sandbox) -> None:
+    ch = make_channel(sandbox.url, "bale")
+    chats = (3001, 3002)
+    for chat in chats:
+        sandbox.state.add_user(chat, f"Staff {chat}")
+    try:
+        for chat in chats:
+            text = f"{RLM}<b>هشدار</b>\n{escape(HOSTILE)}"
+            msg = message(text, address=str(chat), key=f"inc-1/step-0/w{chat}/bale")
+            assert isinstance(await ch.send(msg), Sent)
+    finally:
+        await ch.aclose()
+    first, second = (sandbox.state.sent(chat_id=chat)[0] for chat in chats)
+    assert first["text"] == second["text"] and HOSTILE in first["plain"].replace(WJ, "")
+    assert first["reply_markup"] != second["reply_markup"]  # each its own ack code
+
+
+async def test_no_exception_from_the_client_carries_the_url_or_the_token() -> None:
+    """aiohttp's errors (whose text and request_info hold the URL) are replaced, not chained."""
+    api = BotApiClient(
+        "http://127.0.0.1:9/bot", TOKEN, concurrency=1, timeouts=Timeouts(total=1.0, connect=1.0)
+    )
+    try:
+        with pytest.raises(BotApiUnreachable) as caught:
+            await api.call("sendMessage", {"chat_id": USER, "text": "x"})
+    finally:
+        await api.aclose()
+    exc = caught.value
+    assert exc.lost and exc.__cause__ is None and exc.__suppress_context__
+    assert TOKEN not in str(exc) and TOKEN not in repr(exc) and "SECRET" not in exc.reason
+    assert "127.0.0.1:9" in exc.reason  # says where, without the path
+
+
+async def test_sends_json_as_the_bot_api_documents(scripted: Scripted) -> None:
+    """One POST with a JSON body per message: ids as numbers, the keyboard as an object."""
+    ch = make_channel(scripted.url)
+    try:
+        assert isinstance(await ch.send(message(address="-4003")), Sent)
+    finally:
+        await ch.aclose()
+    [sent] = scripted.requests
+    assert sent["chat_id"] == -4003 and sent["parse_mode"] == "HTML"
+    assert sent["link_preview_options"] == {"is_disabled": True}
+    assert sent["reply_markup"]["inline_keyboard"][0][0]["callback_data"].startswith("ack:")
+    assert scripted.content_types == ["application/json"]
+
+
+async def test_a_proxy_from_the_environment_is_used(
+    scripted: Scripted, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """HTTP(S)_PROXY is honoured, as httpx under PTB honoured it: the request for a host that
+    does not exist reaches the fake through the proxy variable (the fake answers as proxy)."""
+    for name in ("NO_PROXY", "no_proxy", "HTTPS_PROXY", "https_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", scripted.url)
+    ch = make_channel("http://bot-api.invalid")
+    try:
+        assert isinstance(await ch.send(message()), Sent)
+    finally:
+        await ch.aclose()
+    assert [r["chat_id"] for r in scripted.requests] == [USER]
+    monkeypatch.setenv("NO_PROXY", "bot-api.invalid")
+    assert env_proxy("http://bot-api.invalid/bot") == (None, None)

@@ -1,10 +1,10 @@
 """What a failed Bot API request means for delivery (Telegram and Bale alike).
 
-python-telegram-bot raises by HTTP status (``telegram/request/_baserequest.py``): 403
-Forbidden, 401/404 InvalidToken, 400 BadRequest, 409 Conflict, a ``retry_after`` as
-RetryAfter, a ``migrate_to_chat_id`` as ChatMigrated, anything else as NetworkError.
-A 400 is read by its description, since Telegram and Bale use one status for faults of
-the recipient, of the message and (Bale) of pacing::
+The outbox's client (:mod:`crisisd.channels.botapi`) reads an answer as python-telegram-bot
+22 does (``telegram/request/_baserequest.py``) and raises :class:`BotApiError` with the
+HTTP status, the description and the response parameters, and ``BotApiUnreachable`` for a
+timeout or a lost connection. A 400 is read by its description, since Telegram and Bale use
+one status for faults of the recipient, of the message and (Bale) of pacing::
 
     400 about the recipient (chat or user not found, no rights)  Failed(recipient)
     400 about the message itself (can't parse entities, too
@@ -16,7 +16,7 @@ the recipient, of the message and (Bale) of pacing::
                                                                  dispatcher fails over
     403 blocked, kicked, deactivated                             Failed(recipient)
     401/404 token or URL refused                                 Failed(channel)
-    429 with retry_after                                         Retry(retry_after,
+    any status with parameters.retry_after                       Retry(retry_after,
                                                                  scope="channel")
     timeouts, lost or refused connections                        Retry(RETRY_TRANSIENT,
                                                                  unreachable=True)
@@ -45,22 +45,15 @@ import re
 import warnings
 from collections.abc import Callable
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
-import httpx
-from telegram.error import (
-    BadRequest,
-    ChatMigrated,
-    EndPointNotFound,
-    Forbidden,
-    InvalidToken,
-    NetworkError,
-    RetryAfter,
-    TelegramError,
-    TimedOut,
-)
-from telegram.warnings import PTBDeprecationWarning
+import aiohttp
 
 from crisisd.channels.base import Failed, Retry
+from crisisd.channels.botapi import BotApiError, BotApiUnreachable, describe
+
+if TYPE_CHECKING:  # PTB is the officers' bot's: never imported for the outbox
+    from telegram.error import RetryAfter
 
 RETRY_TRANSIENT = 2.0  # seconds: 5xx, timeouts, broken connections, unreadable replies
 RETRY_REFUSED = 10.0  # a 400 nobody documents: maybe passing, maybe not; a few tries
@@ -108,39 +101,51 @@ def _same(text: str) -> str:
 def classify(
     exc: BaseException, text: str = "", clean: Callable[[str], str] = _same
 ) -> Retry | Failed:
-    """What a failed sendMessage of ``text`` means. ChatMigrated is the caller's to follow;
-    ``clean`` takes secrets out of the text before a piece of it is quoted."""
-    # Order matters: BadRequest, TimedOut and ChatMigrated are NetworkError's kin.
-    if isinstance(exc, RetryAfter):
-        after = retry_after_seconds(exc)
+    """What a failed sendMessage of ``text`` means. A move to a supergroup is the caller's to
+    follow; ``clean`` takes secrets out of the text before a piece of it is quoted."""
+    if isinstance(exc, BotApiError):
+        return refusal(exc, text, clean)
+    if isinstance(exc, BotApiUnreachable):  # what the client makes of aiohttp's errors
+        return Retry(RETRY_TRANSIENT, exc.reason, unreachable=exc.lost)
+    if isinstance(exc, TimeoutError):  # asyncio's and aiohttp's (ServerTimeoutError)
+        return Retry(RETRY_TRANSIENT, "timed out waiting for the Bot API", unreachable=True)
+    if isinstance(exc, aiohttp.ClientConnectionError | aiohttp.ClientPayloadError | OSError):
+        # refused, reset, dropped mid-answer: the server cannot be reached (the breaker counts it)
+        return Retry(RETRY_TRANSIENT, f"network error: {describe(exc)}", unreachable=True)
+    if isinstance(exc, aiohttp.ClientError):
+        return Retry(RETRY_TRANSIENT, f"network or server error: {describe(exc)}")
+    return Retry(after=RETRY_TRANSIENT, reason=f"unexpected {describe(exc)}")
+
+
+def refusal(
+    err: BotApiError, text: str = "", clean: Callable[[str], str] = _same
+) -> Retry | Failed:
+    """A Bot API answer that is not a success, by its parameters first, then its status (the
+    order of PTB's ``_request_wrapper``)."""
+    said = err.description
+    if err.retry_after:
+        after = err.retry_after
         return Retry(after, f"flood control: retry after {after:g} s", scope="channel")
-    if isinstance(exc, ChatMigrated):
-        return Failed(f"group moved to supergroup {exc.new_chat_id}: update the address")
-    if isinstance(exc, Forbidden):
-        return Failed(f"forbidden: {exc.message}")
-    if isinstance(exc, InvalidToken | EndPointNotFound):
+    if err.migrate_to_chat_id:
+        return Failed(f"group moved to supergroup {err.migrate_to_chat_id}: update the address")
+    if err.unreadable:  # a 2xx that is no Bot API answer
+        return Retry(RETRY_TRANSIENT, f"unusable reply from the Bot API: {said}")
+    if err.status == 403:
+        return Failed(f"forbidden: {said}")
+    if err.status in (401, 404):
         return Failed(
-            f"the Bot API rejected the token or URL ({exc.message}): check token and base_url",
+            f"the Bot API rejected the token or URL ({said}): check token and base_url",
             scope="channel",
         )
-    if isinstance(exc, BadRequest):
-        return bad_request(exc.message, text, clean)
-    if isinstance(exc, TimedOut | TimeoutError):
-        return Retry(RETRY_TRANSIENT, "timed out waiting for the Bot API", unreachable=True)
-    if isinstance(exc, NetworkError) and _slow_down(exc.message):
-        # Bale's 429 "bot limit exceed" has no retry_after, so PTB raises a NetworkError
-        # (the text: python-bale-bot bale/error.py; docs/messengers.md [B4])
-        return Retry(RATE_LIMITED, f"asked to slow down: {exc.message}", scope="channel")
-    if isinstance(exc, NetworkError):
-        # PTB raises a bare NetworkError for httpx's transport errors (refused, reset) and
-        # for a 5xx: only the former says the server cannot be reached.
-        lost = isinstance(exc.__cause__, OSError | httpx.TransportError)
-        return Retry(RETRY_TRANSIENT, f"network or server error: {exc.message}", unreachable=lost)
-    if isinstance(exc, TelegramError):  # e.g. a reply that is not JSON; 409 Conflict
-        return Retry(
-            after=RETRY_TRANSIENT, reason=f"unusable reply from the Bot API: {exc.message}"
-        )
-    return Retry(after=RETRY_TRANSIENT, reason=f"unexpected {type(exc).__name__}: {exc}")
+    if err.status == 400:
+        return bad_request(said, text, clean)
+    if err.status == 409:  # Conflict: another getUpdates or a webhook; not the message's
+        return Retry(RETRY_TRANSIENT, f"unusable reply from the Bot API: {said}")
+    if _slow_down(said):
+        # Bale's 429 "bot limit exceed" has no retry_after (the text: python-bale-bot
+        # bale/error.py; docs/messengers.md [B4]); Bale's 420 "Flood" (Balethon)
+        return Retry(RATE_LIMITED, f"asked to slow down: {said}", scope="channel")
+    return Retry(RETRY_TRANSIENT, f"network or server error: {said} (HTTP {err.status})")
 
 
 def bad_request(description: str, text: str, clean: Callable[[str], str] = _same) -> Retry | Failed:
@@ -179,7 +184,10 @@ def snippet(text: str, description: str = "", clean: Callable[[str], str] = _sam
 
 
 def retry_after_seconds(exc: RetryAfter) -> float:
-    """RetryAfter's wait in seconds, without touching PTB's deprecated int property."""
+    """PTB's RetryAfter's wait in seconds (the officers' bot), without touching PTB's
+    deprecated int property."""
+    from telegram.warnings import PTBDeprecationWarning  # only the bot has PTB loaded
+
     raw = getattr(exc, "_retry_after", None)
     if isinstance(raw, timedelta):
         return raw.total_seconds()

@@ -1,4 +1,4 @@
-"""Telegram and Bale (any Telegram-compatible Bot API) through python-telegram-bot.
+"""Telegram and Bale (any Telegram-compatible Bot API): the outbox's sending path.
 
 One configured :class:`~crisisd.config.Messenger` is one channel. Messages arrive as
 Telegram HTML and leave in the messenger's dialect (:mod:`crisisd.channels.dialects`:
@@ -21,11 +21,14 @@ Outcomes are classified by :mod:`crisisd.channels.chaterrors`; in short::
 The per-chat, per-group and global rates are the dispatcher's job (``limits``); a 429
 that still comes back is honoured through ``Retry.after``. The token is part of every
 request URL, so each reason is scrubbed of it before it leaves this module.
+
+Requests go through :class:`~crisisd.channels.botapi.BotApiClient` (one aiohttp session per
+channel, the parameters as JSON: https://core.telegram.org/bots/api#making-requests), not
+python-telegram-bot, which the officers' bot keeps: this module never imports it.
 """
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import re
 from collections.abc import Awaitable, Callable
@@ -34,9 +37,6 @@ from typing import Any
 from urllib.parse import quote
 
 import structlog
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, Message
-from telegram.error import ChatMigrated
-from telegram.request import HTTPXRequest
 
 from crisisd import redaction
 from crisisd.channels.base import (
@@ -48,6 +48,7 @@ from crisisd.channels.base import (
     SendResult,
     Sent,
 )
+from crisisd.channels.botapi import BotApiClient, BotApiError, Timeouts
 from crisisd.channels.capabilities import capabilities, dialect
 from crisisd.channels.chaterrors import classify
 from crisisd.channels.dialects import ChatText, render_chat
@@ -63,8 +64,11 @@ ACK_LABELS = {"fa": "✅ دریافت شد", "en": "✅ Acknowledge"}
 MASK = redaction.MASK
 _CHAT_ID = re.compile(r"-?[0-9]{1,20}")
 _USERNAME = re.compile(r"@[A-Za-z][A-Za-z0-9_]{3,31}")
-# Fields PTB needs to read a Message: a partial answer lacking one is still an "ok".
-_MESSAGE_FIELDS = frozenset({"date", "chat", "message_id"})
+# https://core.telegram.org/bots/api#linkpreviewoptions: no preview under an alert
+_NO_PREVIEW = {"is_disabled": True}
+# A fan-out sends one text to thousands of chats: each distinct text is converted and
+# fitted once (the dialect conversion and fitting were a third of the channel's time).
+RENDERED_KEEP = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,22 +134,12 @@ class TelegramChannel:
         self.migrated: dict[int, int] = {}  # group -> supergroup, learnt from the Bot API
         self.on_migrate: Callable[[ChatMoved], Awaitable[None]] | None = None
         self._token = token
-        timeout = self.limits.timeout_seconds
-        self._requests = tuple(
-            HTTPXRequest(
-                connection_pool_size=size,
-                read_timeout=timeout,
-                write_timeout=timeout,
-                connect_timeout=min(timeout, self.limits.connect_timeout_seconds),
-                pool_timeout=timeout,
-            )
-            for size in (self.limits.concurrency, 1)  # sends; getUpdates (unused, but owned)
-        )
-        self.bot = Bot(
+        self._rendered: dict[str, ChatText] = {}
+        self.api = BotApiClient(
+            base_url or messenger.base_url,
             token,
-            base_url=base_url or messenger.base_url,
-            request=self._requests[0],
-            get_updates_request=self._requests[1],
+            concurrency=self.limits.concurrency,
+            timeouts=Timeouts(self.limits.timeout_seconds, self.limits.connect_timeout_seconds),
         )
 
     async def send(self, msg: OutboundMessage) -> SendResult:
@@ -155,7 +149,7 @@ class TelegramChannel:
             return Failed(f"'{msg.address}' is not a chat id or @username", scope="recipient")
         if isinstance(chat_id, int):
             chat_id = self.migrated.get(chat_id, chat_id)
-        out = render_chat(msg.text, self.dialect, limit=self.limits.max_length)
+        out = self._render(msg.text)
         markup = ack_markup(msg) if msg.ack_button else roll_call_markup(msg)
         result = await self._attempt(chat_id, out, markup)
         if isinstance(result, _Moved) and isinstance(chat_id, int):
@@ -173,30 +167,37 @@ class TelegramChannel:
             )
         return result
 
+    def _render(self, markup: str) -> ChatText:
+        """The text in this messenger's dialect, fitted; the same text is rendered once."""
+        out = self._rendered.get(markup)
+        if out is None:
+            out = render_chat(markup, self.dialect, limit=self.limits.max_length)
+            if len(self._rendered) >= RENDERED_KEEP:
+                self._rendered.pop(next(iter(self._rendered)))  # the oldest
+            self._rendered[markup] = out
+        return out
+
     async def _attempt(
-        self, chat_id: int | str, out: ChatText, markup: InlineKeyboardMarkup | None
+        self, chat_id: int | str, out: ChatText, markup: dict[str, Any] | None
     ) -> SendResult | _Moved:
-        preview = LinkPreviewOptions(is_disabled=True) if self.caps.link_preview_options else None
+        # https://core.telegram.org/bots/api#sendmessage; Bale takes no parse_mode and no
+        # link_preview_options (capabilities.py): parameters it does not take are left out.
+        params: dict[str, Any] = {"chat_id": chat_id, "text": out.text}
+        if out.parse_mode is not None:
+            params["parse_mode"] = out.parse_mode
+        if self.caps.link_preview_options:
+            params["link_preview_options"] = _NO_PREVIEW
+        if markup is not None:
+            params["reply_markup"] = markup
         try:
-            async with asyncio.timeout(self.limits.timeout_seconds):
-                sent: Any = await self.bot.send_message(
-                    chat_id=chat_id,
-                    text=out.text,
-                    parse_mode=out.parse_mode,  # None (not sent) for Bale and plain
-                    link_preview_options=preview,
-                    reply_markup=markup,
-                )
-        except ChatMigrated as exc:
-            return _Moved(int(exc.new_chat_id))
-        except KeyError as exc:
-            if exc.args and exc.args[0] in _MESSAGE_FIELDS:  # "ok", but a partial Message
-                return Sent(provider_id=f"{chat_id}:")
+            sent = await self.api.call("sendMessage", params)
+        except BotApiError as exc:
+            if exc.migrate_to_chat_id:
+                return _Moved(exc.migrate_to_chat_id)
             return self._scrubbed(classify(exc, out.text, self.scrub))
         except Exception as exc:  # noqa: BLE001 - a channel reports failures, it never raises them
             return self._scrubbed(classify(exc, out.text, self.scrub))
-        if isinstance(sent, Message):
-            return Sent(provider_id=f"{sent.chat.id}:{sent.message_id}")
-        return Sent(provider_id=f"{chat_id}:")  # Bale may answer a bare `true`
+        return Sent(provider_id=provider_id(sent, chat_id))
 
     async def _moved(self, msg: OutboundMessage, old: int, new: int) -> None:
         """Remember the supergroup, say so, and let whoever listens record it."""
@@ -219,15 +220,14 @@ class TelegramChannel:
     async def probe(self) -> str | None:
         """Whether the Bot API answers, sending nothing (getMe). None when it did."""
         try:
-            async with asyncio.timeout(self.limits.timeout_seconds):
-                await self.bot.get_me()
+            await self.api.call("getMe", {})  # https://core.telegram.org/bots/api#getme
         except Exception as exc:  # noqa: BLE001 - a probe reports, it never raises
             return self.scrub(classify(exc).reason)
         return None
 
     async def aclose(self) -> None:
-        """Close the HTTP connection pools."""
-        await asyncio.gather(*(request.shutdown() for request in self._requests))
+        """Close the HTTP session (a later send opens a new one)."""
+        await self.api.aclose()
 
     def scrub(self, text: str) -> str:
         """``text`` without this channel's token (raw or URL-encoded) or any known secret."""
@@ -249,8 +249,19 @@ def chat_id_of(address: str) -> int | str | None:
     return int(address) if _CHAT_ID.fullmatch(address) else None  # "+98…" is a phone, not an id
 
 
-def ack_markup(msg: OutboundMessage) -> InlineKeyboardMarkup:
-    """One "Acknowledge" button in the message's language."""
+def provider_id(sent: Any, chat_id: int | str) -> str:
+    """``<chat id>:<message id>`` from the Message sent; ``<chat id>:`` when the answer is
+    Bale's bare ``true`` or a Message lacking its chat or id (still accepted)."""
+    if isinstance(sent, dict):
+        chat, message_id = sent.get("chat"), sent.get("message_id")
+        if isinstance(chat, dict) and "id" in chat and message_id is not None and "date" in sent:
+            return f"{chat['id']}:{message_id}"
+    return f"{chat_id}:"
+
+
+def ack_markup(msg: OutboundMessage) -> dict[str, Any]:
+    """One "Acknowledge" button in the message's language: an InlineKeyboardMarkup as the
+    Bot API takes it (https://core.telegram.org/bots/api#inlinekeyboardmarkup)."""
     label = ACK_LABELS.get(msg.lang, ACK_LABELS["en"])
     data = ACK_CALLBACK_PREFIX + ack_code(msg.key)
-    return InlineKeyboardMarkup([[InlineKeyboardButton(label, callback_data=data)]])
+    return {"inline_keyboard": [[{"text": label, "callback_data": data}]]}
