@@ -84,7 +84,7 @@ class Store(SettingsMixin, DueMixin, OutboxMixin):
         Returns (incident id, created). With an idempotency key already used, the
         earlier incident's id is returned and nothing is written.
         """
-        async with self.write() as conn:
+        async with self.write(queues=True) as conn:
             if idempotency_key is not None:
                 existing = await conn.scalar(
                     sa.select(incidents.c.id).where(incidents.c.idempotency_key == idempotency_key)
@@ -172,7 +172,7 @@ class Store(SettingsMixin, DueMixin, OutboxMixin):
         escalated_ids: Iterable[int],
     ) -> int:
         cancelled = 0
-        async with self.write() as conn:
+        async with self.write(queues=bool(plan.messages)) as conn:
             if cancel is not None:
                 # Claimed ones too: a worker's later "retry" must not bring them back
                 # (record() only updates messages still in "sending").

@@ -126,7 +126,7 @@ class OutboxMixin(Transactions):
     _hot: tuple[AsyncConnection, aiosqlite.Connection] | None
 
     @contextlib.asynccontextmanager
-    async def _writing(self, urgent: bool) -> AsyncIterator[Target]:
+    async def _writing(self, urgent: bool, claim: bool = False) -> AsyncIterator[Target]:
         """The dispatcher's write transaction (claims and records).
 
         On SQLite: one connection kept for them, with ``BEGIN IMMEDIATE`` and ``COMMIT``
@@ -137,7 +137,7 @@ class OutboxMixin(Transactions):
             async with self.write(urgent) as conn:
                 yield conn
             return
-        async with self._gate.hold(urgent):
+        async with self._gate.hold(urgent, claim):
             raw = await self._hot_connection()
             if raw.in_transaction:  # left open by a cancelled write (see _roll_back_hot)
                 await self._roll_back_hot()
@@ -238,7 +238,7 @@ class OutboxMixin(Transactions):
         claim = self._prepared.get(
             ("claim", busy, room, over), lambda: _claim_statement(busy, room, over), _CLAIMED
         )
-        async with self._writing(urgent) as conn:
+        async with self._writing(urgent, claim=True) as conn:
             rows = await claim.fetch(conn, params)
         claimed = [MessageRow(*r) for r in rows]
         claimed.sort(key=lambda m: (m.priority, m.not_before, m.id))
