@@ -12,7 +12,7 @@ from pathlib import Path
 from crisisd.channels.base import ChannelLimits, OutboundMessage, SendResult, Sent
 from crisisd.config import Config
 from crisisd.delivery.dispatcher import Dispatcher
-from crisisd.domain import IncidentReport
+from crisisd.domain import IncidentReport, MessageStatus
 from crisisd.incidents import IncidentService
 from crisisd.library.loader import load_library
 from crisisd.store import MessageRow, Store
@@ -117,6 +117,6 @@ async def test_an_alert_overtakes_a_full_queue_without_another_batch_of_the_back
         assert first <= 2  # one in the worker's hand at most, then the alert
         # The claim that took the alert took none of the backlog still in the outbox.
         statuses = [m.status for m in await store.messages_of(backlog.incident_id)]
-        assert statuses.count("pending") == STAFF - 50
+        assert statuses.count(MessageStatus.PENDING) == STAFF - 50
     finally:
         await d.drain(grace=0.5)
