@@ -26,6 +26,7 @@ from crisisd.delivery.decide import JITTER, RetryPolicy, decide
 from crisisd.delivery.guard import ChannelGuard, OnDown
 from crisisd.delivery.health import delivery_health
 from crisisd.delivery.pacing import Pacer
+from crisisd.delivery.queueing import SendQueue, queued
 from crisisd.delivery.storewait import StoreWait
 from crisisd.domain import channel_kind
 from crisisd.metrics import Metrics
@@ -54,12 +55,7 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-Queued = tuple[int, datetime, int, MessageRow]
 _CHOOSE_NOW = 0.002  # a slot this close is taken by the message in hand
-
-
-def _queued(msg: MessageRow) -> Queued:
-    return (msg.priority, msg.not_before, msg.id, msg)
 
 
 class Dispatcher:
@@ -100,7 +96,7 @@ class Dispatcher:
         # Every loop below runs as a supervised part: a dead one is logged, shown and restarted.
         self.supervisor = supervisor or Supervisor(metrics=metrics)
         # Per channel, highest priority first: a claimed emergency alert overtakes the backlog.
-        self._queues: dict[str, asyncio.PriorityQueue[Queued]] = {}
+        self._queues: dict[str, SendQueue] = {}
         self._pacers = {name: Pacer(ch.limits) for name, ch in channels.items()}
         self._claimed: dict[int, MessageRow] = {}
         self._outcomes: list[Outcome] = []
@@ -155,7 +151,7 @@ class Dispatcher:
             log.warning("dispatch.recovered_claims", worker=self.worker_id, messages=recovered)
         spawn = self.supervisor.spawn
         for name, ch in self.channels.items():
-            queue: asyncio.PriorityQueue[Queued] = asyncio.PriorityQueue()
+            queue = SendQueue()
             self._queues[name] = queue
             for i in range(ch.limits.concurrency):
                 worker = functools.partial(self._worker, name, queue)
@@ -205,17 +201,17 @@ class Dispatcher:
             # Cleared before the claim: a kick that arrives during it is not lost.
             self._wake.clear()
             urgent, self._kicked = self._kicked, False
-            # A kick (something new, perhaps an alert) claims on every channel: an alert
-            # must not wait for a full channel's queue to drain. It overfills a queue by one
-            # batch at most.
-            busy = [] if urgent else self._busy()
-            # With a channel busy, the claim reads only the channels that have room: reading
-            # past a long backlog of the busy one held the write lock for every claim.
-            room = [n for n in self._queues if n not in busy] if busy else None
+            # A channel whose queue is full gives only messages more urgent than all it holds:
+            # an alert overtakes its backlog at once, and the backlog is not read through
+            # (that held the write lock for every claim). After a kick, so does a channel
+            # with more than its low-water mark queued: the claim that takes the alert takes
+            # no batch of backlog with it. The others claim as usual.
+            ahead = self._ahead(urgent)
+            room = [n for n in self._queues if n not in ahead] if ahead else None
             got: list[MessageRow] = []
             try:
                 got = await self.store.claim(
-                    self.worker_id, self.clock(), self.batch, self.lease, busy, urgent, room
+                    self.worker_id, self.clock(), self.batch, self.lease, (), urgent, room, ahead
                 )
             except Exception as exc:  # noqa: BLE001 - the store may be briefly unavailable
                 self._kicked = self._kicked or urgent  # the kick is still owed
@@ -232,13 +228,21 @@ class Dispatcher:
                         msg, Failed(f"channel '{msg.channel}' is not configured", "channel")
                     )
                 else:
-                    queue.put_nowait(_queued(msg))
+                    queue.put_nowait(queued(msg))
             if len(got) < self.batch:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.idle_poll)
 
-    def _busy(self) -> list[str]:
-        return [n for n, q in self._queues.items() if q.qsize() >= self.capacity(n)]
+    def _ahead(self, urgent: bool) -> dict[str, int]:
+        """Channels with enough queued (see the claim loop), each with the priority of its
+        most urgent message queued."""
+        ahead = {}
+        for name, queue in self._queues.items():
+            enough = self.capacity(name) // 2 + 1 if urgent else self.capacity(name)
+            head = queue.head_priority()
+            if head is not None and queue.qsize() >= enough:
+                ahead[name] = head
+        return ahead
 
     async def _lease_loop(self) -> None:
         period = max(1.0, self.lease.total_seconds() / 3)
@@ -255,7 +259,7 @@ class Dispatcher:
 
     # -- sending ----------------------------------------------------------------------------
 
-    async def _worker(self, name: str, queue: asyncio.PriorityQueue[Queued]) -> None:
+    async def _worker(self, name: str, queue: SendQueue) -> None:
         """One sender of one channel. When it dies (its supervisor starts it again), the
         message in its hand is no longer renewed: the lease runs out and it is claimed anew."""
         hand: list[MessageRow] = []
@@ -266,9 +270,7 @@ class Dispatcher:
                 self._claimed.pop(msg.id, None)
             raise
 
-    async def _send_loop(
-        self, name: str, queue: asyncio.PriorityQueue[Queued], hand: list[MessageRow]
-    ) -> None:
+    async def _send_loop(self, name: str, queue: SendQueue, hand: list[MessageRow]) -> None:
         channel = self.channels[name]
         pacer = self._pacers[name]
         loop = asyncio.get_running_loop()

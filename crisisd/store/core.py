@@ -28,6 +28,7 @@ from crisisd.store.outbox import OutboxMixin
 from crisisd.store.prepared import PreparedCache
 from crisisd.store.records import AuditEntry, IncidentRow, MessageRow
 from crisisd.store.settings import SettingsMixin
+from crisisd.store.stats import OutboxStats
 from crisisd.store.tables import audit, incidents, messages, tasks
 
 
@@ -45,6 +46,7 @@ class Store(SettingsMixin, DueMixin, OutboxMixin):
         self._gate = WriteGate() if self.dialect == "sqlite" else None
         self._prepared = PreparedCache(self.engine.dialect)
         self._hot = None  # SQLite: the dispatcher's own connection (outbox.py)
+        self._stats = OutboxStats(self.engine)  # PostgreSQL: fresh statistics (stats.py)
 
     @store_operation("apply the schema migrations")
     async def start(self) -> None:
@@ -52,6 +54,7 @@ class Store(SettingsMixin, DueMixin, OutboxMixin):
         await migrate.upgrade(self.engine)
 
     async def aclose(self) -> None:
+        await self._stats.aclose()
         await self._close_hot()
         await self.engine.dispose()
 
@@ -81,7 +84,7 @@ class Store(SettingsMixin, DueMixin, OutboxMixin):
         Returns (incident id, created). With an idempotency key already used, the
         earlier incident's id is returned and nothing is written.
         """
-        async with self.write() as conn:
+        async with self.write(queues=True) as conn:
             if idempotency_key is not None:
                 existing = await conn.scalar(
                     sa.select(incidents.c.id).where(incidents.c.idempotency_key == idempotency_key)
@@ -112,6 +115,7 @@ class Store(SettingsMixin, DueMixin, OutboxMixin):
                 raise
             await self._insert_plan(conn, plan, facts.opened_at, fresh=True)
             await conn.execute(sa.insert(audit).values(**_audit_values(entry)))
+        self._stats.queued(len(plan.messages))
         return facts.id, True
 
     async def _by_key(self, key: str) -> str | None:
@@ -168,7 +172,7 @@ class Store(SettingsMixin, DueMixin, OutboxMixin):
         escalated_ids: Iterable[int],
     ) -> int:
         cancelled = 0
-        async with self.write() as conn:
+        async with self.write(queues=bool(plan.messages)) as conn:
             if cancel is not None:
                 # Claimed ones too: a worker's later "retry" must not bring them back
                 # (record() only updates messages still in "sending").
@@ -209,6 +213,7 @@ class Store(SettingsMixin, DueMixin, OutboxMixin):
             await self._insert_plan(conn, plan, at)
             for entry in entries:
                 await conn.execute(sa.insert(audit).values(**_audit_values(entry)))
+        self._stats.queued(len(plan.messages))
         return cancelled
 
     async def _insert_plan(

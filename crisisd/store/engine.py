@@ -20,6 +20,7 @@ BUSY_TIMEOUT_MS = 10_000
 STATEMENT_TIMEOUT_MS = 60_000  # PostgreSQL: the longest one statement may run or wait
 CONNECT_TIMEOUT_S = 10.0  # PostgreSQL: the longest a new connection may take
 WRITE_OPTION = "crisisd_write"
+FOLLOW_UP = 0.005  # s the SQLite write gate waits for a claim after a person's write
 
 
 def normalize_url(url: str, base: Path | None = None) -> str:
@@ -103,19 +104,33 @@ def _sqlite_pragmas(engine: AsyncEngine) -> None:
 
 class WriteGate:
     """One writer at a time, people first: an incident being opened or acknowledged goes
-    ahead of the dispatcher's routine claims and records that are waiting."""
+    ahead of the dispatcher's claims, and claims ahead of its records, that are waiting.
+
+    After a write that queued messages (``keep``: an incident opened or updated) the gate
+    is kept for :data:`FOLLOW_UP` for the next claim (or person): the claim that the kick
+    following it makes, or the claim loop's own, which the new messages reach either way.
+    Else a record that queued meanwhile took it first, and the alert's claim waited for that
+    whole transaction too. A write that takes a kept gate keeps it for nobody."""
 
     def __init__(self) -> None:
         self._busy = False
         self._waiting: list[tuple[int, int, asyncio.Future[None]]] = []
         self._seq = 0
+        self._kept: asyncio.TimerHandle | None = None
 
     @contextlib.asynccontextmanager
-    async def hold(self, urgent: bool) -> AsyncIterator[None]:
-        if self._busy or self._waiting:
+    async def hold(
+        self, urgent: bool, claim: bool = False, keep: bool = False
+    ) -> AsyncIterator[None]:
+        rank = 0 if urgent else 1 if claim else 2
+        follows = self._kept is not None and rank <= 1
+        if follows and self._kept is not None:  # the gate was kept for this one: take it
+            self._kept.cancel()
+            self._kept = None
+        elif self._busy or self._waiting:
             fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             self._seq += 1
-            heapq.heappush(self._waiting, (0 if urgent else 1, self._seq, fut))
+            heapq.heappush(self._waiting, (rank, self._seq, fut))
             try:
                 await fut
             except asyncio.CancelledError:
@@ -130,15 +145,23 @@ class WriteGate:
         try:
             yield
         finally:
-            self._release()
+            self._release(keep=keep and not follows)
 
-    def _release(self) -> None:
+    def _release(self, keep: bool = False) -> None:
+        if keep and not (self._waiting and self._waiting[0][0] <= 1):
+            loop = asyncio.get_running_loop()
+            self._kept = loop.call_later(FOLLOW_UP, self._let_go)  # _busy stays True
+            return
         while self._waiting:
             *_, fut = heapq.heappop(self._waiting)
             if not fut.done():
                 fut.set_result(None)  # ownership passes on; _busy stays True
                 return
         self._busy = False
+
+    def _let_go(self) -> None:
+        self._kept = None
+        self._release()
 
 
 class Transactions:
@@ -149,9 +172,12 @@ class Transactions:
     _gate: WriteGate | None
 
     @contextlib.asynccontextmanager
-    async def write(self, urgent: bool = True) -> AsyncIterator[AsyncConnection]:
-        """A write transaction; ``urgent=False`` for routine dispatcher bookkeeping."""
-        gate = self._gate.hold(urgent) if self._gate else contextlib.nullcontext()
+    async def write(
+        self, urgent: bool = True, queues: bool = False
+    ) -> AsyncIterator[AsyncConnection]:
+        """A write transaction; ``urgent=False`` for routine dispatcher bookkeeping;
+        ``queues``: it queues messages, a claim follows (see :class:`WriteGate`)."""
+        gate = self._gate.hold(urgent, keep=queues) if self._gate else contextlib.nullcontext()
         async with gate, self.engine.connect() as conn:
             conn = await conn.execution_options(**{WRITE_OPTION: True})
             async with conn.begin():

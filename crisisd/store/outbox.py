@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -33,15 +33,19 @@ SENDING = MessageStatus.SENDING
 _CLAIMED = [messages.c[name] for name in MessageRow.__slots__]
 
 
-def _due_ids(exclude: tuple[str, ...], only: tuple[str, ...] | None) -> sa.ScalarSelect[int]:
+def _due_ids(
+    exclude: tuple[str, ...], only: tuple[str, ...] | None, ahead: tuple[str, ...] = ()
+) -> sa.ScalarSelect[int]:
     """Ids of the next ``:limit`` claimable messages at ``:now``, highest priority first.
 
     Arms, each read in the order of an index and cut at the limit: pending messages that
     are due, and claims whose lease expired (their worker died). One ``OR`` over both made
     SQLite sort the whole backlog on every claim. ``exclude``: leave out these channels;
     ``only``: these channels alone, an arm each, so a busy channel's backlog is never read
-    through (``(status, channel, priority, not_before)``). Channel names are compiled into
-    the statement: the sets are few.
+    through (``(status, channel, priority, not_before)``); ``ahead`` (with ``only``): busy
+    channels, an arm each, that give only messages more urgent than ``:ahead_p_<i>`` (an
+    alert that overtakes their queue, read from the same index). Channel names are compiled
+    into the statement: the sets are few.
     """
     now, limit = sa.bindparam("now", type_=UTCDateTime), sa.bindparam("limit", type_=sa.Integer)
     due = sa.and_(messages.c.status == PENDING, messages.c.not_before <= now)
@@ -49,7 +53,11 @@ def _due_ids(exclude: tuple[str, ...], only: tuple[str, ...] | None) -> sa.Scala
     channel = messages.c.channel
     if only is not None:
         conds = [sa.and_(due, channel == room) for room in names(only, "room_")]
-        conds.append(sa.and_(expired, channel.in_(names(only, "room_in_"))))
+        for i, busy in enumerate(names(ahead, "ahead_")):
+            above = messages.c.priority < sa.bindparam(f"ahead_p_{i}", type_=sa.Integer)
+            conds.append(sa.and_(due, channel == busy, above))
+        if only:
+            conds.append(sa.and_(expired, channel.in_(names(only, "room_in_"))))
     elif exclude:
         # A channel whose workers are all busy (slow, hung) gets no more claims for now;
         # its messages stay in the outbox and other channels go on.
@@ -79,12 +87,14 @@ def _due_ids(exclude: tuple[str, ...], only: tuple[str, ...] | None) -> sa.Scala
     )
 
 
-def _claim_statement(exclude: tuple[str, ...], only: tuple[str, ...] | None) -> sa.Update:
+def _claim_statement(
+    exclude: tuple[str, ...], only: tuple[str, ...] | None, ahead: tuple[str, ...] = ()
+) -> sa.Update:
     """Built and compiled once per set of channels: a claim runs many times a second, and
     building costs more than running."""
     return (
         sa.update(messages)
-        .where(messages.c.id.in_(_due_ids(exclude, only)))
+        .where(messages.c.id.in_(_due_ids(exclude, only, ahead)))
         .values(
             status=SENDING,
             lease_until=sa.bindparam("until", type_=UTCDateTime),
@@ -116,7 +126,7 @@ class OutboxMixin(Transactions):
     _hot: tuple[AsyncConnection, aiosqlite.Connection] | None
 
     @contextlib.asynccontextmanager
-    async def _writing(self, urgent: bool) -> AsyncIterator[Target]:
+    async def _writing(self, urgent: bool, claim: bool = False) -> AsyncIterator[Target]:
         """The dispatcher's write transaction (claims and records).
 
         On SQLite: one connection kept for them, with ``BEGIN IMMEDIATE`` and ``COMMIT``
@@ -127,7 +137,7 @@ class OutboxMixin(Transactions):
             async with self.write(urgent) as conn:
                 yield conn
             return
-        async with self._gate.hold(urgent):
+        async with self._gate.hold(urgent, claim):
             raw = await self._hot_connection()
             if raw.in_transaction:  # left open by a cancelled write (see _roll_back_hot)
                 await self._roll_back_hot()
@@ -203,6 +213,7 @@ class OutboxMixin(Transactions):
         exclude: Sequence[str] = (),
         urgent: bool = False,
         only: Sequence[str] | None = None,
+        ahead: Mapping[str, int] | None = None,
     ) -> list[MessageRow]:
         """Take up to ``limit`` due messages, highest priority first, leased to ``worker``.
 
@@ -210,18 +221,24 @@ class OutboxMixin(Transactions):
         ``exclude``: channels that are busy (a hung channel must not hog the queue);
         ``only``: the channels that have room, when some do not (cheaper than ``exclude``
         with a long backlog, but a channel the daemon does not know waits for a claim
-        without it).
+        without it). ``ahead`` (with ``only``): busy channels, each with a priority: their
+        due messages of a higher priority (a lower number) are taken too, so an alert
+        overtakes a full queue without another batch of its backlog.
         """
         params: dict[str, Any] = {"now": now, "limit": limit, "until": now + lease}
         params["worker"] = worker
         busy = tuple(sorted(set(exclude)))
         room = None if only is None else tuple(sorted(set(only) - set(busy)))
-        if room == ():
+        ahead = ahead or {}
+        over = tuple(sorted(ahead)) if room is not None else ()
+        if room == () and not over:
             return []
+        for i, name in enumerate(over):
+            params[f"ahead_p_{i}"] = ahead[name]
         claim = self._prepared.get(
-            ("claim", busy, room), lambda: _claim_statement(busy, room), _CLAIMED
+            ("claim", busy, room, over), lambda: _claim_statement(busy, room, over), _CLAIMED
         )
-        async with self._writing(urgent) as conn:
+        async with self._writing(urgent, claim=True) as conn:
             rows = await claim.fetch(conn, params)
         claimed = [MessageRow(*r) for r in rows]
         claimed.sort(key=lambda m: (m.priority, m.not_before, m.id))
