@@ -119,10 +119,10 @@ messages = sa.Table(
     sa.Column("sent_channel", sa.String(64)),
     sa.Column("provider_id", sa.String(200)),
     sa.Column("last_error", sa.Text),
-    sa.Index("ix_messages_due", "status", "priority", "not_before"),
+    sa.Index("ix_messages_due", "status", "priority", "not_before", "id"),  # claim order
     sa.Index("ix_messages_incident", "incident_id", "recipient"),
     sa.Index("ix_messages_ack", "ack_required", "acked_at", "escalated", "ack_deadline"),
-    sa.Index("ix_messages_channel_due", "status", "channel", "priority", "not_before"),
+    sa.Index("ix_messages_channel_due", "status", "channel", "priority", "not_before", "id"),
     sa.Index("ix_messages_lease", "status", "lease_until"),
 )
 
