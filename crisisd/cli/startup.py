@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import gc
 from pathlib import Path
 
 import structlog
@@ -19,6 +20,7 @@ from crisisd import logs
 from crisisd.config import Config, load_config
 from crisisd.errors import CrisisError, ProblemsError, StoreError
 from crisisd.library.loader import load_library
+from crisisd.library.model import Library
 from crisisd.redaction import redact
 from crisisd.service import Daemon, PartFailedError
 from crisisd.store.engine import normalize_url
@@ -114,6 +116,25 @@ def _reason(text: str) -> str:
     return redact(reason.partition(" — ")[0].strip())
 
 
+def _load(config: Config) -> Library:
+    """The library, loaded with the cyclic collector paused and then frozen.
+
+    Loading makes a province's ~170,000 objects and almost no cycles (21 unreachable after
+    100 playbooks and 20,000 contacts, measured): the collections its allocations trigger
+    would only scan the growing heap again and again (~0.15 s of a start). Frozen (the
+    ``gc`` module, Python 3.7+), it is not scanned by the collections of the rest of the
+    start either; the daemon freezes what is alive again at READY (library/offloop.py).
+    """
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return load_library(config)
+    finally:
+        gc.freeze()
+        if collecting:
+            gc.enable()
+
+
 def run_daemon(config_path: Path | None) -> int:
     """Entry point of `crisisd run`: 0 after a clean stop, 1 when it could not start
     (:func:`explain` turns a start-up failure into one line, its cause and its fix)."""
@@ -126,7 +147,7 @@ def run_daemon(config_path: Path | None) -> int:
         return 1
     logs.configure(config.log_level, config.log_json)
     try:
-        library = load_library(config)
+        library = _load(config)
     except ProblemsError as exc:
         log.error("start.refused", problems=[redact(p.format()) for p in exc.problems])
         return 1
