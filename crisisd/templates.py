@@ -265,6 +265,8 @@ class TemplateSet:
                     )
                 )
                 return False
+            if "html" in template.blocks:  # its html block renders with autoescape
+                self._html.get_template(ref.rel)
         return True
 
     def _env_for(self, kind: Kind) -> SandboxedEnvironment:
