@@ -26,7 +26,7 @@ from crisisd.library.model import Library
 from crisisd.parsing.yamlsource import Document, Loc
 from crisisd.problems import Problem
 
-_ARABIC_LETTERS = ("ي", "ك")
+ARABIC_LETTERS = ("ي", "ك")
 
 
 def advise(lib: Library) -> list[Problem]:
@@ -86,7 +86,7 @@ def reads_as_typed(entry: Any) -> bool:
     """Whether these warnings read a directory entry as it was typed (not as its model):
     Arabic ي/ك anywhere in it. The loader keeps such an entry for them."""
     if isinstance(entry, str):
-        return any(ch in entry for ch in _ARABIC_LETTERS)
+        return any(ch in entry for ch in ARABIC_LETTERS)
     if isinstance(entry, dict):
         entry = entry.values()
     elif not isinstance(entry, list):
@@ -112,7 +112,7 @@ def _arabic_letters(doc: Document) -> Iterator[Problem]:
     if not isinstance(doc.data, dict | list):
         return
     for loc, text in _texts(doc.data, lambda _parent, key: key == "fa"):
-        if any(ch in text for ch in _ARABIC_LETTERS):
+        if any(ch in text for ch in ARABIC_LETTERS):
             yield _warn(
                 doc,
                 loc,

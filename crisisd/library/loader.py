@@ -17,7 +17,7 @@ from crisisd.approvals import load_approvals
 from crisisd.config import Config
 from crisisd.errors import ProblemsError
 from crisisd.formats.workweek import WorkCalendar, parse_holiday
-from crisisd.library.advice import reads_as_typed
+from crisisd.library.advice import ARABIC_LETTERS, reads_as_typed
 from crisisd.library.checks import check_library
 from crisisd.library.model import Library
 from crisisd.parsing.modelcheck import check_model
@@ -104,7 +104,8 @@ def load_directory(root: Path, problems: list[Problem]) -> DirectoryPart:
             )
         )
         return None, None
-    doc = load_yaml(path, problems, entries=("contacts", _early_contact))
+    take = _early_contact if _has_arabic_letters(path) else _contact
+    doc = load_yaml(path, problems, entries=("contacts", take))
     if doc is None:
         return None, None
     # Contacts are checked one by one, so one bad entry does not hide the playbooks' problems.
@@ -132,6 +133,16 @@ def load_directory(root: Path, problems: list[Problem]) -> DirectoryPart:
         return None, doc
 
 
+def _has_arabic_letters(path: Path) -> bool:
+    """The warnings read an entry as typed only for Arabic letters: in a file without any,
+    no entry needs a look for them (one search of the bytes, not one walk per contact)."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return False  # load_yaml says why it cannot be read
+    return any(ch.encode() in data for ch in ARABIC_LETTERS)
+
+
 def _early_contact(cid: str, entry: Any) -> Any:
     """A contact made into its model as soon as the parser has read it, so a province's
     raw entries never pile up beside their models. One that fails stays as typed and is
@@ -139,6 +150,10 @@ def _early_contact(cid: str, entry: Any) -> Any:
     read as typed."""
     if reads_as_typed(entry):
         return entry
+    return _contact(cid, entry)
+
+
+def _contact(_cid: str, entry: Any) -> Any:
     try:
         return slim(Contact.model_validate(entry))
     except ValidationError:

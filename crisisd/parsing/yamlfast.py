@@ -21,6 +21,7 @@ import yaml
 from crisisd.problems import Problem
 
 NEEDS_NODES: Any = object()
+_MISSING: Any = object()
 _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _STR = "tag:yaml.org,2002:str"
 _SIMPLE = frozenset(
@@ -49,15 +50,16 @@ class _Scalars:
             # no implicit type starts with this character: text; short words (languages,
             # channel names) are shared, not held once per contact
             return _shared(value) if len(value) <= _SHARED_UP_TO else value
-        found = self.cache.get(value, _STR)
-        if found is not _STR:
+        found = self.cache.get(value, _MISSING)
+        if found is not _MISSING:  # keys such as name, fa, telegram come again and again
             return found
         tag = self.loader.resolve(yaml.ScalarNode, value, (True, False))  # type: ignore[no-untyped-call]
         if tag not in _SIMPLE:
             raise _Fallback
         if tag == _STR:
-            return value
-        out = self.loader.construct_object(yaml.ScalarNode(tag, value), deep=True)
+            out = _shared(value) if len(value) <= _SHARED_UP_TO else value
+        else:  # null, bool, int, float, timestamp: immutable, so one object may serve all
+            out = self.loader.construct_object(yaml.ScalarNode(tag, value), deep=True)
         if len(self.cache) < 10_000:
             self.cache[value] = out
         return out
