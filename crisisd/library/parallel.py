@@ -94,8 +94,13 @@ def _forked(work: Callable[[], T]) -> Callable[[], T]:
     """Start ``work()`` in a forked child; the function returned waits for its result."""
     try:
         read, write = os.pipe()
-        pid = os.fork()
     except OSError:
+        return _failed
+    try:
+        pid = os.fork()
+    except OSError:  # too many processes, no memory: the work is done here instead
+        os.close(read)
+        os.close(write)
         return _failed
     if pid == 0:  # the child: send the result or the failure, and go without cleaning up
         status = 1
