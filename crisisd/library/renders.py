@@ -51,6 +51,7 @@ class Reach:
         self._contacts = lib.directory.contacts
         self._pb = pb
         self._found: dict[tuple[str, str], dict[str, tuple[int, str]]] = {}
+        self._kinds: dict[tuple[str, ...], dict[tuple[Kind, str], str]] = {}
 
     def langs(self, audience: str, channel: str) -> dict[str, tuple[int, str]]:
         """lang -> (place in the member list, contact id) of the first member of ``audience``
@@ -78,7 +79,15 @@ class Reach:
         return self._pb
 
     def kinds(self, audience: str, channels: list[str]) -> dict[tuple[Kind, str], str]:
-        """(kind, lang) -> the first member reached that way, over ``channels``."""
+        """(kind, lang) -> the first member reached that way, over ``channels`` (the same
+        for every step and statement that tells ``audience`` on them: found once)."""
+        key = (audience, *channels)
+        found = self._kinds.get(key)
+        if found is None:
+            found = self._kinds[key] = self._first_by_kind(audience, channels)
+        return found
+
+    def _first_by_kind(self, audience: str, channels: list[str]) -> dict[tuple[Kind, str], str]:
         first: dict[tuple[Kind, str], tuple[int, str]] = {}
         for ch in channels:
             kind: Kind = channel_kind(ch)  # type: ignore[assignment]
