@@ -4,6 +4,7 @@ the same models, the same warnings, the same refusal with the same located probl
 from __future__ import annotations
 
 import os
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -37,14 +38,21 @@ def test_the_shipped_playbooks_load_the_same() -> None:
     config = Config(playbooks=ROOT / "playbooks", templates=ROOT / "templates")
     children: list[list[int]] = []
     parallel = _outcome(
-        lambda c: load_library_parallel(c, meanwhile=lambda: children.append(_children())),
+        lambda c: load_library_parallel(c, meanwhile=[lambda: children.append(_children())]),
         config,
     )
     assert parallel == _outcome(load_library, config)
     assert parallel[0] == "loaded"
-    # what runs meanwhile runs here, once, while the checks' child is there (running, or
-    # done and not yet waited for)
+    # what runs meanwhile runs here, once, while a child is there (at work, or done and
+    # not yet waited for)
     assert len(children) == 1 and children[0]
+
+
+def test_every_step_meanwhile_runs_once_in_order(tmp_path: Path) -> None:
+    config = make_tree(tmp_path)
+    ran: list[int] = []
+    load_library_parallel(config, meanwhile=[partial(ran.append, i) for i in range(6)])
+    assert ran == list(range(6))
 
 
 def _children() -> list[int]:
@@ -86,7 +94,7 @@ def test_a_broken_set_is_refused_the_same(tmp_path: Path, rel: str, old: str, ne
     assert old in text
     path.write_text(text.replace(old, new, 1), "utf-8")
     ran: list[bool] = []
-    parallel = _outcome(lambda c: load_library_parallel(c, lambda: ran.append(True)), config)
+    parallel = _outcome(lambda c: load_library_parallel(c, [lambda: ran.append(True)]), config)
     assert parallel == _outcome(load_library, config)
     assert parallel[0] == "refused"
     problems: list[Problem] = []

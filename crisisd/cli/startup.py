@@ -166,8 +166,9 @@ def _prepare(config_path: Path | None) -> Daemon | int:
         return 1
     logs.configure(config.log_level, config.log_json)
     try:
-        # the daemon's modules are imported while the checks are made on the other core
-        library = load_library_parallel(config, meanwhile=partial(_import_daemon, config))
+        # the daemon's modules are imported while the children read and check
+        steps = [partial(importlib.import_module, name) for name in _daemon_modules(config)]
+        library = load_library_parallel(config, meanwhile=steps)
     except ProblemsError as exc:
         log.error("start.refused", problems=[redact(p.format()) for p in exc.problems])
         return 1
@@ -176,13 +177,14 @@ def _prepare(config_path: Path | None) -> Daemon | int:
     return Daemon(config_path, config, library)
 
 
-def _import_daemon(config: Config) -> None:
-    """Import what the daemon's start imports (SQLAlchemy, aiohttp, the API, the sandbox,
-    PTB for the officers' bot): ~0.8 s of a start, made while nothing waits on it."""
-    names = ["crisisd.service", "crisisd.api.app", "crisisd.dashboard.app"]
+def _daemon_modules(config: Config) -> list[str]:
+    """What the daemon's start imports (~0.8 s: SQLAlchemy and Alembic, aiohttp, PTB and
+    httpx, the API, the sandbox, the officers' bot), in steps of at most ~0.3 s so the
+    load can fit them where it waits (library/parallel.py)."""
+    names = ["aiohttp.web", "crisisd.store", "crisisd.channels.registry", "crisisd.service"]
+    names += ["crisisd.api.app", "crisisd.dashboard.app"]
     if config.sandbox:
         names.append("crisisd.sandbox.runner")
     if any(m.officers_bot for m in config.messengers):
         names.append("crisisd.bot")
-    for name in names:
-        importlib.import_module(name)
+    return names
