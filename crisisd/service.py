@@ -99,7 +99,9 @@ class Daemon:
 
     async def run(self) -> None:
         async with contextlib.AsyncExitStack() as stack:
-            await self._start(stack)
+            # the collector paused meanwhile: starting makes ~100,000 objects (a province's
+            # sandbox) and few cycles, and what it leaves is collected when idle (offloop.py)
+            await self.heap.load(partial(self._start, stack))
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, self.stopping.set)

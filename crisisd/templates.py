@@ -32,6 +32,7 @@ from crisisd.problems import Problem, display_path
 Kind = Literal["sms", "chat", "email"]
 KINDS: tuple[Kind, ...] = ("sms", "chat", "email")
 RLM = "\u200f"
+_MAY_READ_DRILL = re.compile(rb"drill|\{%[-+]?\s*(?:include|import|from|extends)\b")
 _NAME = re.compile(r"^(?P<name>[a-z][a-z0-9_-]*)\.(?P<kind>sms|chat|email)\.j2$")
 # Control characters go; so do the isolates (U+2066–U+2069), which crisisd itself uses to
 # fence the user's words. Embeddings and overrides (U+202A–U+202E) are kept, as typed: the
@@ -201,6 +202,7 @@ class TemplateSet:
         self.root = root
         self.refs: dict[tuple[str, str, Kind], TemplateRef] = {}
         self.problems: list[Problem] = []
+        self._drill_named: set[tuple[str, str, Kind]] = set()
         # each environment's compiled code by template: handed from a reload's child process
         self.compiled = compiled or {"plain": {}, "html": {}}
         self._plain = _env(root, autoescape=False, compiled=self.compiled["plain"])
@@ -234,6 +236,8 @@ class TemplateSet:
             ref = TemplateRef(lang, match["name"], kind, path, hashlib.sha256(data).hexdigest())
             if self._compile(ref):
                 self.refs[(lang, ref.name, kind)] = ref
+                if _MAY_READ_DRILL.search(data):
+                    self._drill_named.add((lang, ref.name, kind))
 
     def _compile(self, ref: TemplateRef) -> bool:
         shown = display_path(ref.path)
@@ -261,10 +265,17 @@ class TemplateSet:
                     )
                 )
                 return False
+            if "html" in template.blocks:  # its html block renders with autoescape
+                self._html.get_template(ref.rel)
         return True
 
     def _env_for(self, kind: Kind) -> SandboxedEnvironment:
         return self._plain if kind in ("sms", "email") else self._html
+
+    def names_drill(self, ref: TemplateRef) -> bool:
+        """Whether ``ref`` may render differently in a drill: it names ``drill``, or pulls
+        in another template that might (a template sees its context only by name)."""
+        return (ref.lang, ref.name, ref.kind) in self._drill_named
 
     def find(self, lang: str, name: str, kind: Kind) -> TemplateRef | None:
         return self.refs.get((lang, name, kind))

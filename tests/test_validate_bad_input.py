@@ -170,6 +170,22 @@ CASES: list[tuple[str, Mutation, str, int, str]] = [
         "sms_parts",
     ),
     (
+        "undefined variable in a drill only",
+        write(
+            "templates/fa/alert.sms.j2", "{{ factory.name }}\n{% if drill %}{{ nope }}{% endif %}\n"
+        ),
+        "templates/fa/alert.sms.j2",
+        2,
+        "undefined variable",
+    ),
+    (
+        "sms over budget in a drill only",  # 200 of 201 units; the drill marker tips it
+        write("templates/fa/alert.sms.j2", "ب" * 200 + "\n"),
+        "templates/fa/alert.sms.j2",
+        1,
+        "in a drill (the marker counts too)",
+    ),
+    (
         "chat over 4096",
         write("templates/fa/statement.chat.j2", "ب" * 5000 + "\n"),
         "templates/fa/statement.chat.j2",

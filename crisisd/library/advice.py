@@ -18,7 +18,7 @@ an audience that must acknowledge with members its step's messengers reach none 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from crisisd.formats.phones import is_landline
@@ -26,7 +26,7 @@ from crisisd.library.model import Library
 from crisisd.parsing.yamlsource import Document, Loc
 from crisisd.problems import Problem
 
-_ARABIC_LETTERS = ("ي", "ك")
+ARABIC_LETTERS = ("ي", "ك")
 
 
 def advise(lib: Library) -> list[Problem]:
@@ -85,23 +85,34 @@ def _officers_without_chat(lib: Library, fid: str, doc: Document) -> Iterator[Pr
 def reads_as_typed(entry: Any) -> bool:
     """Whether these warnings read a directory entry as it was typed (not as its model):
     Arabic ي/ك anywhere in it. The loader keeps such an entry for them."""
-    return any(ch in text for _loc, text in _walk(entry) for ch in _ARABIC_LETTERS)
+    if isinstance(entry, str):
+        return any(ch in entry for ch in ARABIC_LETTERS)
+    if isinstance(entry, dict):
+        entry = entry.values()
+    elif not isinstance(entry, list):
+        return False
+    return any(reads_as_typed(value) for value in entry if not isinstance(value, int | None))
 
 
-def _walk(data: Any, loc: Loc = ()) -> Iterator[tuple[Loc, str]]:
-    if isinstance(data, dict):
-        for key, value in data.items():
-            yield from _walk(value, (*loc, key))
-    elif isinstance(data, list):
-        for i, value in enumerate(data):
-            yield from _walk(value, (*loc, i))
-    elif isinstance(data, str):
-        yield loc, data
+def _texts(data: Any, keep: Callable[[Any, Any], bool], loc: Loc = ()) -> Iterator[tuple[Loc, str]]:
+    """(place, text) of every text in ``data`` that ``keep(parent's key, its key)`` wants,
+    in file order. Only containers are descended into: a province's playbooks hold
+    ~200,000 member ids, each a leaf looked at once."""
+    parent = loc[-1] if loc else None
+    items = data.items() if isinstance(data, dict) else enumerate(data)
+    for key, value in items:
+        if isinstance(value, str):
+            if keep(parent, key):
+                yield (*loc, key), value
+        elif isinstance(value, dict | list):
+            yield from _texts(value, keep, (*loc, key))
 
 
 def _arabic_letters(doc: Document) -> Iterator[Problem]:
-    for loc, text in _walk(doc.data):
-        if loc and loc[-1] == "fa" and any(ch in text for ch in _ARABIC_LETTERS):
+    if not isinstance(doc.data, dict | list):
+        return
+    for loc, text in _texts(doc.data, lambda _parent, key: key == "fa"):
+        if any(ch in text for ch in ARABIC_LETTERS):
             yield _warn(
                 doc,
                 loc,
@@ -130,8 +141,9 @@ def _unconfigured_chats(lib: Library, doc: Document) -> Iterator[Problem]:
 def _unconfigured_steps(lib: Library, doc: Document) -> Iterator[Problem]:
     configured = set(lib.config.messenger_names()) | {"sms", "email"}
     first: dict[str, tuple[Loc, int]] = {}
-    for loc, value in _walk(doc.data):
-        if len(loc) >= 2 and loc[-2] == "channels" and value not in configured:
+    data = doc.data if isinstance(doc.data, dict | list) else []
+    for loc, value in _texts(data, lambda parent, _key: parent == "channels"):
+        if value not in configured:
             where, count = first.get(value, (loc, 0))
             first[value] = (where, count + 1)
     for messenger, (loc, count) in sorted(first.items()):

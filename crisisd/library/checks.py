@@ -6,72 +6,18 @@ caused it (or the template file, for rendering problems), with a hint.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
-from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from crisisd.approvals import Status
-from crisisd.domain import Casualties, IncidentFacts, channel_kind
-from crisisd.errors import TemplateRenderError
 from crisisd.formats.crontab import parse_cron
 from crisisd.library.advice import advise, looks_like_a_messenger
 from crisisd.library.model import Library
+from crisisd.library.renders import Reach, check_renders
 from crisisd.library.rollcalls import check_roll_calls
 from crisisd.parsing.yamlsource import Document, Loc
-from crisisd.planning.render import MessageExtras, render_one
 from crisisd.playbook import Playbook
 from crisisd.problems import Problem, did_you_mean
-from crisisd.templates import Kind
-
-SAMPLE_DETAILS = {
-    "fa": "آتش در انبار مواد اولیه، سالن ۲. دو نفر به درمانگاه منتقل شدند.",
-    "en": "Fire in the raw-material store, hall 2. Two people taken to the clinic.",
-}
-
-
-class _Reach:
-    """Who of each audience a channel reaches, by language: one pass over the members per
-    (audience, channel), instead of one per step, template and member (a province has
-    audiences of thousands and playbooks of dozens of steps)."""
-
-    def __init__(self, lib: Library, pb: Playbook) -> None:
-        self._contacts = lib.directory.contacts
-        self._pb = pb
-        self._found: dict[tuple[str, str], dict[str, tuple[int, str]]] = {}
-
-    def langs(self, audience: str, channel: str) -> dict[str, tuple[int, str]]:
-        """lang -> (place in the member list, contact id) of the first member of ``audience``
-        reachable on ``channel`` who reads that language."""
-        key = (audience, channel)
-        found = self._found.get(key)
-        if found is None:
-            found = {}
-            aud = self._pb.audiences.get(audience)
-            for i, cid in enumerate(aud.members if aud is not None else ()):
-                contact = self._contacts.get(cid)
-                if (
-                    contact is not None
-                    and contact.lang not in found
-                    and contact.reachable_on(channel)
-                ):
-                    found[contact.lang] = (i, cid)
-            self._found[key] = found
-        return found
-
-    @property
-    def playbook(self) -> Playbook:
-        return self._pb
-
-    def kinds(self, audience: str, channels: list[str]) -> dict[tuple[Kind, str], str]:
-        """(kind, lang) -> the first member reached that way, over ``channels``."""
-        first: dict[tuple[Kind, str], tuple[int, str]] = {}
-        for ch in channels:
-            kind: Kind = channel_kind(ch)  # type: ignore[assignment]
-            for lang, (i, cid) in self.langs(audience, ch).items():
-                if (kind, lang) not in first or i < first[(kind, lang)][0]:
-                    first[(kind, lang)] = (i, cid)
-        return {k: cid for k, (_, cid) in first.items()}
 
 
 def check_library(lib: Library) -> list[Problem]:
@@ -91,10 +37,11 @@ def check_library(lib: Library) -> list[Problem]:
                     )
                 )
     for fid, pb in lib.playbooks.items():
-        problems.extend(_check_playbook(lib, pb, lib.documents[fid], messengers))
+        reach = Reach(lib, pb)
+        problems.extend(_check_playbook(lib, reach, lib.documents[fid], messengers))
         # Every sound reference is test-rendered in the same run, so a broken reference
         # elsewhere does not hide a template's own mistakes until the next run.
-        problems.extend(_check_renders(lib, fid, pb))
+        problems.extend(check_renders(lib, fid, reach))
     problems.extend(advise(lib))
     # The last reader of the documents: their problems are located, and the set is made
     # of the models. What the documents hold (a province's directory) can go.
@@ -125,12 +72,12 @@ def _unique(problems: list[Problem]) -> list[Problem]:
 
 
 def _check_playbook(
-    lib: Library, pb: Playbook, doc: Document, messengers: set[str]
+    lib: Library, reach: Reach, doc: Document, messengers: set[str]
 ) -> list[Problem]:
     out: list[Problem] = []
     contacts = lib.directory.contacts
+    pb = reach.playbook
     audiences = pb.audiences
-    reach = _Reach(lib, pb)
     for i, officer in enumerate(pb.factory.officers):
         if officer not in contacts:
             out.append(_unknown(doc, ("factory", "officers", i), "contact", officer, contacts))
@@ -202,7 +149,7 @@ def _unknown(doc: Document, loc: Loc, what: str, name: str, known: object) -> Pr
 
 def _check_step(
     lib: Library,
-    reach: _Reach,
+    reach: Reach,
     doc: Document,
     loc: Loc,
     audience: str,
@@ -254,7 +201,7 @@ def _check_step(
 
 
 def _check_statement_templates(
-    lib: Library, pb: Playbook, doc: Document, reach: _Reach
+    lib: Library, pb: Playbook, doc: Document, reach: Reach
 ) -> list[Problem]:
     """All-clear and takeover referral must exist for every channel a told person may be on."""
     out: list[Problem] = []
@@ -288,103 +235,4 @@ def _check_statement_templates(
                             f"crisisd approve {rel} --by NAME",
                         )
                     )
-    return out
-
-
-def _render_jobs(lib: Library, pb: Playbook) -> Iterator[tuple[str, str, str, str]]:
-    """(template, kind, audience, contact) for every rendering a playbook can produce."""
-    seen: set[tuple[str, str, str]] = set()
-    pairs: list[tuple[str, str, list[str]]] = []
-    for itype in pb.incidents.values():
-        for sev in itype.severities.values():
-            pairs.extend((s.template, s.audience, s.channels) for s in sev.steps)
-            pairs.extend(
-                (pb.statements.all_clear.template, s.audience, s.channels) for s in sev.steps
-            )
-            pairs.extend(
-                (pb.statements.takeover.template, s.audience, s.channels)
-                for s in sev.steps
-                if s.audience in pb.audiences and pb.audiences[s.audience].external
-            )
-    upd = pb.statements.update
-    pairs.extend((upd.template, a, upd.channels) for a in upd.audiences)
-    reach = _Reach(lib, pb)
-    for template, audience, chans in pairs:
-        for (kind, lang), cid in reach.kinds(audience, chans).items():
-            if not lib.templates.find(lang, template, kind):
-                continue  # a missing template is reported by the reference checks
-            job = (template, kind, lang)
-            if job not in seen:
-                seen.add(job)
-                yield template, kind, audience, cid
-
-
-def _check_renders(lib: Library, fid: str, pb: Playbook) -> list[Problem]:
-    """Render every template a playbook can use with sample facts: variables, budgets, sizes."""
-    out: list[Problem] = []
-    opened = datetime(2026, 11, 28, 10, 30, tzinfo=ZoneInfo("Asia/Tehran"))
-    itype = next(iter(pb.incidents))
-    severity = next(iter(pb.incidents[itype].severities))
-    for template, kind, audience, cid in _render_jobs(lib, pb):
-        contact = lib.directory.contacts[cid]
-        budget = pb.audiences[audience].sms_parts
-        for drill in (False, True):
-            facts = IncidentFacts(
-                id="K7M-42Q",
-                factory=fid,
-                incident_type=itype,
-                severity=severity,
-                reporter=pb.factory.officers[0],
-                opened_at=opened,
-                details=SAMPLE_DETAILS[contact.lang],
-                location="سالن ۲" if contact.lang == "fa" else "Hall 2",
-                casualties=Casualties.UNKNOWN,
-                drill=drill,
-                update_number=1,
-                update_details=SAMPLE_DETAILS[contact.lang],
-            )
-            extra = MessageExtras(
-                ack_required=True,
-                ack_url="https://crisisd.example.com/v1/ack/XXXXXXXXXXXXXXXXXXXXXXXX",
-                next_update=opened,
-            )
-            try:
-                r = render_one(lib, pb, facts, template, kind, contact, audience, budget, extra)
-            except TemplateRenderError as exc:
-                out.append(
-                    Problem(
-                        exc.path,
-                        exc.line,
-                        1,
-                        f"{fid}:{audience}",
-                        exc.reason,
-                        "fix the template or use a variable from docs/playbooks.md",
-                    )
-                )
-                break
-            if r.truncated and kind == "sms":
-                out.append(
-                    Problem(
-                        f"templates/{r.template}",
-                        1,
-                        1,
-                        f"{fid}:{audience}",
-                        f"SMS text is over its budget of {budget} part(s) with sample details"
-                        + (" in a drill (the marker counts too)" if drill else ""),
-                        "shorten the fixed text, or raise the audience's sms_parts",
-                    )
-                )
-                break
-            if r.truncated and kind == "chat":
-                out.append(
-                    Problem(
-                        f"templates/{r.template}",
-                        1,
-                        1,
-                        f"{fid}:{audience}",
-                        "chat text is over Telegram's 4,096 characters",
-                        "shorten the template",
-                    )
-                )
-                break
     return out

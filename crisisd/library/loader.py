@@ -17,7 +17,7 @@ from crisisd.approvals import load_approvals
 from crisisd.config import Config
 from crisisd.errors import ProblemsError
 from crisisd.formats.workweek import WorkCalendar, parse_holiday
-from crisisd.library.advice import reads_as_typed
+from crisisd.library.advice import ARABIC_LETTERS, reads_as_typed
 from crisisd.library.checks import check_library
 from crisisd.library.model import Library
 from crisisd.parsing.modelcheck import check_model
@@ -33,19 +33,43 @@ def load_library(config: Config) -> Library:
     """Load and check everything; raise ProblemsError with every problem in every file."""
     problems: list[Problem] = []
     root = config.resolve_path(config.playbooks)
-    troot = config.resolve_path(config.templates)
-    directory, directory_doc = _load_directory(root, problems)
-    playbooks, documents = _load_playbooks(root, problems)
-    templates = TemplateSet(troot)
+    directory = load_directory(root, problems)
+    playbooks = load_playbooks(root, problems)
+    templates = TemplateSet(config.resolve_path(config.templates))
+    library = assemble(config, directory, playbooks, templates, problems)
+    return conclude(library, problems, check_library(library))
+
+
+DirectoryPart = tuple[Directory | None, Document | None]
+PlaybooksPart = tuple[dict[str, Playbook], dict[str, Document]]
+
+
+def assemble(
+    config: Config,
+    directory: DirectoryPart,
+    playbooks: PlaybooksPart,
+    templates: TemplateSet,
+    problems: list[Problem],
+) -> Library:
+    """The library made of the parts read, not yet checked across files (``problems``: what
+    reading them found; raises ProblemsError when there is no directory to check against)."""
     problems.extend(templates.problems)
-    approvals = load_approvals(troot, problems)
+    approvals = load_approvals(templates.root, problems)
     calendar = _calendar(config, problems)
-    if directory is None:
+    if directory[0] is None:
         raise ProblemsError(problems)
-    library = Library(
-        config, directory, playbooks, templates, approvals, calendar, documents, directory_doc
-    )
-    problems.extend(check_library(library))
+    return Library(
+        config, directory[0], playbooks[0], templates, approvals, calendar, playbooks[1],
+        directory[1],
+    )  # fmt: skip
+
+
+def conclude(library: Library, problems: list[Problem], found: list[Problem]) -> Library:
+    """The checked library, with ``found`` (its cross-checks); ProblemsError on any error."""
+    problems.extend(found)
+    for doc in (library.directory_doc, *library.documents.values()):
+        if doc is not None:
+            doc.release()  # located already: what the documents hold can go
     if any(p.is_error for p in problems):
         raise ProblemsError(sorted(problems, key=lambda p: not p.is_error))
     return replace(library, warnings=tuple(problems))
@@ -66,9 +90,7 @@ def _calendar(config: Config, problems: list[Problem]) -> WorkCalendar:
     )
 
 
-def _load_directory(
-    root: Path, problems: list[Problem]
-) -> tuple[Directory | None, Document | None]:
+def load_directory(root: Path, problems: list[Problem]) -> DirectoryPart:
     path = root / DIRECTORY_FILE
     if not path.exists():
         problems.append(
@@ -82,7 +104,8 @@ def _load_directory(
             )
         )
         return None, None
-    doc = load_yaml(path, problems, entries=("contacts", _early_contact))
+    take = _early_contact if _has_arabic_letters(path) else _contact
+    doc = load_yaml(path, problems, entries=("contacts", take))
     if doc is None:
         return None, None
     # Contacts are checked one by one, so one bad entry does not hide the playbooks' problems.
@@ -110,6 +133,16 @@ def _load_directory(
         return None, doc
 
 
+def _has_arabic_letters(path: Path) -> bool:
+    """The warnings read an entry as typed only for Arabic letters: in a file without any,
+    no entry needs a look for them (one search of the bytes, not one walk per contact)."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return False  # load_yaml says why it cannot be read
+    return any(ch.encode() in data for ch in ARABIC_LETTERS)
+
+
 def _early_contact(cid: str, entry: Any) -> Any:
     """A contact made into its model as soon as the parser has read it, so a province's
     raw entries never pile up beside their models. One that fails stays as typed and is
@@ -117,6 +150,10 @@ def _early_contact(cid: str, entry: Any) -> Any:
     read as typed."""
     if reads_as_typed(entry):
         return entry
+    return _contact(cid, entry)
+
+
+def _contact(_cid: str, entry: Any) -> Any:
     try:
         return slim(Contact.model_validate(entry))
     except ValidationError:
@@ -139,9 +176,7 @@ def slim(contact: Contact) -> Contact:
     return contact
 
 
-def _load_playbooks(
-    root: Path, problems: list[Problem]
-) -> tuple[dict[str, Playbook], dict[str, Document]]:
+def load_playbooks(root: Path, problems: list[Problem]) -> PlaybooksPart:
     playbooks: dict[str, Playbook] = {}
     documents: dict[str, Document] = {}
     files = sorted(p for p in root.glob("*.y*ml") if p.name != DIRECTORY_FILE)

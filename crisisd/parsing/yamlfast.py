@@ -21,6 +21,7 @@ import yaml
 from crisisd.problems import Problem
 
 NEEDS_NODES: Any = object()
+_MISSING: Any = object()
 _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _STR = "tag:yaml.org,2002:str"
 _SIMPLE = frozenset(
@@ -49,15 +50,16 @@ class _Scalars:
             # no implicit type starts with this character: text; short words (languages,
             # channel names) are shared, not held once per contact
             return _shared(value) if len(value) <= _SHARED_UP_TO else value
-        found = self.cache.get(value, _STR)
-        if found is not _STR:
+        found = self.cache.get(value, _MISSING)
+        if found is not _MISSING:  # keys such as name, fa, telegram come again and again
             return found
         tag = self.loader.resolve(yaml.ScalarNode, value, (True, False))  # type: ignore[no-untyped-call]
         if tag not in _SIMPLE:
             raise _Fallback
         if tag == _STR:
-            return value
-        out = self.loader.construct_object(yaml.ScalarNode(tag, value), deep=True)
+            out = _shared(value) if len(value) <= _SHARED_UP_TO else value
+        else:  # null, bool, int, float, timestamp: immutable, so one object may serve all
+            out = self.loader.construct_object(yaml.ScalarNode(tag, value), deep=True)
         if len(self.cache) < 10_000:
             self.cache[value] = out
         return out
@@ -90,70 +92,81 @@ def fast_data(
         loader.dispose()
 
 
-def _scalar(event: Any, scalars: _Scalars) -> Any:
-    if event.anchor is not None or (event.tag is not None and event.tag != "!"):
-        raise _Fallback
-    if event.implicit[0]:
-        return scalars.plain(event.value)
-    return event.value  # quoted or block text
+_SCALAR, _MAP, _SEQ = yaml.ScalarEvent, yaml.MappingStartEvent, yaml.SequenceStartEvent
+_ENDS = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
 
 
 def _build(
     loader: yaml.SafeLoader, shown: str, problems: list[Problem], entries: Entries | None
 ) -> Any:
+    # One pass over the events with everything hot bound to a local: a province's
+    # directory is ~340,000 events, and each attribute look-up or call here is paid per
+    # event (the loop costs about as much as libyaml's parsing itself).
     scalars = _Scalars(loader)
-    # Each open collection: [container, pending key or None, {key: line} for mappings].
+    first, plain, get_event = scalars.first, scalars.plain, loader.get_event
+    entry_key, take = entries if entries is not None else (None, None)
+    # Each open collection: [container, pending key or None, {key: line} (None: a list)].
     stack: list[list[Any]] = []
+    top: list[Any] | None = None
     root: Any = None
     documents = 0
-    while loader.check_event():
-        event = loader.get_event()  # type: ignore[no-untyped-call]
+    while (event := get_event()) is not None:  # type: ignore[no-untyped-call]
         kind = type(event)
-        if kind is yaml.ScalarEvent:
-            value: Any = _scalar(event, scalars)
-        elif kind is yaml.MappingStartEvent or kind is yaml.SequenceStartEvent:
+        if kind is _SCALAR:
             if event.anchor is not None or (event.tag is not None and event.tag != "!"):
                 raise _Fallback
-            if stack and isinstance(stack[-1][0], dict) and stack[-1][1] is None:
+            value: Any = event.value
+            if event.implicit[0]:  # plain: text unless it starts as an implicit type does
+                if value and value[0] not in first:
+                    value = _shared(value) if len(value) <= _SHARED_UP_TO else value
+                else:
+                    value = plain(value)
+        elif kind is _MAP or kind is _SEQ:
+            if event.anchor is not None or (event.tag is not None and event.tag != "!"):
+                raise _Fallback
+            if top is not None and top[2] is not None and top[1] is None:
                 raise _Fallback  # a collection used as a key
-            stack.append([{}, None, {}] if kind is yaml.MappingStartEvent else [[], None, None])
+            top = [{}, None, {}] if kind is _MAP else [[], None, None]
+            stack.append(top)
             continue
-        elif kind is yaml.MappingEndEvent or kind is yaml.SequenceEndEvent:
+        elif kind in _ENDS:
             value = stack.pop()[0]
-        elif kind is yaml.DocumentStartEvent:
-            documents += 1
-            if documents > 1:
+            top = stack[-1] if stack else None
+        else:  # stream and document starts and ends, aliases
+            documents += kind is yaml.DocumentStartEvent
+            if kind is yaml.AliasEvent or documents > 1:
                 raise _Fallback  # the composer reports several documents
             continue
-        elif kind is yaml.AliasEvent:
-            raise _Fallback
-        else:  # stream and document ends
-            continue
-        if not stack:
+        if top is None:
             root = value
-            continue
-        top = stack[-1]
-        if top[2] is None:  # a sequence
+        elif top[2] is None:  # a sequence
             top[0].append(value)
         elif top[1] is None:  # a mapping's key
-            if not isinstance(value, str | int | bool | float) or value == "<<":
-                raise _Fallback
-            key = _shared(value if isinstance(value, str) else str(value))
-            line = event.start_mark.line + 1
-            first = top[2].get(key)
-            if first is not None:
-                problems.append(_duplicate(shown, event, stack, key, first))
+            key = _key(value)
+            line = top[2].get(key)
+            if line is not None:
+                problems.append(_duplicate(shown, event, stack, key, line))
                 top[1] = _SKIP
             else:
-                top[2][key] = line
+                top[2][key] = event.start_mark.line + 1
                 top[1] = key
         else:  # a mapping's value
             if top[1] is not _SKIP:
-                if entries is not None and len(stack) == 2 and stack[0][1] == entries[0]:
-                    value = entries[1](top[1], value)
+                if take is not None and len(stack) == 2 and stack[0][1] == entry_key:
+                    value = take(top[1], value)
                 top[0][top[1]] = value
             top[1] = None
     return root
+
+
+def _key(value: Any) -> str:
+    if type(value) is str:
+        if value == "<<":
+            raise _Fallback  # a merge key: the node path resolves it
+        return _shared(value)
+    if not isinstance(value, int | bool | float):
+        raise _Fallback
+    return _shared(str(value))
 
 
 _SKIP: Any = object()

@@ -7,7 +7,7 @@ Used by `crisisd sandbox`, by `crisisd run` when ``sandbox: true``, by tests and
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from aiohttp import web
@@ -22,6 +22,7 @@ from crisisd.sandbox.inbox import Inbox
 from crisisd.sandbox.smsgw import SmsGwServer, start_smsgw
 from crisisd.sandbox.smtpinbox import SmtpInbox, start_smtp_inbox
 from crisisd.sandbox.trainer import TrainerUser, create_trainer_app, trainer_users
+from crisisd.sandbox.trainer_users import newcomer_id
 from crisisd.sandbox.web import create_inbox_app
 
 SMS_KEYS = {
@@ -71,7 +72,8 @@ class Sandbox:
     smtp: SmtpInbox | None = None
     inbox_url: str = ""
     trainer_url: str = ""
-    trainer_users: list[TrainerUser] = field(default_factory=list)
+    _users: list[TrainerUser] | None = None
+    _users_of: Callable[[], list[TrainerUser]] = list
     _runners: list[web.AppRunner] = field(default_factory=list)
 
     @property
@@ -81,18 +83,34 @@ class Sandbox:
     def seed(self, directory: Directory, playbooks: Mapping[str, Playbook] | None = None) -> None:
         """Make every chat id in the directory a known user of every fake messenger, and
         someone the training chat page lets a person play (officers known by ``playbooks``);
-        everyone with a phone and no chat id there a newcomer who has not started the bot."""
-        self.trainer_users = trainer_users(directory, playbooks, list(self.botapi))
+        everyone with a phone and no chat id there a newcomer who has not started the bot.
+
+        The page's list is made when it is first shown (a province's is ~40,000 entries,
+        ~0.1 s of a start otherwise)."""
+        messengers = list(self.botapi)
+        self._users, self._users_of = None, lambda: trainer_users(directory, playbooks, messengers)
         for contact in directory.contacts.values():
             for messenger, chat_id in contact.chats.items():
                 state = self.botapi.get(messenger)
                 if state is not None:
                     state.add_user(chat_id, contact.name.en, language_code=contact.lang)
-        for user in self.trainer_users:  # not started yet: the bot cannot write to them
-            state = self.botapi.get(user.messenger)
-            if user.newcomer and state is not None and user.chat_id not in state.chats:
-                lang = directory.contacts[user.contact_id].lang
-                state.add_user(user.chat_id, user.name_en, language_code=lang, started=False)
+        # not started yet: the bot cannot write to them (in the page's order: by messenger,
+        # then contact id; of two whose made-up ids collide, the first is the one added)
+        ids = sorted(cid for cid, c in directory.contacts.items() if c.phone)
+        for messenger in sorted(messengers):
+            state = self.botapi[messenger]
+            for cid in ids:
+                contact = directory.contacts[cid]
+                uid = newcomer_id(cid)
+                if messenger not in contact.chats and uid not in state.chats:
+                    state.add_user(uid, contact.name.en, language_code=contact.lang, started=False)
+
+    @property
+    def trainer_users(self) -> list[TrainerUser]:
+        """Whom the training chat page lets a person play (see :meth:`seed`)."""
+        if self._users is None:
+            self._users = self._users_of()
+        return self._users
 
     def point(self, config: Config) -> Config:
         """``config`` with every messenger, SMS gateway and the SMTP server pointed at the
