@@ -12,6 +12,7 @@ import asyncio
 import errno
 import gc
 import importlib
+import threading
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -146,7 +147,7 @@ def run_daemon(config_path: Path | None) -> int:
 
     daemon = ready
     try:
-        asyncio.run(daemon.run())
+        asyncio.run(_run(daemon))
     except PartFailedError as exc:
         log.error("daemon.failed", error=redact(str(exc)))
         return 1
@@ -154,6 +155,31 @@ def run_daemon(config_path: Path | None) -> int:
         log.error("start.failed", error=redact(explain(exc, daemon.config)))
         return 1
     return 0
+
+
+async def _run(daemon: Daemon) -> None:
+    try:
+        await daemon.run()
+    except BaseException:
+        await _sqlite_workers_settled()
+        raise
+
+
+async def _sqlite_workers_settled(patience: float = 2.0) -> None:
+    """Wait, while the loop still runs, for aiosqlite's worker threads to end.
+
+    A connection that fails to open (a store folder that cannot be written) has its thread
+    stopped without being waited for (aiosqlite 0.22 ``core.py`` ``Connection._connect``
+    calls ``stop()`` and raises); the thread then hands its last result to the loop. Were
+    the loop closed by then, the thread would die printing an "Event loop is closed"
+    traceback under the one line that says what is wrong.
+    """
+    loop = asyncio.get_running_loop()
+    until = loop.time() + patience
+    for worker in threading.enumerate():
+        if worker.name.endswith("(_connection_worker_thread)") and worker.is_alive():
+            await asyncio.to_thread(worker.join, max(0.0, until - loop.time()))
+    await asyncio.sleep(0)  # the results they handed over
 
 
 def _prepare(config_path: Path | None) -> Daemon | int:
