@@ -9,7 +9,7 @@ from email import message_from_bytes, policy
 import pytest
 
 from crisisd.channels.base import OutboundMessage
-from crisisd.channels.email import _WIRE, Flattener, build_message
+from crisisd.channels.mailflat import _WIRE, Flattener, build_message
 from crisisd.config import EmailFrom
 
 SENDER = EmailFrom(address="crisisd@example.com", name="crisisd — روابط عمومی")
@@ -44,6 +44,11 @@ def _same_shape(data: bytes) -> bytes:
         ("desk@example.com", "News desk", {"lang": "en", "text": "ascii only\nDate: body"}),
         ("x@example.com", "", {"html": None, "drill": True}),
         ("y@example.com", "نام بسیار بلندی " * 6, {"headers": {"X-Case": "7"}}),
+        ("rezaei@example.com", "Rezaei, M.", {}),  # a name the standard library quotes
+        ("o.neil+alerts@mail.example.com", "O'Neil  Jr", {}),  # two spaces
+        ("long@example.com", "Very Long English Name " * 3, {}),  # folded
+        ("b@example.com", " ", {}),
+        ("ops@[192.0.2.1]", "Q", {}),  # left to the standard library's parser
     ],
 )
 def test_each_recipient_gets_the_message_built_for_them(

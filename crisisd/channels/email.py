@@ -24,17 +24,10 @@ message within ``smtp.send_timeout_seconds`` (or the sum of those steps, if less
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import re
 import ssl
 import time
 from collections.abc import Callable
-from dataclasses import replace
-from datetime import UTC, datetime
-from email.headerregistry import Address
-from email.message import EmailMessage
-from email.policy import SMTP as SMTP_POLICY
-from email.utils import format_datetime
 from typing import Literal
 
 import aiosmtplib
@@ -42,8 +35,10 @@ import structlog
 
 from crisisd import redaction
 from crisisd.channels.base import ChannelLimits, Failed, OutboundMessage, Retry, SendResult, Sent
-from crisisd.channels.mailheaders import set_address_header, set_text_header
-from crisisd.config import EmailFrom, Smtp
+from crisisd.channels.mailflat import Flattener
+from crisisd.channels.mailflat import build_message as build_message
+from crisisd.channels.mailflat import message_id as message_id
+from crisisd.config import Smtp
 
 _log = structlog.get_logger(__name__)
 
@@ -52,124 +47,6 @@ RETRY_CONNECTION = 5.0  # the server is unreachable or the link broke
 NOOP_AFTER_IDLE = 30.0  # seconds idle before a pooled connection is checked with NOOP
 _AUTH_CODES = frozenset({530, 534, 535, 538})
 _QUEUE_ID = re.compile(r"queued as ([A-Za-z0-9._-]+)", re.IGNORECASE)
-# Headers the channel sets itself; a playbook's extra headers may not replace them.
-_RESERVED = frozenset(
-    {
-        "to",
-        "cc",
-        "bcc",
-        "from",
-        "sender",
-        "subject",
-        "date",
-        "message-id",
-        "mime-version",
-        "content-type",
-        "content-transfer-encoding",
-        "auto-submitted",
-    }
-)
-_HEADER_NAME = re.compile(r"^[!-9;-~]+$")  # RFC 5322 field name: printable ASCII, no colon
-# 7bit: Persian parts are base64-encoded, so the message is valid on servers without 8BITMIME.
-_POLICY = SMTP_POLICY.clone(cte_type="7bit")
-_WIRE = _POLICY.clone(refold_source="none")  # headers as mailheaders encoded them
-
-
-def message_id(key: str, sender_address: str) -> str:
-    """``<sha256(key)[:32]@crisisd.domain>``: the same message key always gives the same id."""
-    digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
-    domain = sender_address.rpartition("@")[2] or "localhost"
-    return f"<{digest}@crisisd.{domain}>"
-
-
-def build_message(msg: OutboundMessage, sender: EmailFrom) -> EmailMessage:
-    """The email for one recipient; raises ValueError on a malformed address."""
-    to = _single_address(msg.address, msg.recipient_name)
-    mail = EmailMessage(policy=_POLICY)
-    name = msg.sender_name or sender.name
-    set_address_header(mail, "From", Address(display_name=name, addr_spec=sender.address))
-    set_address_header(mail, "To", to)
-    set_text_header(mail, "Subject", msg.subject or "")
-    mail["Date"] = format_datetime(datetime.now(UTC))
-    mail["Message-ID"] = message_id(msg.key, sender.address)
-    mail["Auto-Submitted"] = "auto-generated"
-    if msg.incident_id:
-        mail["X-Crisisd-Incident"] = msg.incident_id
-    if msg.drill:
-        mail["X-Crisisd-Drill"] = "yes"
-    for name, value in msg.headers.items():
-        if _allowed_header(name, value):
-            mail[name] = value
-        else:
-            _log.warning("email.header_dropped", header=name, key=msg.key)
-    mail.set_content(msg.text, subtype="plain", charset="utf-8")
-    if msg.html:
-        mail.add_alternative(msg.html, subtype="html", charset="utf-8")
-    mail["Content-Language"] = msg.lang  # after set_content, which clears Content-* headers
-    return mail
-
-
-_STAND_IN = "stand-in@crisisd.invalid"  # the To of a cached message, replaced per recipient
-_STAND_IN_KEY = "crisisd/stand-in"
-_DATE_LINE = re.compile(rb"^Date: [^\r\n]*\r\n", re.MULTILINE)
-
-
-class Flattener:
-    """The wire bytes of each message, built once per content and addressed per recipient.
-
-    A fan-out sends the same rendered email to hundreds of people; building and flattening
-    the MIME tree (base64 of Persian text and HTML) took most of the email path's time.
-    The first message of a content is built in full for a stand-in address; every one
-    after it takes those bytes with its own To, Date and Message-ID lines.
-    """
-
-    def __init__(self, sender: EmailFrom, keep: int = 64) -> None:
-        self._sender = sender
-        self._keep = keep
-        self._flat: dict[tuple[object, ...], bytes] = {}
-
-    def wire(self, msg: OutboundMessage) -> tuple[bytes, str]:
-        """(the message as sent, its Message-ID); ValueError on a malformed address."""
-        to = _single_address(msg.address, msg.recipient_name)
-        key = (
-            msg.text, msg.html, msg.lang, msg.subject, msg.sender_name, msg.incident_id,
-            msg.drill, tuple(msg.headers.items()),
-        )  # fmt: skip
-        flat = self._flat.get(key)
-        if flat is None:
-            stand_in = replace(msg, address=_STAND_IN, recipient_name="", key=_STAND_IN_KEY)
-            flat = build_message(stand_in, self._sender).as_bytes(policy=_WIRE)
-            if len(self._flat) >= self._keep:
-                self._flat.pop(next(iter(self._flat)))
-            self._flat[key] = flat
-        ident = message_id(msg.key, self._sender.address)
-        head = EmailMessage(policy=_POLICY)
-        set_address_header(head, "To", to)
-        to_line = head.as_bytes(policy=_WIRE).rstrip(b"\r\n") + b"\r\n"
-        date = f"Date: {format_datetime(datetime.now(UTC))}\r\n".encode("ascii")
-        wire = (
-            _DATE_LINE.sub(lambda _m: date, flat, count=1)
-            .replace(f"To: {_STAND_IN}\r\n".encode("ascii"), to_line, 1)
-            .replace(message_id(_STAND_IN_KEY, self._sender.address).encode(), ident.encode(), 1)
-        )
-        return wire, ident
-
-
-def _single_address(address: str, name: str) -> Address:
-    address = address.strip()
-    if not address or any(c in address for c in ",;<>\r\n\t ") or address.count("@") != 1:
-        raise ValueError(f"not a single email address: {address!r}")
-    return Address(display_name=name, addr_spec=address)
-
-
-def _allowed_header(name: str, value: str) -> bool:
-    return (
-        name.lower() not in _RESERVED
-        and not name.lower().startswith("resent-")
-        and _HEADER_NAME.match(name) is not None
-        and "\r" not in value
-        and "\n" not in value
-    )
 
 
 class EmailChannel:

@@ -10,6 +10,7 @@ refolds it); an ASCII subject is folded before a space.
 from __future__ import annotations
 
 import base64
+import re
 from email.headerregistry import Address
 from email.message import EmailMessage
 
@@ -79,11 +80,35 @@ def set_address_header(mail: EmailMessage, name: str, address: Address) -> None:
     if display.isascii() or not display:
         mail[name] = address
         return
+    mail.set_raw(name, _encoded_address(name, display, address.addr_spec))
+
+
+def address_line(name: str, display_name: str, addr_spec: str) -> bytes | None:
+    """The line :func:`set_address_header` gives, CRLF included, built without a message.
+
+    None where only the standard library can say what it writes: an ASCII name it would
+    quote (``Rezaei, M.``) or a line it would fold.
+    """
+    display = " ".join(display_name.split())
+    if display and not display.isascii():
+        return f"{name}: {_encoded_address(name, display, addr_spec)}\r\n".encode("ascii")
+    if not display_name:
+        line = f"{name}: {addr_spec}"
+    elif _ATOMS.fullmatch(display_name) is not None:
+        line = f"{name}: {display_name} <{addr_spec}>"
+    else:
+        return None
+    return (line + "\r\n").encode("ascii") if len(line) <= LINE and line.isascii() else None
+
+
+# Words of RFC 5322 atext (section 3.2.3) with single spaces: a phrase written unquoted.
+_ATOMS = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?: [A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
+
+
+def _encoded_address(name: str, display: str, spec_address: str) -> str:
     word = _PREFIX + base64.b64encode(display.encode("utf-8")).decode("ascii") + _SUFFIX
-    spec = f"<{address.addr_spec}>"
+    spec = f"<{spec_address}>"
     first = len(name) + 2 + len(word)
     if first <= LINE:
-        value = word + (" " if first + 1 + len(spec) <= LINE else "\r\n ") + spec
-    else:
-        value = "\r\n " + word + "\r\n " + spec
-    mail.set_raw(name, value)
+        return word + (" " if first + 1 + len(spec) <= LINE else "\r\n ") + spec
+    return "\r\n " + word + "\r\n " + spec

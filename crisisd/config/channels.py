@@ -195,13 +195,20 @@ class Smtp(Model):
         alias="from",
         description="The sender of crisisd's email.",
     )
+    # Exchange Online's SMTP AUTH submission takes 3 concurrent connections and 30 messages
+    # a minute per mailbox: learn.microsoft.com/en-us/exchange/troubleshoot/send-emails/
+    # smtp-submission-improvements. Postfix sends to one destination over up to 20
+    # (default_destination_concurrency_limit), so 4 is gentle on a relay of our own.
     pool_size: Annotated[int, Field(ge=1, le=32)] = Field(
-        4, description="SMTP connections kept open."
+        4,
+        description="SMTP connections kept open, one message each at a time. A hosted "
+        "provider may take fewer (Exchange Online: 3 per mailbox).",
     )
     rate_per_second: Annotated[float, Field(gt=0)] = Field(
         100.0,
         description="Messages per second to the SMTP server. A relay on the same host or "
-        "network (Postfix) takes hundreds; a hosted provider publishes its own limit: set that.",
+        "network (Postfix) takes hundreds; a hosted provider publishes its own limit: set that "
+        "(Exchange Online: 30 a minute, 0.5).",
     )
     timeout_seconds: Annotated[float, Field(gt=0)] = Field(
         30.0, description="Give up on one SMTP command (MAIL, RCPT, DATA) after this many seconds."
