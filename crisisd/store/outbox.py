@@ -22,7 +22,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from crisisd.domain import MessageStatus
 from crisisd.store.driver_errors import store_operation
 from crisisd.store.engine import Transactions
-from crisisd.store.outcomes import update_statement, written
+from crisisd.store.outcomes import (
+    ATTEMPT_NAMES,
+    AUDIT_NAMES,
+    UPDATE_NAMES,
+    update_statement,
+    written,
+)
 from crisisd.store.prepared import Memo, PreparedCache, Target, names, sqlite_errors
 from crisisd.store.records import AckResult, MessageRow, Outcome
 from crisisd.store.tables import UTCDateTime, acks, attempts, audit, messages
@@ -105,10 +111,6 @@ def _attempt_rows() -> sa.Insert:
 
 def _audit_rows() -> sa.Insert:
     return sa.insert(audit)
-
-
-_ATTEMPT_COLUMNS = ("message_id", "channel", "at", "outcome", "provider_id", "reason")
-_AUDIT_COLUMNS = ("incident_id", "at", "actor", "action", "channel", "detail")
 
 
 class OutboxMixin(Transactions):
@@ -237,21 +239,28 @@ class OutboxMixin(Transactions):
         """
         if not outcomes:
             return
-        rows = [(o.message_id, written(o)) for o in outcomes]
-        trail = [w.audit for _, w in rows if w.audit is not None]
-        fresh = [message_id for message_id, w in rows if w.fresh_budget]
+        tails: dict[int, str] = {}  # a sent text's JSON, once per rendering in the batch
+        rows = [written(o, tails) for o in outcomes]
+        trail = [w.audit for w in rows if w.audit is not None]
+        fresh = [(o.message_id,) for o, w in zip(outcomes, rows, strict=True) if w.fresh_budget]
         prepared = self._prepared
         update = prepared.get(("record", worker), lambda: update_statement(worker))
-        attempt = prepared.get("attempt", _attempt_rows, columns=_ATTEMPT_COLUMNS)
-        entry = prepared.get("audit", _audit_rows, columns=_AUDIT_COLUMNS)
+        attempt = prepared.get("attempt", _attempt_rows, columns=ATTEMPT_NAMES)
+        entry = prepared.get("audit", _audit_rows, columns=AUDIT_NAMES)
         reset = prepared.get("fresh", _fresh_budget)
         memo: Memo = {}  # a batch's outcomes share most of their times and names
+        # The parameters are made before the transaction: the write lock is held no longer
+        # than the statements take.
+        updates = update.batch([w.update for w in rows], UPDATE_NAMES, memo)
+        resets = reset.batch(fresh, ("b_id",))
+        tried = attempt.batch([w.attempt for w in rows], ATTEMPT_NAMES, memo)
+        entries = entry.batch(trail, AUDIT_NAMES, memo)
         async with self._writing(urgent=False) as conn:
-            await update.many(conn, [w.update for _, w in rows], memo)
+            await update.run(conn, updates)
             # a new channel starts with a fresh retry budget
-            await reset.many(conn, [{"b_id": message_id} for message_id in fresh])
-            await attempt.many(conn, [w.attempt for _, w in rows], memo)
-            await entry.many(conn, trail, memo)
+            await reset.run(conn, resets)
+            await attempt.run(conn, tried)
+            await entry.run(conn, entries)
 
     @store_operation("give claimed messages back")
     async def release(self, worker: str) -> int:
