@@ -44,7 +44,8 @@ class Store(SettingsMixin, DueMixin, OutboxMixin):
         self.dialect = self.engine.dialect.name
         self._gate = WriteGate() if self.dialect == "sqlite" else None
         self._prepared = PreparedCache(self.engine.dialect)
-        self._hot = None  # SQLite: the dispatcher's own connection (outbox.py)
+        self._hot = None  # the dispatcher's own connections (kept.py)
+        self._lanes = {}
 
     @store_operation("apply the schema migrations")
     async def start(self) -> None:

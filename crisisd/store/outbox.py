@@ -7,21 +7,16 @@ statement serves both, SQLite simply ignores the locking clause.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import sqlite3
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-import aiosqlite
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from crisisd.domain import MessageStatus
 from crisisd.store.driver_errors import store_operation
-from crisisd.store.engine import Transactions
+from crisisd.store.kept import KeptMixin
 from crisisd.store.outcomes import (
     ATTEMPT_NAMES,
     AUDIT_NAMES,
@@ -29,7 +24,7 @@ from crisisd.store.outcomes import (
     update_statement,
     written,
 )
-from crisisd.store.prepared import Memo, PreparedCache, Target, names, sqlite_errors
+from crisisd.store.prepared import Memo, PreparedCache, names
 from crisisd.store.records import AckResult, MessageRow, Outcome
 from crisisd.store.tables import UTCDateTime, acks, attempts, audit, messages
 
@@ -113,72 +108,8 @@ def _audit_rows() -> sa.Insert:
     return sa.insert(audit)
 
 
-class OutboxMixin(Transactions):
+class OutboxMixin(KeptMixin):
     _prepared: PreparedCache
-    _hot: tuple[AsyncConnection, aiosqlite.Connection] | None
-
-    @contextlib.asynccontextmanager
-    async def _writing(self, urgent: bool) -> AsyncIterator[Target]:
-        """The dispatcher's write transaction (claims and records).
-
-        On SQLite: one connection kept for them, with ``BEGIN IMMEDIATE`` and ``COMMIT``
-        sent straight to it, one trip to its thread each: an empty transaction through
-        the pool cost more than the claim inside it. Writers still take turns at the gate.
-        """
-        if self._gate is None:
-            async with self.write(urgent) as conn:
-                yield conn
-            return
-        async with self._gate.hold(urgent):
-            raw = await self._hot_connection()
-            if raw.in_transaction:  # left open by a cancelled write (see _roll_back_hot)
-                await self._roll_back_hot()
-                raw = await self._hot_connection()
-            try:
-                # Inside the try: a task cancelled while BEGIN runs in aiosqlite's thread
-                # would otherwise leave the write lock taken, and every other writer locked.
-                with sqlite_errors("BEGIN IMMEDIATE"):
-                    await raw.execute("BEGIN IMMEDIATE")
-                yield raw
-                with sqlite_errors("COMMIT"):
-                    await raw.execute("COMMIT")
-            except BaseException:
-                await self._roll_back_hot()
-                raise
-
-    async def _hot_connection(self) -> aiosqlite.Connection:
-        if self._hot is None:
-            conn = await self.engine.connect()
-            driver = (await conn.get_raw_connection()).driver_connection
-            if not isinstance(driver, aiosqlite.Connection):  # pragma: no cover
-                await conn.close()
-                raise TypeError("the SQLite engine is expected to run on aiosqlite")
-            self._hot = (conn, driver)
-        return self._hot[1]
-
-    async def _roll_back_hot(self) -> None:
-        """Roll back whatever the kept connection began. Always sent (the BEGIN of a
-        cancelled task may still be queued in aiosqlite's thread, which runs in order) and
-        shielded, so a second cancellation cannot leave the write lock taken."""
-        if self._hot is None:
-            return
-        raw = self._hot[1]
-        try:
-            await asyncio.shield(raw.execute("ROLLBACK"))
-        except sqlite3.OperationalError as exc:
-            if "no transaction is active" not in str(exc):
-                await self._close_hot(broken=True)
-        except Exception:  # noqa: BLE001 - a broken connection is dropped, not reused
-            await self._close_hot(broken=True)
-
-    async def _close_hot(self, broken: bool = False) -> None:
-        """Give the kept connection back (on close), or drop it (when it broke)."""
-        hot, self._hot = self._hot, None
-        if hot is not None:
-            with contextlib.suppress(Exception):
-                if broken:
-                    await hot[0].invalidate()
-                await hot[0].close()
 
     @store_operation("extend the leases of claimed messages")
     async def extend_leases(self, worker: str, ids: Sequence[int], until: datetime) -> None:
@@ -223,7 +154,7 @@ class OutboxMixin(Transactions):
         claim = self._prepared.get(
             ("claim", busy, room), lambda: _claim_statement(busy, room), _CLAIMED
         )
-        async with self._writing(urgent) as conn:
+        async with self._writing(urgent, lane="claim") as conn:
             rows = await claim.fetch(conn, params)
         claimed = [MessageRow(*r) for r in rows]
         claimed.sort(key=lambda m: (m.priority, m.not_before, m.id))

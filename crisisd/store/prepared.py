@@ -16,17 +16,27 @@ import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import aiosqlite
+import asyncpg  # type: ignore[import-untyped]
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+
+class PgConnection(Protocol):
+    """What is used of an asyncpg connection (asyncpg ships no type hints)."""
+
+    async def fetch(self, query: str, *args: Any) -> list[Any]: ...
+    async def executemany(self, command: str, args: Iterable[Sequence[Any]]) -> None: ...
+
+
 Processor = Callable[[Any], Any] | None
-# Where a prepared statement runs: SQLite's own connection (one trip to its thread per
-# statement, see outbox.py) or a SQLAlchemy connection (the driver's SQL, unprocessed).
-Target = AsyncConnection | aiosqlite.Connection
+# Where a prepared statement runs: a driver's own connection, kept (kept.py: SQLite's, one
+# trip to its thread per statement; asyncpg's, one round trip) or a SQLAlchemy connection
+# (the driver's SQL, unprocessed).
+Target = AsyncConnection | aiosqlite.Connection | PgConnection
 Memo = dict[Callable[[Any], Any], dict[Any, Any]]  # processor -> {value: processed value}
 
 
@@ -136,8 +146,11 @@ class Prepared:
         if isinstance(on, aiosqlite.Connection):
             with sqlite_errors(self.sql):
                 await on.executemany(self.sql, batch)
-        else:
+        elif isinstance(on, AsyncConnection):
             await on.exec_driver_sql(self.sql, list(batch))
+        else:
+            with pg_errors(self.sql):
+                await on.executemany(self.sql, batch)
 
     async def fetch(self, on: Target, row: Mapping[str, Any]) -> list[list[Any]]:
         """Run once and read back the returned columns, processed as SQLAlchemy would.
@@ -150,8 +163,11 @@ class Prepared:
         if isinstance(on, aiosqlite.Connection):
             with sqlite_errors(self.sql):
                 found = await on.execute_fetchall(self.sql, params)
-        else:
+        elif isinstance(on, AsyncConnection):
             found = (await on.exec_driver_sql(self.sql, params)).all()
+        else:
+            with pg_errors(self.sql):
+                found = await on.fetch(self.sql, *params)
         out = [list(r) for r in found]
         for i, process in self.processed:
             done: dict[Any, Any] = {}
@@ -235,6 +251,29 @@ def sqlite_errors(sql: str) -> Iterator[None]:
     except sqlite3.Error as exc:
         raise sa.exc.DBAPIError.instance(
             sql, None, exc, sqlite3.Error, hide_parameters=True
+        ) from exc
+
+
+def is_pg_error(exc: BaseException) -> bool:
+    """An error the PostgreSQL server reported (the connection itself is still good)."""
+    return isinstance(exc, asyncpg.PostgresError)
+
+
+@contextlib.contextmanager
+def pg_errors(sql: str) -> Iterator[None]:
+    """asyncpg's errors leave as SQLAlchemy's (their SQLSTATE kept in ``orig``), like every
+    other store error; any other failure (the connection lost, closed or confused) is
+    reported as an invalidated connection."""
+    try:
+        yield
+    except Exception as exc:
+        raise sa.exc.DBAPIError.instance(
+            sql,
+            None,
+            exc,
+            Exception,
+            hide_parameters=True,
+            connection_invalidated=not is_pg_error(exc),
         ) from exc
 
 
