@@ -8,8 +8,15 @@ aiosqlite's thread. Here each backend keeps its driver's own connection for them
 * SQLite: one connection, ``BEGIN IMMEDIATE`` and ``COMMIT`` sent straight to it; writers
   still take turns at the gate (engine.py).
 * PostgreSQL: one connection per lane (claims, records), so that neither waits for the
-  other, each used by one operation at a time. A claim is one ``UPDATE … RETURNING``,
-  atomic by itself, sent without ``BEGIN``; a record's statements run in one transaction.
+  other, each used by one operation at a time.
+
+A claim is one ``UPDATE … RETURNING``, atomic by itself: it is sent alone, without
+``BEGIN`` and ``COMMIT`` (on SQLite a lone write statement takes the write lock when it
+starts, as ``BEGIN IMMEDIATE`` would). One trip instead of three matters most on SQLite:
+each trip to aiosqlite's thread waits for the GIL while the senders run. A claim cancelled
+in flight may still be applied: its messages stay leased to this worker until the lease
+runs out or the worker gives its claims back (drain), never lost. A record's statements run
+in one transaction.
 
 Work that runs under a leader lease (:func:`crisisd.store.leases.fenced`) takes the usual
 path, :meth:`Transactions.write`, which checks the fence first. A kept connection that
@@ -28,7 +35,7 @@ from typing import Any
 import aiosqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from crisisd.store.engine import Transactions
+from crisisd.store.engine import Transactions, WriteGate
 from crisisd.store.leases import current_fence
 from crisisd.store.prepared import PgConnection, Target, is_pg_error, sqlite_errors
 
@@ -52,7 +59,7 @@ class KeptMixin(Transactions):
         ``lane="claim"``: a single statement (PostgreSQL runs it in its own transaction).
         """
         if self._gate is not None:
-            async with self._sqlite_writing(urgent) as raw:
+            async with self._sqlite_writing(self._gate, urgent, lane == "claim") as raw:
                 yield raw
         elif current_fence() is not None:  # leader-only work: the fence is checked first
             async with self.write(urgent) as conn:
@@ -62,13 +69,17 @@ class KeptMixin(Transactions):
                 yield pg
 
     @contextlib.asynccontextmanager
-    async def _sqlite_writing(self, urgent: bool) -> AsyncIterator[aiosqlite.Connection]:
-        assert self._gate is not None
-        async with self._gate.hold(urgent):
+    async def _sqlite_writing(
+        self, gate: WriteGate, urgent: bool, alone: bool
+    ) -> AsyncIterator[aiosqlite.Connection]:
+        async with gate.hold(urgent):
             raw = await self._hot_connection()
             if raw.in_transaction:  # left open by a cancelled write (see _roll_back_hot)
                 await self._roll_back_hot()
                 raw = await self._hot_connection()
+            if alone:  # one statement, its own transaction
+                yield raw
+                return
             try:
                 # Inside the try: a task cancelled while BEGIN runs in aiosqlite's thread
                 # would otherwise leave the write lock taken, and every other writer locked.
