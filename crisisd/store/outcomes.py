@@ -165,8 +165,11 @@ def sent_detail(o: OutcomeSent, tails: dict[int, str]) -> Encoded:
 
 
 def _json(value: Any) -> str:
-    if type(value) is str:
+    kind = type(value)
+    if kind is str:
         return _string(value)
+    if kind is int:  # as json.dumps writes an int (not a bool), without its encoder's setup
+        return int.__repr__(value)
     return json.dumps(value)
 
 
