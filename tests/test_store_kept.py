@@ -3,6 +3,7 @@ a leader lease still goes through the fence."""
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import timedelta
 
 import pytest
@@ -71,3 +72,18 @@ async def test_a_claim_under_a_lost_leader_lease_writes_nothing(
     with fenced(Fence("scheduler", "someone-else", 7)), pytest.raises(LeaseLost):
         await store.claim("w1", T0, 10, LEASE)
     assert len(await store.claim("w1", T0, 10, LEASE)) > 0  # nothing was taken
+
+
+async def test_a_claim_on_sqlite_leaves_no_transaction_open(store: Store, library: Library) -> None:
+    if store.dialect != "sqlite":
+        pytest.skip("SQLite's write lock")
+    await IncidentService(store, lambda: library, Clock()).open(report())
+    assert await store.claim("w1", T0, 1, LEASE)
+    path = store.engine.url.database
+    assert path is not None
+    other = sqlite3.connect(path, timeout=0, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")  # the write lock is free at once
+        other.execute("ROLLBACK")
+    finally:
+        other.close()

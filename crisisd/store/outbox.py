@@ -1,8 +1,8 @@
 """Outbox operations: claim due messages under a lease, record outcomes in batches, acks.
 
 Claims use ``FOR UPDATE SKIP LOCKED`` on PostgreSQL (several daemons can share one
-outbox) and run inside ``BEGIN IMMEDIATE`` on SQLite (see engine.py): the same
-statement serves both, SQLite simply ignores the locking clause.
+outbox); on SQLite the one ``UPDATE`` takes the write lock as it starts (kept.py): the
+same statement serves both, SQLite simply ignores the locking clause.
 """
 
 from __future__ import annotations
