@@ -33,11 +33,12 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import aiosqlite
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from crisisd.store.engine import Transactions, WriteGate
 from crisisd.store.leases import current_fence
-from crisisd.store.prepared import PgConnection, Target, is_pg_error, sqlite_errors
+from crisisd.store.prepared import PgConnection, Target, is_pg_error, pg_errors, sqlite_errors
 
 
 class _Lane:
@@ -103,10 +104,12 @@ class KeptMixin(Transactions):
                 if name == "claim":
                     yield raw
                 else:
-                    async with raw.transaction():
-                        yield raw
+                    with pg_errors("BEGIN; … COMMIT"):  # the transaction's own statements
+                        async with raw.transaction():
+                            yield raw
             except BaseException as exc:
-                if not is_pg_error(exc) or raw.is_closed():
+                orig = exc.orig if isinstance(exc, sa.exc.DBAPIError) else exc
+                if orig is None or not is_pg_error(orig) or raw.is_closed():
                     conn, lane.conn = lane.conn, None
                     await _drop(conn)
                 raise

@@ -266,6 +266,8 @@ def pg_errors(sql: str) -> Iterator[None]:
     reported as an invalidated connection."""
     try:
         yield
+    except sa.exc.SQLAlchemyError:
+        raise  # already one (a statement's, inside a transaction)
     except Exception as exc:
         raise sa.exc.DBAPIError.instance(
             sql,
