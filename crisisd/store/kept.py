@@ -14,9 +14,8 @@ A claim is one ``UPDATE … RETURNING``, atomic by itself: it is sent alone, wit
 ``BEGIN`` and ``COMMIT`` (on SQLite a lone write statement takes the write lock when it
 starts, as ``BEGIN IMMEDIATE`` would). One trip instead of three matters most on SQLite:
 each trip to aiosqlite's thread waits for the GIL while the senders run. A claim cancelled
-in flight may still be applied: its messages stay leased to this worker until the lease
-runs out or the worker gives its claims back (drain), never lost. A record's statements run
-in one transaction.
+in flight is let finish, and what it took is given back (outbox.py). A record's statements
+run in one transaction.
 
 Work that runs under a leader lease (:func:`crisisd.store.leases.fenced`) takes the usual
 path, :meth:`Transactions.write`, which checks the fence first. A kept connection that

@@ -7,6 +7,8 @@ same statement serves both, SQLite simply ignores the locking clause.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -24,7 +26,7 @@ from crisisd.store.outcomes import (
     update_statement,
     written,
 )
-from crisisd.store.prepared import Memo, PreparedCache, names
+from crisisd.store.prepared import Memo, Prepared, PreparedCache, names
 from crisisd.store.records import AckResult, MessageRow, Outcome
 from crisisd.store.tables import UTCDateTime, acks, attempts, audit, messages
 
@@ -154,11 +156,31 @@ class OutboxMixin(KeptMixin):
         claim = self._prepared.get(
             ("claim", busy, room), lambda: _claim_statement(busy, room), _CLAIMED
         )
-        async with self._writing(urgent, lane="claim") as conn:
-            rows = await claim.fetch(conn, params)
+        rows = await self._claimed_rows(claim, params, urgent, worker)
         claimed = [MessageRow(*r) for r in rows]
         claimed.sort(key=lambda m: (m.priority, m.not_before, m.id))
         return claimed
+
+    async def _claimed_rows(
+        self, claim: Prepared, params: dict[str, Any], urgent: bool, worker: str
+    ) -> list[list[Any]]:
+        """The claim is sent alone, with no transaction to roll back (kept.py): when this is
+        cancelled, the statement is let finish, and what it took is given back."""
+        fetched: asyncio.Task[list[list[Any]]] | None = None
+        try:
+            async with self._writing(urgent, lane="claim") as conn:
+                fetched = asyncio.ensure_future(claim.fetch(conn, params))
+                try:
+                    return await asyncio.shield(fetched)
+                except asyncio.CancelledError:
+                    await asyncio.wait([fetched])
+                    raise
+        except asyncio.CancelledError:
+            done = fetched is not None and fetched.done() and not fetched.cancelled()
+            if fetched is not None and done and fetched.exception() is None:
+                with contextlib.suppress(Exception):  # else their lease brings them back
+                    await self._give_back(worker, [r[0] for r in fetched.result()])
+            raise
 
     @store_operation("record delivery outcomes")
     async def record(self, outcomes: Sequence[Outcome], worker: str | None = None) -> None:
@@ -196,10 +218,19 @@ class OutboxMixin(KeptMixin):
     @store_operation("give claimed messages back")
     async def release(self, worker: str) -> int:
         """Give back every claim of ``worker`` (on shutdown), untouched."""
+        return await self._give_back(worker)
+
+    async def _give_back(self, worker: str, ids: Sequence[int] | None = None) -> int:
+        """``worker``'s claims (of ``ids`` only, when given) back to the queue, untouched."""
+        if ids is not None and not ids:
+            return 0
+        mine = [messages.c.worker == worker, messages.c.status == SENDING]
+        if ids is not None:
+            mine.append(messages.c.id.in_(list(ids)))
         async with self.write() as conn:
             result = await conn.execute(
                 sa.update(messages)
-                .where(messages.c.worker == worker, messages.c.status == SENDING)
+                .where(*mine)
                 .values(
                     status=PENDING, lease_until=None, worker=None, attempts=messages.c.attempts - 1
                 )
