@@ -27,6 +27,7 @@ from crisisd.delivery.guard import ChannelGuard, OnDown
 from crisisd.delivery.health import delivery_health
 from crisisd.delivery.pacing import Pacer
 from crisisd.delivery.queueing import SendQueue, queued
+from crisisd.delivery.sendwatch import SendWatch
 from crisisd.delivery.storewait import StoreWait
 from crisisd.domain import channel_kind
 from crisisd.metrics import Metrics
@@ -49,13 +50,11 @@ OnFinal = Callable[[MessageRow, str], Coroutine[Any, Any, None]]
 __all__ = ["AddressOf", "Dispatcher", "OnFinal", "RetryPolicy"]
 
 _DEFAULT_POLICY = RetryPolicy()
+_CHOOSE_NOW = 0.002  # a slot this close is taken by the message in hand
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-_CHOOSE_NOW = 0.002  # a slot this close is taken by the message in hand
 
 
 class Dispatcher:
@@ -104,6 +103,7 @@ class Dispatcher:
         self._kicked = False
         self._flush_stop = asyncio.Event()
         self._notices: set[asyncio.Task[None]] = set()
+        self._watch = SendWatch()
         self._flusher: asyncio.Task[None] | None = None
         self._stopping = False
         self._tasks: list[asyncio.Task[None]] = []
@@ -156,12 +156,13 @@ class Dispatcher:
             for i in range(ch.limits.concurrency):
                 worker = functools.partial(self._worker, name, queue)
                 self._tasks.append(spawn(f"dispatcher.send.{name}.{i}", worker))
-        # Without these three nothing is claimed, recorded or kept leased: when one keeps
-        # dying the daemon stops (and systemd starts it again) rather than limp on.
+        # Without these nothing is claimed, recorded, kept leased or bounded in time: when
+        # one keeps dying the daemon stops (and systemd starts it again) rather than limp on.
         self._tasks.append(spawn("dispatcher.claim", self._claim_loop, critical=True))
         self._flusher = spawn("dispatcher.flush", self._flush_loop, critical=True)
         self._tasks.append(self._flusher)
         self._tasks.append(spawn("dispatcher.lease", self._lease_loop, critical=True))
+        self._tasks.append(spawn("dispatcher.watch", self._watch.run, critical=True))
 
     async def drain(self, grace: float = 20.0) -> None:
         """Stop claiming, let in-flight sends finish (bounded), record, give back the rest."""
@@ -339,9 +340,8 @@ class Dispatcher:
             drill=msg.drill,
         )
         budget = channel.limits.timeout_seconds * 2 + 5
-        try:
-            async with asyncio.timeout(budget):  # no task per send, unlike wait_for on 3.11
-                return await channel.send(out)
+        try:  # no task and no timer per send (sendwatch.py)
+            return await self._watch.bounded(channel.send(out), budget)
         except TimeoutError:
             return Retry(5.0, f"{msg.channel}: no answer within {budget:.0f}s", unreachable=True)
         except Exception as exc:  # noqa: BLE001 - a channel broke its contract; classify it

@@ -45,7 +45,8 @@ class Store(SettingsMixin, DueMixin, OutboxMixin):
         self.dialect = self.engine.dialect.name
         self._gate = WriteGate() if self.dialect == "sqlite" else None
         self._prepared = PreparedCache(self.engine.dialect)
-        self._hot = None  # SQLite: the dispatcher's own connection (outbox.py)
+        self._hot = None  # the dispatcher's own connections (kept.py)
+        self._lanes = {}
         self._stats = OutboxStats(self.engine)  # PostgreSQL: fresh statistics (stats.py)
 
     @store_operation("apply the schema migrations")

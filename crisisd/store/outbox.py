@@ -1,29 +1,32 @@
 """Outbox operations: claim due messages under a lease, record outcomes in batches, acks.
 
 Claims use ``FOR UPDATE SKIP LOCKED`` on PostgreSQL (several daemons can share one
-outbox) and run inside ``BEGIN IMMEDIATE`` on SQLite (see engine.py): the same
-statement serves both, SQLite simply ignores the locking clause.
+outbox); on SQLite the one ``UPDATE`` takes the write lock as it starts (kept.py): the
+same statement serves both, SQLite simply ignores the locking clause.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import sqlite3
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-import aiosqlite
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from crisisd.domain import MessageStatus
 from crisisd.store.driver_errors import store_operation
-from crisisd.store.engine import Transactions
-from crisisd.store.outcomes import update_statement, written
-from crisisd.store.prepared import Memo, PreparedCache, Target, names, sqlite_errors
+from crisisd.store.kept import KeptMixin
+from crisisd.store.outcomes import (
+    ATTEMPT_NAMES,
+    AUDIT_NAMES,
+    UPDATE_NAMES,
+    update_statement,
+    written,
+)
+from crisisd.store.prepared import Memo, Prepared, PreparedCache, names
 from crisisd.store.records import AckResult, MessageRow, Outcome
 from crisisd.store.tables import UTCDateTime, acks, attempts, audit, messages
 
@@ -117,76 +120,8 @@ def _audit_rows() -> sa.Insert:
     return sa.insert(audit)
 
 
-_ATTEMPT_COLUMNS = ("message_id", "channel", "at", "outcome", "provider_id", "reason")
-_AUDIT_COLUMNS = ("incident_id", "at", "actor", "action", "channel", "detail")
-
-
-class OutboxMixin(Transactions):
+class OutboxMixin(KeptMixin):
     _prepared: PreparedCache
-    _hot: tuple[AsyncConnection, aiosqlite.Connection] | None
-
-    @contextlib.asynccontextmanager
-    async def _writing(self, urgent: bool, claim: bool = False) -> AsyncIterator[Target]:
-        """The dispatcher's write transaction (claims and records).
-
-        On SQLite: one connection kept for them, with ``BEGIN IMMEDIATE`` and ``COMMIT``
-        sent straight to it, one trip to its thread each: an empty transaction through
-        the pool cost more than the claim inside it. Writers still take turns at the gate.
-        """
-        if self._gate is None:
-            async with self.write(urgent) as conn:
-                yield conn
-            return
-        async with self._gate.hold(urgent, claim):
-            raw = await self._hot_connection()
-            if raw.in_transaction:  # left open by a cancelled write (see _roll_back_hot)
-                await self._roll_back_hot()
-                raw = await self._hot_connection()
-            try:
-                # Inside the try: a task cancelled while BEGIN runs in aiosqlite's thread
-                # would otherwise leave the write lock taken, and every other writer locked.
-                with sqlite_errors("BEGIN IMMEDIATE"):
-                    await raw.execute("BEGIN IMMEDIATE")
-                yield raw
-                with sqlite_errors("COMMIT"):
-                    await raw.execute("COMMIT")
-            except BaseException:
-                await self._roll_back_hot()
-                raise
-
-    async def _hot_connection(self) -> aiosqlite.Connection:
-        if self._hot is None:
-            conn = await self.engine.connect()
-            driver = (await conn.get_raw_connection()).driver_connection
-            if not isinstance(driver, aiosqlite.Connection):  # pragma: no cover
-                await conn.close()
-                raise TypeError("the SQLite engine is expected to run on aiosqlite")
-            self._hot = (conn, driver)
-        return self._hot[1]
-
-    async def _roll_back_hot(self) -> None:
-        """Roll back whatever the kept connection began. Always sent (the BEGIN of a
-        cancelled task may still be queued in aiosqlite's thread, which runs in order) and
-        shielded, so a second cancellation cannot leave the write lock taken."""
-        if self._hot is None:
-            return
-        raw = self._hot[1]
-        try:
-            await asyncio.shield(raw.execute("ROLLBACK"))
-        except sqlite3.OperationalError as exc:
-            if "no transaction is active" not in str(exc):
-                await self._close_hot(broken=True)
-        except Exception:  # noqa: BLE001 - a broken connection is dropped, not reused
-            await self._close_hot(broken=True)
-
-    async def _close_hot(self, broken: bool = False) -> None:
-        """Give the kept connection back (on close), or drop it (when it broke)."""
-        hot, self._hot = self._hot, None
-        if hot is not None:
-            with contextlib.suppress(Exception):
-                if broken:
-                    await hot[0].invalidate()
-                await hot[0].close()
 
     @store_operation("extend the leases of claimed messages")
     async def extend_leases(self, worker: str, ids: Sequence[int], until: datetime) -> None:
@@ -238,11 +173,31 @@ class OutboxMixin(Transactions):
         claim = self._prepared.get(
             ("claim", busy, room, over), lambda: _claim_statement(busy, room, over), _CLAIMED
         )
-        async with self._writing(urgent, claim=True) as conn:
-            rows = await claim.fetch(conn, params)
+        rows = await self._claimed_rows(claim, params, urgent, worker)
         claimed = [MessageRow(*r) for r in rows]
         claimed.sort(key=lambda m: (m.priority, m.not_before, m.id))
         return claimed
+
+    async def _claimed_rows(
+        self, claim: Prepared, params: dict[str, Any], urgent: bool, worker: str
+    ) -> list[list[Any]]:
+        """The claim is sent alone, with no transaction to roll back (kept.py): when this is
+        cancelled, the statement is let finish, and what it took is given back."""
+        fetched: asyncio.Task[list[list[Any]]] | None = None
+        try:
+            async with self._writing(urgent, lane="claim") as conn:
+                fetched = asyncio.ensure_future(claim.fetch(conn, params))
+                try:
+                    return await asyncio.shield(fetched)
+                except asyncio.CancelledError:
+                    await asyncio.wait([fetched])
+                    raise
+        except asyncio.CancelledError:
+            done = fetched is not None and fetched.done() and not fetched.cancelled()
+            if fetched is not None and done and fetched.exception() is None:
+                with contextlib.suppress(Exception):  # else their lease brings them back
+                    await self._give_back(worker, [r[0] for r in fetched.result()])
+            raise
 
     @store_operation("record delivery outcomes")
     async def record(self, outcomes: Sequence[Outcome], worker: str | None = None) -> None:
@@ -254,29 +209,45 @@ class OutboxMixin(Transactions):
         """
         if not outcomes:
             return
-        rows = [(o.message_id, written(o)) for o in outcomes]
-        trail = [w.audit for _, w in rows if w.audit is not None]
-        fresh = [message_id for message_id, w in rows if w.fresh_budget]
+        tails: dict[int, str] = {}  # a sent text's JSON, once per rendering in the batch
+        rows = [written(o, tails) for o in outcomes]
+        trail = [w.audit for w in rows if w.audit is not None]
+        fresh = [(o.message_id,) for o, w in zip(outcomes, rows, strict=True) if w.fresh_budget]
         prepared = self._prepared
         update = prepared.get(("record", worker), lambda: update_statement(worker))
-        attempt = prepared.get("attempt", _attempt_rows, columns=_ATTEMPT_COLUMNS)
-        entry = prepared.get("audit", _audit_rows, columns=_AUDIT_COLUMNS)
+        attempt = prepared.get("attempt", _attempt_rows, columns=ATTEMPT_NAMES)
+        entry = prepared.get("audit", _audit_rows, columns=AUDIT_NAMES)
         reset = prepared.get("fresh", _fresh_budget)
         memo: Memo = {}  # a batch's outcomes share most of their times and names
+        # The parameters are made before the transaction: the write lock is held no longer
+        # than the statements take.
+        updates = update.batch([w.update for w in rows], UPDATE_NAMES, memo)
+        resets = reset.batch(fresh, ("b_id",))
+        tried = attempt.batch([w.attempt for w in rows], ATTEMPT_NAMES, memo)
+        entries = entry.batch(trail, AUDIT_NAMES, memo)
         async with self._writing(urgent=False) as conn:
-            await update.many(conn, [w.update for _, w in rows], memo)
+            await update.run(conn, updates)
             # a new channel starts with a fresh retry budget
-            await reset.many(conn, [{"b_id": message_id} for message_id in fresh])
-            await attempt.many(conn, [w.attempt for _, w in rows], memo)
-            await entry.many(conn, trail, memo)
+            await reset.run(conn, resets)
+            await attempt.run(conn, tried)
+            await entry.run(conn, entries)
 
     @store_operation("give claimed messages back")
     async def release(self, worker: str) -> int:
         """Give back every claim of ``worker`` (on shutdown), untouched."""
+        return await self._give_back(worker)
+
+    async def _give_back(self, worker: str, ids: Sequence[int] | None = None) -> int:
+        """``worker``'s claims (of ``ids`` only, when given) back to the queue, untouched."""
+        if ids is not None and not ids:
+            return 0
+        mine = [messages.c.worker == worker, messages.c.status == SENDING]
+        if ids is not None:
+            mine.append(messages.c.id.in_(list(ids)))
         async with self.write() as conn:
             result = await conn.execute(
                 sa.update(messages)
-                .where(messages.c.worker == worker, messages.c.status == SENDING)
+                .where(*mine)
                 .values(
                     status=PENDING, lease_until=None, worker=None, attempts=messages.c.attempts - 1
                 )

@@ -7,6 +7,7 @@ One ``UPDATE`` serves the whole batch (executemany); each outcome fills its para
 from __future__ import annotations
 
 import functools
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, assert_never
@@ -14,6 +15,7 @@ from typing import Any, assert_never
 import sqlalchemy as sa
 
 from crisisd.domain import MessageStatus
+from crisisd.store.prepared import Encoded
 from crisisd.store.records import (
     Outcome,
     OutcomeFailed,
@@ -23,14 +25,36 @@ from crisisd.store.records import (
 )
 from crisisd.store.tables import messages
 
+# What json.dumps uses for a string (ensure_ascii, its default); the C one when built.
+_string = json.encoder.encode_basestring_ascii
+
+
+# The values each row carries, in this order (parameters of :func:`update_statement`,
+# and the columns of the attempts and audit tables).
+UPDATE_NAMES = (
+    "b_id",
+    "b_sent",
+    "b_status",
+    "b_not_before",
+    "b_channel_index",
+    "b_channel",
+    "b_sent_at",
+    "b_sent_channel",
+    "b_provider_id",
+    "b_last_error",
+)
+ATTEMPT_NAMES = ("message_id", "channel", "at", "outcome", "provider_id", "reason")
+AUDIT_NAMES = ("incident_id", "at", "actor", "action", "channel", "detail")
+
 
 @dataclass(frozen=True, slots=True)
 class Written:
-    """The rows one outcome writes."""
+    """The rows one outcome writes, as tuples of the values named above (a batch of
+    outcomes becomes a few ``executemany`` runs; tuples cost far less than dicts)."""
 
-    update: dict[str, Any]  # parameters of :func:`update_statement`
-    attempt: dict[str, Any]  # a row of the attempts table
-    audit: dict[str, Any] | None = None  # a row of the audit table
+    update: tuple[Any, ...]  # UPDATE_NAMES
+    attempt: tuple[Any, ...]  # ATTEMPT_NAMES
+    audit: tuple[Any, ...] | None = None  # AUDIT_NAMES
     fresh_budget: bool = False  # a new channel starts with no attempts spent
 
 
@@ -70,8 +94,9 @@ def update_statement(worker: str | None) -> sa.Update:
     return stmt
 
 
-def written(o: Outcome) -> Written:
-    """The rows ``o`` writes; every kind of outcome is handled here and nowhere else."""
+def written(o: Outcome, tails: dict[int, str]) -> Written:
+    """The rows ``o`` writes; every kind of outcome is handled here and nowhere else.
+    ``tails``: kept by the caller for a batch (see :func:`sent_detail`)."""
     match o:
         case OutcomeSent():
             return Written(
@@ -83,29 +108,22 @@ def written(o: Outcome) -> Written:
                     sent=True,
                     provider_id=o.provider_id,
                 ),
-                _attempt(o.message_id, o.channel, o.at, "sent", provider_id=o.provider_id),
-                audit={
-                    "incident_id": o.incident_id,
-                    "at": o.at,
-                    "actor": "crisisd",
-                    "action": "message.sent",
-                    "channel": o.channel,
-                    "detail": {
-                        "message_id": o.message_id,
-                        "recipient": o.recipient,
-                        "provider_id": o.provider_id,
-                        "template": o.rendering.template,
-                        "sha256": o.rendering.sha256,
-                        "text": o.rendering.text,
-                    },
-                },
+                (o.message_id, o.channel, o.at, "sent", o.provider_id, None),
+                audit=(
+                    o.incident_id,
+                    o.at,
+                    "crisisd",
+                    "message.sent",
+                    o.channel,
+                    sent_detail(o, tails),
+                ),
             )
         case OutcomeRetry():
             return Written(
                 _update(
                     o.message_id, MessageStatus.PENDING, o.not_before, o.channel, error=o.reason
                 ),
-                _attempt(o.message_id, o.channel, o.at, "retry", reason=o.reason),
+                (o.message_id, o.channel, o.at, "retry", None, o.reason),
             )
         case OutcomeFailover():
             return Written(
@@ -117,16 +135,42 @@ def written(o: Outcome) -> Written:
                     channel_index=o.channel_index,
                     error=o.reason,
                 ),
-                _attempt(o.message_id, o.channel, o.at, "failover", reason=o.reason),
+                (o.message_id, o.channel, o.at, "failover", None, o.reason),
                 fresh_budget=True,
             )
         case OutcomeFailed():
             return Written(
                 _update(o.message_id, MessageStatus.FAILED, o.at, o.channel, error=o.reason),
-                _attempt(o.message_id, o.channel, o.at, "failed", reason=o.reason),
+                (o.message_id, o.channel, o.at, "failed", None, o.reason),
             )
         case _:
             assert_never(o)
+
+
+def sent_detail(o: OutcomeSent, tails: dict[int, str]) -> Encoded:
+    """The audit detail of a sent message, serialized exactly as ``json.dumps`` serializes
+    ``{"message_id", "recipient", "provider_id", "template", "sha256", "text"}`` (the audit
+    holds the very text sent). Its longer part comes from the rendering, shared by many
+    messages: ``tails`` keeps it by the rendering's id for the batch, whose outcomes keep
+    the renderings (and so their ids) alive."""
+    r = o.rendering
+    tail = tails.get(id(r))
+    if tail is None:
+        tail = tails[id(r)] = (
+            f', "template": {_json(r.template)}, "sha256": {_json(r.sha256)}'
+            f', "text": {_json(r.text)}}}'
+        )
+    head = f'{{"message_id": {_json(o.message_id)}, "recipient": {_json(o.recipient)}'
+    return Encoded(f'{head}, "provider_id": {_json(o.provider_id)}{tail}')
+
+
+def _json(value: Any) -> str:
+    kind = type(value)
+    if kind is str:
+        return _string(value)
+    if kind is int:  # as json.dumps writes an int (not a bool), without its encoder's setup
+        return int.__repr__(value)
+    return json.dumps(value)
 
 
 def _update(
@@ -139,37 +183,18 @@ def _update(
     provider_id: str | None = None,
     channel_index: int | None = None,
     error: str | None = None,
-) -> dict[str, Any]:
+) -> tuple[Any, ...]:
     # not_before is the sent or failed time for a final outcome, as it always was: the
     # escalation sweep measures an alert's ack window from it.
-    return {
-        "b_id": message_id,
-        "b_sent": sent,
-        "b_status": status,
-        "b_not_before": not_before,
-        "b_channel_index": channel_index,
-        "b_channel": channel,
-        "b_sent_at": not_before if sent else None,
-        "b_sent_channel": channel if sent else None,
-        "b_provider_id": provider_id,
-        "b_last_error": error,
-    }
-
-
-def _attempt(
-    message_id: int,
-    channel: str,
-    at: datetime,
-    outcome: str,
-    *,
-    provider_id: str | None = None,
-    reason: str | None = None,
-) -> dict[str, Any]:
-    return {
-        "message_id": message_id,
-        "channel": channel,
-        "at": at,
-        "outcome": outcome,
-        "provider_id": provider_id,
-        "reason": reason,
-    }
+    return (
+        message_id,
+        sent,
+        status,
+        not_before,
+        channel_index,
+        channel,
+        not_before if sent else None,
+        channel if sent else None,
+        provider_id,
+        error,
+    )

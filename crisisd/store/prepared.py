@@ -11,31 +11,51 @@ machinery around them.
 from __future__ import annotations
 
 import contextlib
+import json
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import aiosqlite
+import asyncpg  # type: ignore[import-untyped]
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+
+class PgConnection(Protocol):
+    """What is used of an asyncpg connection (asyncpg ships no type hints)."""
+
+    async def fetch(self, query: str, *args: Any) -> list[Any]: ...
+    async def executemany(self, command: str, args: Iterable[Sequence[Any]]) -> None: ...
+
+
 Processor = Callable[[Any], Any] | None
-# Where a prepared statement runs: SQLite's own connection (one trip to its thread per
-# statement, see outbox.py) or a SQLAlchemy connection (the driver's SQL, unprocessed).
-Target = AsyncConnection | aiosqlite.Connection
-Memo = dict[tuple[Any, Any], Any]  # (processor, value) -> processed value
+# Where a prepared statement runs: a driver's own connection, kept (kept.py: SQLite's, one
+# trip to its thread per statement; asyncpg's, one round trip) or a SQLAlchemy connection
+# (the driver's SQL, unprocessed).
+Target = AsyncConnection | aiosqlite.Connection | PgConnection
+Memo = dict[Callable[[Any], Any], dict[Any, Any]]  # processor -> {value: processed value}
 
 
 @dataclass(frozen=True, slots=True)
 class Slot:
-    """One positional parameter: its bind name, the value the statement fixes (if any)."""
+    """One positional parameter: its bind name, the value the statement fixes (if any);
+    ``shared``: its values recur across a batch's rows (times, names), so each is
+    processed once (JSON documents are each their own)."""
 
     name: str
     fixed: Any
     process: Processor
+    shared: bool = True
+
+
+class Encoded(str):
+    """A JSON document already serialized as ``json.dumps`` does it (outcomes.py builds the
+    audit's from parts shared by a batch). A JSON column takes it as it is when its own
+    serializer agrees with ``json.dumps``, and otherwise serializes what it stands for."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +66,11 @@ class Prepared:
     sql: str
     slots: tuple[Slot, ...]
     results: tuple[Processor, ...]
+
+    @property
+    def processed(self) -> list[tuple[int, Callable[[Any], Any]]]:
+        """The returned columns that have a processor: (position, processor)."""
+        return [(i, p) for i, p in enumerate(self.results) if p is not None]
 
     @classmethod
     def compile(
@@ -69,6 +94,9 @@ class Prepared:
             impl = bind.type.dialect_impl(dialect)
             fixed = None if bind.required else bind.effective_value
             process = impl.bind_processor(dialect)
+            if isinstance(bind.type, sa.JSON) and process is not None:
+                slots.append(Slot(name, fixed, _json_writer(process), shared=False))
+                continue
             slots.append(Slot(name, fixed, _faster(process, _TIME_OUT) if text else process))
         results = tuple(
             _faster(process, _TIME_IN) if text else process
@@ -78,65 +106,114 @@ class Prepared:
         )
         return cls(compiled.string, tuple(slots), results)
 
-    def params(self, row: Mapping[str, Any], memo: Memo | None = None) -> tuple[Any, ...]:
-        """The driver's parameters for ``row``. ``memo`` keeps processed values across the
-        rows of a batch (and its statements), which mostly share the same times and names."""
+    def params(self, row: Mapping[str, Any]) -> tuple[Any, ...]:
+        """The driver's parameters for one statement run with ``row`` (by bind name)."""
         out = []
         for slot in self.slots:
             value = row.get(slot.name, slot.fixed)
-            process = slot.process
-            if process is not None and value is not None:
-                if memo is None or isinstance(value, dict | list):
-                    value = process(value)
-                else:
-                    key = (process, value)
-                    done = memo.get(key, memo)
-                    if done is memo:
-                        done = memo[key] = process(value)
-                    value = done
+            if slot.process is not None and value is not None:
+                value = slot.process(value)
             out.append(value)
         return tuple(out)
 
-    async def many(
-        self, on: Target, rows: Iterable[Mapping[str, Any]], memo: Memo | None = None
-    ) -> None:
-        """Run once per row (the driver's executemany); ``memo``: see :meth:`params`."""
+    def batch(
+        self,
+        rows: Sequence[Sequence[Any]],
+        names: Sequence[str],
+        memo: Memo | None = None,
+    ) -> list[tuple[Any, ...]]:
+        """The driver's parameters for ``rows``: each a tuple of the values of ``names``, in
+        that order (a bind not named takes the value the statement fixes).
+
+        Built a column at a time: a batch's rows share most of their times and names, and
+        ``memo`` processes each value once across the rows (and the statements) of a batch."""
+        if not rows:
+            return []
         memo = {} if memo is None else memo
-        batch = [self.params(r, memo) for r in rows]
+        index = {name: i for i, name in enumerate(names)}
+        found = list(zip(*rows, strict=True))
+        columns: list[Sequence[Any]] = []
+        for slot in self.slots:
+            at = index.get(slot.name)
+            values: Sequence[Any] = [slot.fixed] * len(rows) if at is None else found[at]
+            columns.append(_processed(values, slot, memo) if slot.process else values)
+        return list(zip(*columns, strict=True))
+
+    async def run(self, on: Target, batch: Sequence[tuple[Any, ...]]) -> None:
+        """Run once per row of ``batch`` (from :meth:`batch`: the driver's executemany)."""
         if not batch:
             return
         if isinstance(on, aiosqlite.Connection):
             with sqlite_errors(self.sql):
                 await on.executemany(self.sql, batch)
+        elif isinstance(on, AsyncConnection):
+            await on.exec_driver_sql(self.sql, list(batch))
         else:
-            await on.exec_driver_sql(self.sql, batch)
+            with pg_errors(self.sql):
+                await on.executemany(self.sql, batch)
 
     async def fetch(self, on: Target, row: Mapping[str, Any]) -> list[list[Any]]:
         """Run once and read back the returned columns, processed as SQLAlchemy would.
 
-        Equal values in a column are processed once: rows of one incident share their
-        renderings and times (the lists and dicts read back are shared, never changed)."""
+        Only the columns that have a processor are touched, and equal values in a column
+        are processed once: rows of one incident share their renderings and times (the
+        lists and dicts read back are shared, never changed)."""
         params = self.params(row)
         found: Iterable[Sequence[Any]]
         if isinstance(on, aiosqlite.Connection):
             with sqlite_errors(self.sql):
                 found = await on.execute_fetchall(self.sql, params)
-        else:
+        elif isinstance(on, AsyncConnection):
             found = (await on.exec_driver_sql(self.sql, params)).all()
-        memo: dict[tuple[int, Any], Any] = {}
-        out = []
-        for r in found:
-            values = []
-            for i, (p, v) in enumerate(zip(self.results, r, strict=True)):
-                if p is not None and v is not None:
-                    key = (i, v)
-                    done = memo.get(key, memo)
-                    if done is memo:
-                        done = memo[key] = p(v)
-                    v = done
-                values.append(v)
-            out.append(values)
+        else:
+            with pg_errors(self.sql):
+                found = await on.fetch(self.sql, *params)
+        out = [list(r) for r in found]
+        for i, process in self.processed:
+            done: dict[Any, Any] = {}
+            for values in out:
+                value = values[i]
+                if value is not None:
+                    known = done.get(value, done)
+                    if known is done:
+                        known = done[value] = process(value)
+                    values[i] = known
         return out
+
+
+def _processed(values: Sequence[Any], slot: Slot, memo: Memo) -> list[Any]:
+    """``values`` through the slot's processor; with ``shared``, each value once per memo."""
+    process = slot.process
+    if process is None:
+        return list(values)
+    if not slot.shared:
+        return [None if value is None else process(value) for value in values]
+    done = memo.setdefault(process, {})
+    out = []
+    for value in values:
+        if value is not None:
+            known = done.get(value, done)
+            if known is done:
+                known = done[value] = process(value)
+            value = known
+        out.append(value)
+    return out
+
+
+def _json_writer(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """A JSON column's processor that also takes :class:`Encoded` documents."""
+    sample = {"n": 1, "text": "\u200fآتش <b>\n", "none": None, "list": [True, 1.5]}
+    try:
+        same = process(sample) == json.dumps(sample)
+    except (TypeError, ValueError):  # pragma: no cover - a serializer that refuses dicts
+        same = False
+
+    def write(value: Any) -> Any:
+        if type(value) is Encoded:
+            return str.__str__(value) if same else process(json.loads(value))
+        return process(value)
+
+    return write
 
 
 def _text_of_time(value: datetime) -> str:
@@ -174,6 +251,31 @@ def sqlite_errors(sql: str) -> Iterator[None]:
     except sqlite3.Error as exc:
         raise sa.exc.DBAPIError.instance(
             sql, None, exc, sqlite3.Error, hide_parameters=True
+        ) from exc
+
+
+def is_pg_error(exc: BaseException) -> bool:
+    """An error the PostgreSQL server reported (the connection itself is still good)."""
+    return isinstance(exc, asyncpg.PostgresError)
+
+
+@contextlib.contextmanager
+def pg_errors(sql: str) -> Iterator[None]:
+    """asyncpg's errors leave as SQLAlchemy's (their SQLSTATE kept in ``orig``), like every
+    other store error; any other failure (the connection lost, closed or confused) is
+    reported as an invalidated connection."""
+    try:
+        yield
+    except sa.exc.SQLAlchemyError:
+        raise  # already one (a statement's, inside a transaction)
+    except Exception as exc:
+        raise sa.exc.DBAPIError.instance(
+            sql,
+            None,
+            exc,
+            Exception,
+            hide_parameters=True,
+            connection_invalidated=not is_pg_error(exc),
         ) from exc
 
 

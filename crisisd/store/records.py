@@ -78,7 +78,18 @@ class MessageRow:
 
     def rendering(self, kind: str) -> Rendering:
         data = self.renderings[kind]
-        return Rendering(**data)
+        made = _RENDERED.get(id(data))
+        if made is None or made[0] is not data:
+            if len(_RENDERED) >= 1024:
+                _RENDERED.clear()
+            made = _RENDERED[id(data)] = (data, Rendering(**data))
+        return made[1]
+
+
+# A claim's messages share their renderings' dicts (store/prepared.py), and each message's
+# is wanted twice (to send it, and to record what was sent): one Rendering per dict. The
+# dict is kept with it, so that its id is not reused while it is here.
+_RENDERED: dict[int, tuple[dict[str, Any], Rendering]] = {}
 
 
 # -- what a worker learned about one claimed message; recorded in batches -------------------

@@ -1,0 +1,166 @@
+"""The dispatcher's kept connections: its claims and records skip the pool's round trips.
+
+A claim runs many times a second. Through the pool, each cost a checkout, a ping
+(``pool_pre_ping``), ``BEGIN``, the statement, ``COMMIT`` and the reset on return (a
+``ROLLBACK``): on PostgreSQL five round trips for one statement, on SQLite as many trips to
+aiosqlite's thread. Here each backend keeps its driver's own connection for them:
+
+* SQLite: one connection, ``BEGIN IMMEDIATE`` and ``COMMIT`` sent straight to it; writers
+  still take turns at the gate (engine.py).
+* PostgreSQL: one connection per lane (claims, records), so that neither waits for the
+  other, each used by one operation at a time.
+
+A claim is one ``UPDATE … RETURNING``, atomic by itself: it is sent alone, without
+``BEGIN`` and ``COMMIT`` (on SQLite a lone write statement takes the write lock when it
+starts, as ``BEGIN IMMEDIATE`` would). One trip instead of three matters most on SQLite:
+each trip to aiosqlite's thread waits for the GIL while the senders run. A claim cancelled
+in flight is let finish, and what it took is given back (outbox.py). A record's statements
+run in one transaction.
+
+Work that runs under a leader lease (:func:`crisisd.store.leases.fenced`) takes the usual
+path, :meth:`Transactions.write`, which checks the fence first. A kept connection that
+failed in any way other than a PostgreSQL error (the server gone, a cancellation in the
+middle of a statement) is dropped; the next operation takes a fresh one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiosqlite
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from crisisd.store.engine import Transactions, WriteGate
+from crisisd.store.leases import current_fence
+from crisisd.store.prepared import PgConnection, Target, is_pg_error, pg_errors, sqlite_errors
+
+
+class _Lane:
+    """One kept PostgreSQL connection and the lock that lets one operation use it."""
+
+    def __init__(self) -> None:
+        self.lock = asyncio.Lock()
+        self.conn: AsyncConnection | None = None
+
+
+class KeptMixin(Transactions):
+    _hot: tuple[AsyncConnection, aiosqlite.Connection] | None
+    _lanes: dict[str, _Lane]
+
+    @contextlib.asynccontextmanager
+    async def _writing(self, urgent: bool, lane: str = "record") -> AsyncIterator[Target]:
+        """The dispatcher's write transaction (claims and records).
+
+        ``lane="claim"``: a single statement (PostgreSQL runs it in its own transaction).
+        """
+        if self._gate is not None:
+            async with self._sqlite_writing(self._gate, urgent, lane == "claim") as raw:
+                yield raw
+        elif current_fence() is not None:  # leader-only work: the fence is checked first
+            async with self.write(urgent) as conn:
+                yield conn
+        else:
+            async with self._pg_writing(lane) as pg:
+                yield pg
+
+    @contextlib.asynccontextmanager
+    async def _sqlite_writing(
+        self, gate: WriteGate, urgent: bool, alone: bool
+    ) -> AsyncIterator[aiosqlite.Connection]:
+        async with gate.hold(urgent, alone):  # a claim goes ahead of records
+            raw = await self._hot_connection()
+            if raw.in_transaction:  # left open by a cancelled write (see _roll_back_hot)
+                await self._roll_back_hot()
+                raw = await self._hot_connection()
+            if alone:  # one statement, its own transaction
+                yield raw
+                return
+            try:
+                # Inside the try: a task cancelled while BEGIN runs in aiosqlite's thread
+                # would otherwise leave the write lock taken, and every other writer locked.
+                with sqlite_errors("BEGIN IMMEDIATE"):
+                    await raw.execute("BEGIN IMMEDIATE")
+                yield raw
+                with sqlite_errors("COMMIT"):
+                    await raw.execute("COMMIT")
+            except BaseException:
+                await self._roll_back_hot()
+                raise
+
+    @contextlib.asynccontextmanager
+    async def _pg_writing(self, name: str) -> AsyncIterator[PgConnection]:
+        lane = self._lanes.setdefault(name, _Lane())
+        async with lane.lock:
+            if lane.conn is None:
+                lane.conn = await self.engine.connect()
+            raw: Any = (await lane.conn.get_raw_connection()).driver_connection
+            try:
+                if name == "claim":
+                    yield raw
+                else:
+                    with pg_errors("BEGIN; … COMMIT"):  # the transaction's own statements
+                        async with raw.transaction():
+                            yield raw
+            except BaseException as exc:
+                orig = exc.orig if isinstance(exc, sa.exc.DBAPIError) else exc
+                if orig is None or not is_pg_error(orig) or raw.is_closed():
+                    conn, lane.conn = lane.conn, None
+                    await _drop(conn)
+                raise
+
+    async def _hot_connection(self) -> aiosqlite.Connection:
+        if self._hot is None:
+            conn = await self.engine.connect()
+            driver = (await conn.get_raw_connection()).driver_connection
+            if not isinstance(driver, aiosqlite.Connection):  # pragma: no cover
+                await conn.close()
+                raise TypeError("the SQLite engine is expected to run on aiosqlite")
+            self._hot = (conn, driver)
+        return self._hot[1]
+
+    async def _roll_back_hot(self) -> None:
+        """Roll back whatever the kept connection began. Always sent (the BEGIN of a
+        cancelled task may still be queued in aiosqlite's thread, which runs in order) and
+        shielded, so a second cancellation cannot leave the write lock taken."""
+        if self._hot is None:
+            return
+        raw = self._hot[1]
+        try:
+            await asyncio.shield(raw.execute("ROLLBACK"))
+        except sqlite3.OperationalError as exc:
+            if "no transaction is active" not in str(exc):
+                await self._close_hot(broken=True)
+        except Exception:  # noqa: BLE001 - a broken connection is dropped, not reused
+            await self._close_hot(broken=True)
+
+    async def _close_hot(self, broken: bool = False) -> None:
+        """Give the kept connections back (on close), or drop SQLite's (when it broke)."""
+        hot, self._hot = self._hot, None
+        if hot is not None:
+            with contextlib.suppress(Exception):
+                if broken:
+                    await hot[0].invalidate()
+                await hot[0].close()
+        if broken:
+            return
+        for lane in self._lanes.values():
+            async with lane.lock:
+                conn, lane.conn = lane.conn, None
+                if conn is not None:
+                    with contextlib.suppress(Exception):
+                        await conn.close()
+
+
+async def _drop(conn: AsyncConnection | None) -> None:
+    """A connection that failed mid-use is not trusted again: closed, not pooled."""
+    if conn is None:
+        return
+    with contextlib.suppress(Exception):
+        await conn.invalidate()
+    with contextlib.suppress(Exception):
+        await conn.close()

@@ -1,0 +1,89 @@
+"""The dispatcher's kept connections (store/kept.py): a broken one is replaced, and work under
+a leader lease still goes through the fence."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from crisisd.errors import StoreUnavailable
+from crisisd.incidents import IncidentService
+from crisisd.library.model import Library
+from crisisd.store import OutcomeSent, Store
+from crisisd.store.leases import Fence, LeaseLost, fenced
+from tests.minitree import T0, Clock, report
+
+LEASE = timedelta(minutes=5)
+
+
+async def test_a_claim_after_the_kept_connection_died_fails_once_then_works(
+    store: Store, library: Library
+) -> None:
+    if store.dialect != "postgresql":
+        pytest.skip("SQLite keeps no network connection")
+    await IncidentService(store, lambda: library, Clock()).open(report())
+    first = await store.claim("w1", T0, 1, LEASE)
+    async with store.engine.connect() as conn:
+        killed = await conn.scalar(
+            sa.text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        )
+    assert killed
+    with pytest.raises(StoreUnavailable):  # a store error, never the driver's own
+        await store.claim("w1", T0, 1, LEASE)
+    again = await store.claim("w1", T0, 1, LEASE)
+    assert len(first) == len(again) == 1
+    assert first[0].id != again[0].id
+
+
+async def test_outcomes_are_recorded_in_one_transaction_on_the_kept_connection(
+    store: Store, library: Library
+) -> None:
+    opened = await IncidentService(store, lambda: library, Clock()).open(report())
+    got = await store.claim("w1", T0, 10, LEASE)
+    sent = [
+        OutcomeSent(
+            m.id, m.channel, T0, f"p{m.id}", m.incident_id, m.recipient, m.rendering("chat")
+        )
+        for m in got
+        if m.channel in ("bale", "telegram")
+    ]
+    assert sent
+    await store.record(sent, "w1")
+    rows = {m.id: m for m in await store.messages_of(opened.incident_id)}
+    assert all(rows[o.message_id].status == "sent" for o in sent)
+    trail = [e for e in await store.audit_of(opened.incident_id) if e.action == "message.sent"]
+    assert sorted(e.detail["message_id"] for e in trail if e.detail) == sorted(
+        o.message_id for o in sent
+    )
+
+
+async def test_a_claim_under_a_lost_leader_lease_writes_nothing(
+    store: Store, library: Library
+) -> None:
+    if store.dialect != "postgresql":
+        pytest.skip("leader leases are PostgreSQL's")
+    await IncidentService(store, lambda: library, Clock()).open(report())
+    with fenced(Fence("scheduler", "someone-else", 7)), pytest.raises(LeaseLost):
+        await store.claim("w1", T0, 10, LEASE)
+    assert len(await store.claim("w1", T0, 10, LEASE)) > 0  # nothing was taken
+
+
+async def test_a_claim_on_sqlite_leaves_no_transaction_open(store: Store, library: Library) -> None:
+    if store.dialect != "sqlite":
+        pytest.skip("SQLite's write lock")
+    await IncidentService(store, lambda: library, Clock()).open(report())
+    assert await store.claim("w1", T0, 1, LEASE)
+    path = store.engine.url.database
+    assert path is not None
+    other = sqlite3.connect(path, timeout=0, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")  # the write lock is free at once
+        other.execute("ROLLBACK")
+    finally:
+        other.close()
