@@ -79,3 +79,20 @@ def test_a_chat_sent_to_at_its_own_rate_explains_its_429() -> None:
     assert pacer.chat_explains("1001")  # a stream at about 1 a second: the chat's own limit
     pacer.hold("1001", 5.0)
     assert pacer.dest_delay("1001") == 5.0 and pacer.paused() == 0.0  # only that chat waits
+
+
+def test_a_slot_reached_late_never_puts_two_requests_closer_than_the_rate() -> None:
+    """Workers reserve slots ahead and may wake late (a busy loop): the send times that
+    result never hold more than the published rate in any one-second window."""
+    clock = Clock()
+    pacer = Pacer(LIMITS, clock)
+    slots = [clock.now + pacer.reserve_slot() for _ in range(300)]  # workers' reservations
+    lateness = [0.0 if i % 7 else 0.045 for i in range(len(slots))]  # every 7th wakes late
+    sent: list[float] = []
+    for i, (slot, late) in enumerate(zip(slots, lateness, strict=True)):
+        clock.now = max(clock.now, slot + late)
+        clock.now += pacer.hold_destination(f"chat-{i}")
+        sent.append(clock.now)
+    assert all(b - a >= 1 / 30 - 1e-9 for a, b in zip(sent, sent[1:], strict=False))
+    assert max(sum(1 for t in sent if s <= t < s + 1.0) for s in sent) <= 30
+    assert sent[-1] - sent[0] < 300 / 30 * 1.1  # the usual wake costs nothing, a late one little

@@ -301,8 +301,7 @@ class Dispatcher:
                     continue
             msg = entry[-1]
             hand.append(msg)
-            bulk = batching.bulk_of(channel)
-            if bulk is not None:  # one request for many numbers (bulk SMS)
+            if (bulk := batching.bulk_of(channel)) is not None:  # one request, many numbers
                 hand[:] = batching.gather(queue, msg, bulk.bulk_size)
                 if queue.qsize() <= low_water:
                     self._wake.set()
@@ -318,7 +317,8 @@ class Dispatcher:
             if hold > 0:  # this destination is busy: come back later, keep the worker free
                 loop.call_later(hold, queue.put_nowait, entry)
                 continue
-            pacer.hold_destination(address)
+            if (late := pacer.hold_destination(address)) > 0:  # never closer than the rate
+                await asyncio.sleep(late)
             result = await self._send(channel, msg, address)
             self.guard.observe(name, address, result)
             self._finish(msg, result)

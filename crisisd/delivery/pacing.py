@@ -30,6 +30,7 @@ class Pacer:
         self._limits = limits
         self._paced = limits.per_destination_per_second or limits.per_group_per_second
         self._next = 0.0
+        self._last_sent = float("-inf")  # when the outbox's latest request actually went
         self._dest_next: dict[str, float] = {}
         self._sent: dict[str, tuple[float | None, float]] = {}  # (previous send, latest)
         self._clock = clock
@@ -109,15 +110,27 @@ class Pacer:
         self._next = at + self.gap
         return at - now
 
-    def hold_destination(self, destination: str) -> None:
-        """``destination`` is being sent to now: it waits its own gap before the next one."""
+    def hold_destination(self, destination: str) -> float:
+        """A message to ``destination`` is about to go: it waits its own gap before the next
+        one. Returns the seconds still to wait before sending.
+
+        Slots are reserved ahead; a worker that wakes late for its slot (a busy loop) would
+        send close behind the one before, and a server counting in one-second windows (Bale's
+        "bot limit exceed") would see one request too many. So no two requests go closer
+        than the published rate's own gap (``gap * SAFETY``): the slack :data:`SAFETY` keeps
+        absorbs the usual lateness, and only a late wake waits here.
+        """
+        now = self._now()
+        wait = max(0.0, self._last_sent + self.gap * SAFETY - now)
+        at = self._last_sent = now + wait
+        self._next = max(self._next, at + self.gap * SAFETY)
         gap = self.dest_gap(destination) if self._paced else 0.0
         if gap:
-            now = self._now()
-            self._sent_to(destination, now, now)
-            self._dest_next[destination] = now + gap
+            self._sent_to(destination, at, now)
+            self._dest_next[destination] = at + gap
             if len(self._dest_next) > 50_000:
                 self._dest_next = {k: v for k, v in self._dest_next.items() if v > now}
+        return wait
 
     def reserve(self, destination: str) -> float:
         """Reserve the next global slot for ``destination``; returns seconds to wait for it.
