@@ -130,8 +130,8 @@ def refusal(
         return Failed(f"group moved to supergroup {err.migrate_to_chat_id}: update the address")
     if err.unreadable:  # a 2xx that is no Bot API answer
         return Retry(RETRY_TRANSIENT, f"unusable reply from the Bot API: {said}")
-    if err.status == 403:
-        return Failed(f"forbidden: {said}")
+    if err.status == 403:  # Telegram's description starts "Forbidden: " itself: said once
+        return Failed(f"forbidden: {said.removeprefix('Forbidden: ')}")
     if err.status in (401, 404):
         return Failed(
             f"the Bot API rejected the token or URL ({said}): check token and base_url",
