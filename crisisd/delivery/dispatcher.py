@@ -26,7 +26,7 @@ from crisisd.delivery.decide import JITTER, RetryPolicy, decide
 from crisisd.delivery.guard import ChannelGuard, OnDown
 from crisisd.delivery.health import delivery_health
 from crisisd.delivery.pacing import Pacer
-from crisisd.delivery.queueing import SendQueue, queued
+from crisisd.delivery.queueing import SendQueue, in_slot, queued
 from crisisd.delivery.sendwatch import SendWatch
 from crisisd.delivery.storewait import StoreWait
 from crisisd.domain import channel_kind
@@ -50,7 +50,6 @@ OnFinal = Callable[[MessageRow, str], Coroutine[Any, Any, None]]
 __all__ = ["AddressOf", "Dispatcher", "OnFinal", "RetryPolicy"]
 
 _DEFAULT_POLICY = RetryPolicy()
-_CHOOSE_NOW = 0.002  # a slot this close is taken by the message in hand
 
 
 def _now() -> datetime:
@@ -285,20 +284,10 @@ class Dispatcher:
                 hand.append(entry[-1])
                 self._finish(entry[-1], blocked)
                 continue
-            wait = pacer.reserve_slot()
-            if 0 < wait <= _CHOOSE_NOW:
-                await asyncio.sleep(wait)
-            elif wait > 0:
-                # The message to send in a future slot is chosen when the slot comes: an
-                # alert queued meanwhile takes it instead of waiting behind the backlog.
-                queue.put_nowait(entry)
-                await asyncio.sleep(wait)
-                if queue.empty():
-                    continue  # another worker sent it; this slot goes unused
-                entry = queue.get_nowait()
-                if pacer.paused() > 0:  # a 429 came while this slot was awaited: not now
-                    queue.put_nowait(entry)
-                    continue
+            chosen = await in_slot(queue, pacer, entry)
+            if chosen is None:
+                continue  # the slot goes unused: another worker sent the rest, or a 429 came
+            entry = chosen
             msg = entry[-1]
             hand.append(msg)
             if (bulk := batching.bulk_of(channel)) is not None:  # one request, many numbers
@@ -317,8 +306,7 @@ class Dispatcher:
             if hold > 0:  # this destination is busy: come back later, keep the worker free
                 loop.call_later(hold, queue.put_nowait, entry)
                 continue
-            if (late := pacer.hold_destination(address)) > 0:  # never closer than the rate
-                await asyncio.sleep(late)
+            pacer.hold_destination(address, floor_taken=True)  # in_slot took the floor
             result = await self._send(channel, msg, address)
             self.guard.observe(name, address, result)
             self._finish(msg, result)

@@ -110,20 +110,33 @@ class Pacer:
         self._next = at + self.gap
         return at - now
 
-    def hold_destination(self, destination: str) -> float:
-        """A message to ``destination`` is about to go: it waits its own gap before the next
-        one. Returns the seconds still to wait before sending.
+    def take_floor(self) -> float:
+        """Take the next request's turn: never closer than the published rate's own gap
+        (``gap * SAFETY``) to the request before. Returns the seconds to wait for it.
 
         Slots are reserved ahead; a worker that wakes late for its slot (a busy loop) would
         send close behind the one before, and a server counting in one-second windows (Bale's
-        "bot limit exceed") would see one request too many. So no two requests go closer
-        than the published rate's own gap (``gap * SAFETY``): the slack :data:`SAFETY` keeps
+        "bot limit exceed") would see one request too many. The slack :data:`SAFETY` keeps
         absorbs the usual lateness, and only a late wake waits here.
         """
         now = self._now()
-        wait = max(0.0, self._last_sent + self.gap * SAFETY - now)
-        at = self._last_sent = now + wait
-        self._next = max(self._next, at + self.gap * SAFETY)
+        wait = self.late(now)
+        self._last_sent = now + wait
+        self._next = max(self._next, self._last_sent + self.gap * SAFETY)
+        return wait
+
+    def late(self, now: float | None = None) -> float:
+        """Seconds until the floor lets the next request go (see :meth:`take_floor`)."""
+        now = self._now() if now is None else now
+        return max(0.0, self._last_sent + self.gap * SAFETY - now)
+
+    def hold_destination(self, destination: str, floor_taken: bool = False) -> float:
+        """A message to ``destination`` is about to go: it waits its own gap before the next
+        one. Unless the caller took the floor already (``floor_taken``, and then waited for
+        it), the floor is taken here; returns the seconds still to wait before sending."""
+        now = self._now()
+        wait = 0.0 if floor_taken else self.take_floor()
+        at = now + wait
         gap = self.dest_gap(destination) if self._paced else 0.0
         if gap:
             self._sent_to(destination, at, now)

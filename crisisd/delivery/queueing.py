@@ -6,9 +6,12 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime
 
+from crisisd.delivery.pacing import Pacer
 from crisisd.store import MessageRow
 
 Queued = tuple[int, datetime, int, MessageRow]
+
+CHOOSE_NOW = 0.002  # a slot this close (and within half a gap) is the message in hand's
 
 
 def queued(msg: MessageRow) -> Queued:
@@ -24,3 +27,44 @@ class SendQueue(asyncio.PriorityQueue[Queued]):
     def head_priority(self) -> int | None:
         """The priority of the most urgent message queued (None when empty)."""
         return self._queue[0][0] if self._queue else None
+
+    def overtaken(self, entry: Queued) -> Queued:
+        """``entry``, or the head instead when it is more urgent (``entry`` goes back)."""
+        if not self._queue or self._queue[0][0] >= entry[0]:
+            return entry
+        head = self.get_nowait()
+        self.put_nowait(entry)
+        return head
+
+
+async def in_slot(queue: SendQueue, pacer: Pacer, entry: Queued) -> Queued | None:
+    """Wait for the channel's next slot and its floor (:meth:`Pacer.take_floor`, taken here);
+    return what to send in it, or None when the slot goes unused (another worker sent the
+    rest, or a 429 came while it was awaited).
+
+    The message to send is chosen when the wait is over, so an alert claimed meanwhile takes
+    the slot instead of waiting behind the backlog: a wait longer than :data:`CHOOSE_NOW` (or
+    half a gap) is made with ``entry`` back in the queue, a shorter one with it in hand,
+    given up for a more urgent head when the wait is over.
+    """
+    near = min(CHOOSE_NOW, pacer.gap / 2)
+    wait = pacer.reserve_slot()
+    if wait > near:
+        queue.put_nowait(entry)
+        await asyncio.sleep(wait)
+        if queue.empty():
+            return None
+        entry = queue.get_nowait()
+        if pacer.paused() > 0:
+            queue.put_nowait(entry)
+            return None
+    elif wait > 0:
+        await asyncio.sleep(wait)
+    late = pacer.take_floor()  # a worker that woke late for its slot sent just now
+    if late > near:
+        queue.put_nowait(entry)
+        await asyncio.sleep(late)
+        return None if queue.empty() else queue.get_nowait()
+    if late > 0:
+        await asyncio.sleep(late)
+    return queue.overtaken(entry)
