@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
@@ -11,25 +10,26 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from crisisd.domain import (
-    IncidentFacts,
-    MessageStatus,
-    Plan,
-    PlannedMessage,
-    Rendering,
-    ack_code,
-)
+from crisisd.domain import IncidentFacts, MessageStatus, Plan, PlannedMessage
 from crisisd.errors import IncidentIdTaken
 from crisisd.store import migrate
 from crisisd.store.driver_errors import store_operation
 from crisisd.store.due import DueMixin
 from crisisd.store.engine import WriteGate, create_engine
+from crisisd.store.opening import (
+    CHUNK,
+    audit_values,
+    chunks,
+    incident_values,
+    insert_incident,
+    insert_messages,
+)
 from crisisd.store.outbox import OutboxMixin
 from crisisd.store.prepared import PreparedCache
 from crisisd.store.records import AuditEntry, IncidentRow, MessageRow
 from crisisd.store.settings import SettingsMixin
 from crisisd.store.stats import OutboxStats
-from crisisd.store.tables import audit, incidents, messages, tasks
+from crisisd.store.tables import audit, incidents, messages
 
 
 class Store(SettingsMixin, DueMixin, OutboxMixin):
@@ -85,37 +85,35 @@ class Store(SettingsMixin, DueMixin, OutboxMixin):
         Returns (incident id, created). With an idempotency key already used, the
         earlier incident's id is returned and nothing is written.
         """
-        async with self.write(queues=True) as conn:
-            if idempotency_key is not None:
-                existing = await conn.scalar(
-                    sa.select(incidents.c.id).where(incidents.c.idempotency_key == idempotency_key)
-                )
-                if existing is not None:
-                    return str(existing), False
-            try:
-                await conn.execute(
-                    sa.insert(incidents).values(
-                        **_incident_values(facts, plan),
-                        source=source,
-                        idempotency_key=idempotency_key,
-                        updated_at=facts.opened_at,
-                        drill_window_end=drill_window_end,
-                        reported=False,
-                    )
-                )
-            except IntegrityError as exc:
-                await conn.rollback()
+        row = {
+            **incident_values(facts, plan),
+            "source": source,
+            "idempotency_key": idempotency_key,
+            "updated_at": facts.opened_at,
+            "drill_window_end": drill_window_end,
+            "reported": False,
+        }
+        find = self._prepared.get("open.key", _by_key_statement, returning=[incidents.c.id])
+        try:
+            async with self._opening() as conn:
                 if idempotency_key is not None:
-                    existing = await self._by_key(idempotency_key)
-                    if existing is not None:  # the same request, committed meanwhile
-                        return existing, False
-                if await self._id_taken(facts.id):
-                    raise IncidentIdTaken(
-                        f"incident id {facts.id} is already in use — draw another"
-                    ) from exc
-                raise
-            await self._insert_plan(conn, plan, facts.opened_at, fresh=True)
-            await conn.execute(sa.insert(audit).values(**_audit_values(entry)))
+                    existing = await find.fetch(conn, {"key": idempotency_key})
+                    if existing:
+                        return str(existing[0][0]), False
+                await insert_incident(self._prepared, conn, row, entry)
+                await insert_messages(
+                    self._prepared, conn, _one_per_key(plan), plan, facts.opened_at
+                )
+        except IntegrityError as exc:
+            if idempotency_key is not None:
+                earlier = await self._by_key(idempotency_key)
+                if earlier is not None:  # the same request, committed meanwhile
+                    return earlier, False
+            if await self._id_taken(facts.id):
+                raise IncidentIdTaken(
+                    f"incident id {facts.id} is already in use — draw another"
+                ) from exc
+            raise
         self._stats.queued(len(plan.messages))
         return facts.id, True
 
@@ -213,44 +211,19 @@ class Store(SettingsMixin, DueMixin, OutboxMixin):
                 )
             await self._insert_plan(conn, plan, at)
             for entry in entries:
-                await conn.execute(sa.insert(audit).values(**_audit_values(entry)))
+                await conn.execute(sa.insert(audit).values(**audit_values(entry)))
         self._stats.queued(len(plan.messages))
         return cancelled
 
-    async def _insert_plan(
-        self, conn: AsyncConnection, plan: Plan, at: datetime, fresh: bool = False
-    ) -> None:
-        """``fresh``: the incident was created in this transaction, so none of its keys
-        can be stored yet (a 100,000-message plan skips 200 look-ups)."""
-        # one message per key: a plan may name the same message twice (e.g. a person who is
-        # in both the alerted and the escalation audience); the last one counts
-        planned = list({m.key: m for m in reversed(plan.messages)}.values())[::-1]
-        if planned and not fresh:
-            existing: set[str] = set()
-            for chunk in _chunks([m.key for m in planned], 500):
-                found = await conn.execute(
-                    sa.select(messages.c.key).where(messages.c.key.in_(chunk))
-                )
-                existing.update(k for (k,) in found)
-            planned = [m for m in planned if m.key not in existing]  # planning twice adds nothing
-        shared: dict[int, dict[str, Any]] = {}  # renderings shared by many messages: once
-        for chunk in _chunks(planned, 500):  # rows made a chunk at a time: memory stays flat
-            await conn.execute(sa.insert(messages), [_message_values(m, at, shared) for m in chunk])
-        if plan.tasks:
-            inc = plan.messages[0].incident_id if plan.messages else None
-            if inc is not None:
-                await conn.execute(
-                    sa.insert(tasks),
-                    [
-                        {
-                            "incident_id": inc,
-                            "title_fa": t.title_fa,
-                            "title_en": t.title_en,
-                            "due_at": t.due_at,
-                        }
-                        for t in plan.tasks
-                    ],
-                )
+    async def _insert_plan(self, conn: AsyncConnection, plan: Plan, at: datetime) -> None:
+        """The plan's messages not stored yet (planning twice adds nothing), and its tasks."""
+        planned = _one_per_key(plan)
+        existing: set[str] = set()
+        for chunk in chunks([m.key for m in planned], CHUNK):
+            found = await conn.execute(sa.select(messages.c.key).where(messages.c.key.in_(chunk)))
+            existing.update(k for (k,) in found)
+        planned = [m for m in planned if m.key not in existing]
+        await insert_messages(self._prepared, conn, planned, plan, at)
 
     @store_operation("read an incident")
     async def get_incident(self, incident_id: str) -> IncidentRow | None:
@@ -288,7 +261,7 @@ class Store(SettingsMixin, DueMixin, OutboxMixin):
     @store_operation("write to the audit trail")
     async def add_audit(self, entry: AuditEntry) -> None:
         async with self.write() as conn:
-            await conn.execute(sa.insert(audit).values(**_audit_values(entry)))
+            await conn.execute(sa.insert(audit).values(**audit_values(entry)))
 
     @store_operation("read the audit trail")
     async def audit_of(self, incident_id: str) -> list[AuditEntry]:
@@ -307,78 +280,11 @@ class _Superseded(Exception):
     """Rolls an add_plan back: what it was based on has changed."""
 
 
-def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
+def _one_per_key(plan: Plan) -> list[PlannedMessage]:
+    """One message per key: a plan may name the same message twice (e.g. a person who is in
+    both the alerted and the escalation audience); the last one counts."""
+    return list({m.key: m for m in reversed(plan.messages)}.values())[::-1]
 
 
-def _incident_values(facts: IncidentFacts, plan: Plan) -> dict[str, Any]:
-    return {
-        "id": facts.id,
-        "factory": facts.factory,
-        "incident_type": facts.incident_type,
-        "severity": facts.severity,
-        "status": facts.status,
-        "drill": facts.drill,
-        "reporter": facts.reporter,
-        "details": facts.details,
-        "location": facts.location,
-        "casualties": facts.casualties.value,
-        "opened_at": facts.opened_at,
-        "update_number": facts.update_number,
-        "update_details": facts.update_details,
-        "update_every_s": int(plan.update_every.total_seconds()) if plan.update_every else None,
-        "next_update_at": plan.next_update_at,
-        "drill_audiences": list(facts.drill_audiences) if facts.drill_audiences else None,
-    }
-
-
-def _message_values(
-    m: PlannedMessage, at: datetime, shared: dict[int, dict[str, Any]]
-) -> dict[str, Any]:
-    return {
-        "key": m.key,
-        "incident_id": m.incident_id,
-        "purpose": m.purpose,
-        "step": m.step,
-        "audience": m.audience,
-        "recipient": m.recipient,
-        "lang": m.lang,
-        "channels": list(m.channels),
-        "channel_index": 0,
-        "channel": m.channels[0] if m.channels else "",
-        "renderings": {k: _rendering_values(r, shared) for k, r in m.renderings.items()},
-        "priority": m.priority,
-        "planned_at": at,
-        "not_before": m.not_before,
-        # A recipient with no reachable channel is a failure the officer must see at once.
-        "status": MessageStatus.PENDING if m.channels else MessageStatus.FAILED,
-        "attempts": 0,
-        "ack_required": m.ack_required,
-        "ack_deadline": m.ack_deadline,
-        "ack_code": ack_code(m.key),
-        "escalate_to": m.escalate_to,
-        "escalated": False,
-        "external": m.external,
-        "drill": m.drill,
-        "sink_for": m.sink_for,
-        "last_error": None if m.channels else "reachable on none of the step's channels",
-    }
-
-
-def _rendering_values(r: Rendering, shared: dict[int, dict[str, Any]]) -> dict[str, Any]:
-    found = shared.get(id(r))  # the plan holds every rendering, so an id is not reused
-    if found is None:
-        found = shared[id(r)] = asdict(r)
-    return found
-
-
-def _audit_values(entry: AuditEntry) -> dict[str, Any]:
-    return {
-        "incident_id": entry.incident_id,
-        "at": entry.at,
-        "actor": entry.actor,
-        "action": entry.action,
-        "channel": entry.channel,
-        "detail": entry.detail or {},
-    }
+def _by_key_statement() -> sa.Select[tuple[str]]:
+    return sa.select(incidents.c.id).where(incidents.c.idempotency_key == sa.bindparam("key"))

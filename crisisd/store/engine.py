@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import heapq
+import time
+import weakref
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from crisisd.errors import ConfigError
@@ -69,6 +72,23 @@ def create_engine(url: str) -> AsyncEngine:
     )
 
 
+def opened_stale(exc: BaseException) -> bool:
+    """A SQLite error that a connection opened while the file could not be written keeps
+    for its life (see ``_stale`` below)."""
+    name = getattr(exc, "sqlite_errorname", "")
+    return isinstance(name, str) and name.startswith(("SQLITE_READONLY", "SQLITE_IOERR"))
+
+
+_STALE_SINCE: weakref.WeakKeyDictionary[Engine, float] = weakref.WeakKeyDictionary()
+
+
+def mark_stale(engine: AsyncEngine) -> None:
+    """A connection the pool does not see (kept.py) met :func:`opened_stale`'s error: every
+    pooled connection opened before now is replaced at its next checkout, as SQLAlchemy
+    does when a pooled one meets it (``_stale`` below)."""
+    _STALE_SINCE[engine.sync_engine] = time.monotonic()
+
+
 def _sqlite_pragmas(engine: AsyncEngine) -> None:
     """WAL for readers beside the writer; every transaction takes the write lock up front.
 
@@ -77,7 +97,8 @@ def _sqlite_pragmas(engine: AsyncEngine) -> None:
     """
 
     @event.listens_for(engine.sync_engine, "connect")
-    def _connect(dbapi_connection: Any, _record: Any) -> None:
+    def _connect(dbapi_connection: Any, record: Any) -> None:
+        record.info["opened"] = time.monotonic()
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
@@ -91,9 +112,14 @@ def _sqlite_pragmas(engine: AsyncEngine) -> None:
         # A connection opened while the file could not be written (a read-only folder, an
         # immutable or full WAL) stays read-only for its life: drop it from the pool, so
         # that writes work again by themselves once the file does.
-        name = getattr(context.original_exception, "sqlite_errorname", "")
-        if isinstance(name, str) and name.startswith(("SQLITE_READONLY", "SQLITE_IOERR")):
+        if opened_stale(context.original_exception):
             context.is_disconnect = True
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _checkout(_dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        stale = _STALE_SINCE.get(engine.sync_engine)
+        if stale is not None and record.info.get("opened", stale) < stale:
+            raise sa.exc.DisconnectionError("opened before a read-only or I/O error")  # anew
 
     @event.listens_for(engine.sync_engine, "begin")
     def _begin(conn: Any) -> None:

@@ -35,7 +35,7 @@ import aiosqlite
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from crisisd.store.engine import Transactions, WriteGate
+from crisisd.store.engine import Transactions, WriteGate, mark_stale, opened_stale
 from crisisd.store.leases import current_fence
 from crisisd.store.prepared import PgConnection, Target, is_pg_error, pg_errors, sqlite_errors
 
@@ -69,27 +69,47 @@ class KeptMixin(Transactions):
                 yield pg
 
     @contextlib.asynccontextmanager
+    async def _opening(self) -> AsyncIterator[Target]:
+        """An incident's first write (opening.py): a person's, so urgent, and the gate is kept
+        for the claim that follows (engine.py). On SQLite on the kept connection, one trip to
+        aiosqlite's thread per statement; on PostgreSQL through the pool, so that a province-
+        sized open does not hold up another."""
+        if self._gate is not None:
+            async with self._sqlite_writing(self._gate, True, False, keep=True) as raw:
+                yield raw
+        else:
+            async with self.write(queues=True) as conn:
+                yield conn
+
+    @contextlib.asynccontextmanager
     async def _sqlite_writing(
-        self, gate: WriteGate, urgent: bool, alone: bool
+        self, gate: WriteGate, urgent: bool, alone: bool, keep: bool = False
     ) -> AsyncIterator[aiosqlite.Connection]:
-        async with gate.hold(urgent, alone):  # a claim goes ahead of records
+        async with gate.hold(urgent, alone, keep):  # a claim goes ahead of records
             raw = await self._hot_connection()
             if raw.in_transaction:  # left open by a cancelled write (see _roll_back_hot)
                 await self._roll_back_hot()
                 raw = await self._hot_connection()
-            if alone:  # one statement, its own transaction
-                yield raw
-                return
             try:
-                # Inside the try: a task cancelled while BEGIN runs in aiosqlite's thread
-                # would otherwise leave the write lock taken, and every other writer locked.
-                with sqlite_errors("BEGIN IMMEDIATE"):
-                    await raw.execute("BEGIN IMMEDIATE")
-                yield raw
-                with sqlite_errors("COMMIT"):
-                    await raw.execute("COMMIT")
-            except BaseException:
-                await self._roll_back_hot()
+                if alone:  # one statement, its own transaction
+                    yield raw
+                    return
+                try:
+                    # Inside the try: a task cancelled while BEGIN runs in aiosqlite's thread
+                    # would otherwise leave the write lock taken, and every other writer locked.
+                    with sqlite_errors("BEGIN IMMEDIATE"):
+                        await raw.execute("BEGIN IMMEDIATE")
+                    yield raw
+                    with sqlite_errors("COMMIT"):
+                        await raw.execute("COMMIT")
+                except BaseException:
+                    await self._roll_back_hot()
+                    raise
+            except sa.exc.DBAPIError as exc:
+                if exc.orig is not None and opened_stale(exc.orig):
+                    # Pooled connections opened during the fault go too (engine.py), so
+                    # that every write works again by itself once the file does.
+                    mark_stale(self.engine)
                 raise
 
     @contextlib.asynccontextmanager
