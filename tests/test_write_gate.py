@@ -1,5 +1,6 @@
-"""The SQLite write gate's order: people, then claims, then records; after a write that
-queued messages the gate waits for the claim that follows. Asserts order, never time."""
+"""The SQLite write gate's order: people, then claims, then records, then housekeeping (the
+WAL's checkpoint); after a write that queued messages the gate waits for the claim that
+follows. Asserts order, never time."""
 
 from __future__ import annotations
 
@@ -57,7 +58,7 @@ async def test_a_kept_gate_goes_to_the_others_when_no_claim_comes(
     assert order == ["open", "record", "ack", "record again"]
 
 
-async def test_claims_go_before_records_and_people_before_both() -> None:
+async def test_claims_go_before_records_people_before_both_and_housekeeping_last() -> None:
     gate, order = WriteGate(), list[str]()
     entered, leave = asyncio.Event(), asyncio.Event()
 
@@ -69,6 +70,7 @@ async def test_claims_go_before_records_and_people_before_both() -> None:
     holder = asyncio.create_task(first())
     await entered.wait()
     waiting = [
+        asyncio.create_task(_write(gate, order, "checkpoint", idle=True)),
         asyncio.create_task(_write(gate, order, "record")),
         asyncio.create_task(_write(gate, order, "claim", claim=True)),
         asyncio.create_task(_write(gate, order, "person", urgent=True)),
@@ -77,4 +79,4 @@ async def test_claims_go_before_records_and_people_before_both() -> None:
     leave.set()
     async with asyncio.timeout(10):
         await asyncio.gather(holder, *waiting)
-    assert order == ["person", "claim", "record"]
+    assert order == ["person", "claim", "record", "checkpoint"]

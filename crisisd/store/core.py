@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from crisisd.domain import IncidentFacts, MessageStatus, Plan, PlannedMessage
 from crisisd.errors import IncidentIdTaken
 from crisisd.store import migrate
+from crisisd.store.checkpoint import WalCheckpoints
 from crisisd.store.driver_errors import store_operation
 from crisisd.store.due import DueMixin
 from crisisd.store.engine import WriteGate, create_engine
@@ -48,6 +49,7 @@ class Store(SettingsMixin, DueMixin, OutboxMixin):
         self._hot = None  # the dispatcher's own connections (kept.py)
         self._lanes = {}
         self._stats = OutboxStats(self.engine)  # PostgreSQL: fresh statistics (stats.py)
+        self._checkpoints = WalCheckpoints(self.engine, self._gate)  # SQLite's kept connection's
 
     @store_operation("apply the schema migrations")
     async def start(self) -> None:
@@ -56,6 +58,7 @@ class Store(SettingsMixin, DueMixin, OutboxMixin):
 
     async def aclose(self) -> None:
         await self._stats.aclose()
+        await self._checkpoints.aclose()
         await self._close_hot()
         await self.engine.dispose()
 

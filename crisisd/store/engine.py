@@ -146,9 +146,10 @@ class WriteGate:
 
     @contextlib.asynccontextmanager
     async def hold(
-        self, urgent: bool, claim: bool = False, keep: bool = False
+        self, urgent: bool, claim: bool = False, keep: bool = False, idle: bool = False
     ) -> AsyncIterator[None]:
-        rank = 0 if urgent else 1 if claim else 2
+        """``idle``: housekeeping (checkpoint.py) that goes after every other writer waiting."""
+        rank = 0 if urgent else 1 if claim else 3 if idle else 2
         follows = self._kept is not None and rank <= 1
         if follows and self._kept is not None:  # the gate was kept for this one: take it
             self._kept.cancel()

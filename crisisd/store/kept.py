@@ -35,6 +35,7 @@ import aiosqlite
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from crisisd.store.checkpoint import WalCheckpoints
 from crisisd.store.engine import Transactions, WriteGate, mark_stale, opened_stale
 from crisisd.store.leases import current_fence
 from crisisd.store.prepared import PgConnection, Target, is_pg_error, pg_errors, sqlite_errors
@@ -50,6 +51,7 @@ class _Lane:
 
 class KeptMixin(Transactions):
     _hot: tuple[AsyncConnection, aiosqlite.Connection] | None
+    _checkpoints: WalCheckpoints
     _lanes: dict[str, _Lane]
 
     @contextlib.asynccontextmanager
@@ -93,6 +95,7 @@ class KeptMixin(Transactions):
             try:
                 if alone:  # one statement, its own transaction
                     yield raw
+                    self._checkpoints.wrote()
                     return
                 try:
                     # Inside the try: a task cancelled while BEGIN runs in aiosqlite's thread
@@ -102,6 +105,7 @@ class KeptMixin(Transactions):
                     yield raw
                     with sqlite_errors("COMMIT"):
                         await raw.execute("COMMIT")
+                    self._checkpoints.wrote()  # not checkpointed in the commit (checkpoint.py)
                 except BaseException:
                     await self._roll_back_hot()
                     raise
@@ -140,6 +144,8 @@ class KeptMixin(Transactions):
             if not isinstance(driver, aiosqlite.Connection):  # pragma: no cover
                 await conn.close()
                 raise TypeError("the SQLite engine is expected to run on aiosqlite")
+            with sqlite_errors("PRAGMA wal_autocheckpoint=0"):
+                await driver.execute("PRAGMA wal_autocheckpoint=0")  # checkpoint.py does it
             self._hot = (conn, driver)
         return self._hot[1]
 
