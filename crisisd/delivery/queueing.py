@@ -50,21 +50,31 @@ async def in_slot(queue: SendQueue, pacer: Pacer, entry: Queued) -> Queued | Non
     near = min(CHOOSE_NOW, pacer.gap / 2)
     wait = pacer.reserve_slot()
     if wait > near:
-        queue.put_nowait(entry)
-        await asyncio.sleep(wait)
-        if queue.empty():
+        found = await _chosen_after(queue, pacer, entry, wait)
+        if found is None:
             return None
-        entry = queue.get_nowait()
-        if pacer.paused() > 0:
-            queue.put_nowait(entry)
-            return None
+        entry = found
     elif wait > 0:
         await asyncio.sleep(wait)
     late = pacer.take_floor()  # a worker that woke late for its slot sent just now
     if late > near:
-        queue.put_nowait(entry)
-        await asyncio.sleep(late)
-        return None if queue.empty() else queue.get_nowait()
+        return await _chosen_after(queue, pacer, entry, late)
     if late > 0:
         await asyncio.sleep(late)
     return queue.overtaken(entry)
+
+
+async def _chosen_after(
+    queue: SendQueue, pacer: Pacer, entry: Queued, wait: float
+) -> Queued | None:
+    """Wait with ``entry`` back in the queue, then take the head: None when there is none
+    (another worker sent it), or when a 429 came meanwhile (not now)."""
+    queue.put_nowait(entry)
+    await asyncio.sleep(wait)
+    if queue.empty():
+        return None
+    entry = queue.get_nowait()
+    if pacer.paused() > 0:
+        queue.put_nowait(entry)
+        return None
+    return entry
