@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from crisisd.domain import MessageStatus
 from crisisd.store.driver_errors import store_operation
+from crisisd.store.gauges import read_depth
 from crisisd.store.kept import KeptMixin
 from crisisd.store.outcomes import (
     ATTEMPT_NAMES,
@@ -28,7 +29,7 @@ from crisisd.store.outcomes import (
 )
 from crisisd.store.prepared import Memo, Prepared, PreparedCache, names
 from crisisd.store.records import AckResult, MessageRow, Outcome
-from crisisd.store.tables import UTCDateTime, acks, attempts, audit, messages
+from crisisd.store.tables import UTCDateTime, acks, attempts, audit, messages, status_is
 
 PENDING = MessageStatus.PENDING
 SENDING = MessageStatus.SENDING
@@ -51,8 +52,9 @@ def _due_ids(
     into the statement: the sets are few.
     """
     now, limit = sa.bindparam("now", type_=UTCDateTime), sa.bindparam("limit", type_=sa.Integer)
-    due = sa.and_(messages.c.status == PENDING, messages.c.not_before <= now)
-    expired = sa.and_(messages.c.status == SENDING, messages.c.lease_until < now)
+    # The statuses are written into the SQL: the partial indexes are found only so.
+    due = sa.and_(status_is(PENDING), messages.c.not_before <= now)
+    expired = sa.and_(status_is(SENDING), messages.c.lease_until < now)
     channel = messages.c.channel
     if only is not None:
         conds = [sa.and_(due, channel == room) for room in names(only, "room_")]
@@ -133,7 +135,7 @@ class OutboxMixin(KeptMixin):
                     .where(
                         messages.c.id.in_(list(ids[start : start + 500])),
                         messages.c.worker == worker,
-                        messages.c.status == SENDING,
+                        status_is(SENDING),
                     )
                     .values(lease_until=until)
                 )
@@ -241,7 +243,7 @@ class OutboxMixin(KeptMixin):
         """``worker``'s claims (of ``ids`` only, when given) back to the queue, untouched."""
         if ids is not None and not ids:
             return 0
-        mine = [messages.c.worker == worker, messages.c.status == SENDING]
+        mine = [messages.c.worker == worker, status_is(SENDING)]
         if ids is not None:
             mine.append(messages.c.id.in_(list(ids)))
         async with self.write() as conn:
@@ -257,19 +259,14 @@ class OutboxMixin(KeptMixin):
     @store_operation("count the outbox")
     async def queue_depth(self) -> dict[str, int]:
         async with self.engine.connect() as conn:
-            rows = (
-                await conn.execute(
-                    sa.select(messages.c.status, sa.func.count()).group_by(messages.c.status)
-                )
-            ).all()
-        return {str(status): int(n) for status, n in rows}
+            return await read_depth(conn)
 
     @store_operation("find the next due message")
     async def next_due(self) -> datetime | None:
         """When the next pending message becomes due (for the dispatcher's sleep)."""
         async with self.engine.connect() as conn:
             value: datetime | None = await conn.scalar(
-                sa.select(sa.func.min(messages.c.not_before)).where(messages.c.status == PENDING)
+                sa.select(sa.func.min(messages.c.not_before)).where(status_is(PENDING))
             )
         return value
 
