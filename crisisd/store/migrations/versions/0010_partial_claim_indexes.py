@@ -25,7 +25,7 @@ _CLAIM = (
     ("ix_messages_lease", ["status", "lease_until"], _SENDING),
 )
 _RECIPIENT = "ix_messages_recipient"
-_ENDED = ("ix_messages_ended", "status NOT IN ('pending', 'sending', 'sent')")
+_ENDED = ("ix_messages_ended", "status IN ('failed', 'cancelled')")
 
 
 def upgrade() -> None:
