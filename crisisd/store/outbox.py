@@ -23,7 +23,9 @@ from crisisd.store.kept import KeptMixin
 from crisisd.store.outcomes import (
     ATTEMPT_NAMES,
     AUDIT_NAMES,
+    SENT_NAMES,
     UPDATE_NAMES,
+    sent_statement,
     update_statement,
     written,
 )
@@ -101,10 +103,10 @@ def _claim_statement(
         sa.update(messages)
         .where(messages.c.id.in_(_due_ids(exclude, only, ahead)))
         .values(
-            status=SENDING,
+            status=sa.literal_column(f"'{SENDING.value}'"),
             lease_until=sa.bindparam("until", type_=UTCDateTime),
             worker=sa.bindparam("worker"),
-            attempts=messages.c.attempts + 1,
+            attempts=messages.c.attempts + sa.literal_column("1"),
         )
         .returning(*_CLAIMED)
     )
@@ -216,6 +218,7 @@ class OutboxMixin(KeptMixin):
         trail = [w.audit for w in rows if w.audit is not None]
         fresh = [(o.message_id,) for o, w in zip(outcomes, rows, strict=True) if w.fresh_budget]
         prepared = self._prepared
+        mark = prepared.get(("sent", worker), lambda: sent_statement(worker))
         update = prepared.get(("record", worker), lambda: update_statement(worker))
         attempt = prepared.get("attempt", _attempt_rows, columns=ATTEMPT_NAMES)
         entry = prepared.get("audit", _audit_rows, columns=AUDIT_NAMES)
@@ -223,11 +226,16 @@ class OutboxMixin(KeptMixin):
         memo: Memo = {}  # a batch's outcomes share most of their times and names
         # The parameters are made before the transaction: the write lock is held no longer
         # than the statements take.
-        updates = update.batch([w.update for w in rows], UPDATE_NAMES, memo)
+        marks = mark.batch([w.update for w in rows if w.sent], SENT_NAMES, memo)
+        updates = update.batch([w.update for w in rows if not w.sent], UPDATE_NAMES, memo)
         resets = reset.batch(fresh, ("b_id",))
         tried = attempt.batch([w.attempt for w in rows], ATTEMPT_NAMES, memo)
         entries = entry.batch(trail, AUDIT_NAMES, memo)
         async with self._writing(urgent=False) as conn:
+            # The sends first: were a message in the batch twice (its claim lost and taken
+            # again), its send would stand, as an update of a message no longer "sending"
+            # changes nothing.
+            await mark.run(conn, marks)
             await update.run(conn, updates)
             # a new channel starts with a fresh retry budget
             await reset.run(conn, resets)
