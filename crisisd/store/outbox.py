@@ -18,17 +18,20 @@ from sqlalchemy.exc import IntegrityError
 
 from crisisd.domain import MessageStatus
 from crisisd.store.driver_errors import store_operation
+from crisisd.store.gauges import read_depth
 from crisisd.store.kept import KeptMixin
 from crisisd.store.outcomes import (
     ATTEMPT_NAMES,
     AUDIT_NAMES,
+    SENT_NAMES,
     UPDATE_NAMES,
+    sent_statement,
     update_statement,
     written,
 )
 from crisisd.store.prepared import Memo, Prepared, PreparedCache, names
 from crisisd.store.records import AckResult, MessageRow, Outcome
-from crisisd.store.tables import UTCDateTime, acks, attempts, audit, messages
+from crisisd.store.tables import UTCDateTime, acks, attempts, audit, messages, status_is
 
 PENDING = MessageStatus.PENDING
 SENDING = MessageStatus.SENDING
@@ -51,8 +54,9 @@ def _due_ids(
     into the statement: the sets are few.
     """
     now, limit = sa.bindparam("now", type_=UTCDateTime), sa.bindparam("limit", type_=sa.Integer)
-    due = sa.and_(messages.c.status == PENDING, messages.c.not_before <= now)
-    expired = sa.and_(messages.c.status == SENDING, messages.c.lease_until < now)
+    # The statuses are written into the SQL: the partial indexes are found only so.
+    due = sa.and_(status_is(PENDING), messages.c.not_before <= now)
+    expired = sa.and_(status_is(SENDING), messages.c.lease_until < now)
     channel = messages.c.channel
     if only is not None:
         conds = [sa.and_(due, channel == room) for room in names(only, "room_")]
@@ -99,10 +103,10 @@ def _claim_statement(
         sa.update(messages)
         .where(messages.c.id.in_(_due_ids(exclude, only, ahead)))
         .values(
-            status=SENDING,
+            status=sa.literal_column(f"'{SENDING.value}'"),
             lease_until=sa.bindparam("until", type_=UTCDateTime),
             worker=sa.bindparam("worker"),
-            attempts=messages.c.attempts + 1,
+            attempts=messages.c.attempts + sa.literal_column("1"),
         )
         .returning(*_CLAIMED)
     )
@@ -133,7 +137,7 @@ class OutboxMixin(KeptMixin):
                     .where(
                         messages.c.id.in_(list(ids[start : start + 500])),
                         messages.c.worker == worker,
-                        messages.c.status == SENDING,
+                        status_is(SENDING),
                     )
                     .values(lease_until=until)
                 )
@@ -214,6 +218,7 @@ class OutboxMixin(KeptMixin):
         trail = [w.audit for w in rows if w.audit is not None]
         fresh = [(o.message_id,) for o, w in zip(outcomes, rows, strict=True) if w.fresh_budget]
         prepared = self._prepared
+        mark = prepared.get(("sent", worker), lambda: sent_statement(worker))
         update = prepared.get(("record", worker), lambda: update_statement(worker))
         attempt = prepared.get("attempt", _attempt_rows, columns=ATTEMPT_NAMES)
         entry = prepared.get("audit", _audit_rows, columns=AUDIT_NAMES)
@@ -221,11 +226,16 @@ class OutboxMixin(KeptMixin):
         memo: Memo = {}  # a batch's outcomes share most of their times and names
         # The parameters are made before the transaction: the write lock is held no longer
         # than the statements take.
-        updates = update.batch([w.update for w in rows], UPDATE_NAMES, memo)
+        marks = mark.batch([w.update for w in rows if w.sent], SENT_NAMES, memo)
+        updates = update.batch([w.update for w in rows if not w.sent], UPDATE_NAMES, memo)
         resets = reset.batch(fresh, ("b_id",))
         tried = attempt.batch([w.attempt for w in rows], ATTEMPT_NAMES, memo)
         entries = entry.batch(trail, AUDIT_NAMES, memo)
         async with self._writing(urgent=False) as conn:
+            # The sends first: were a message in the batch twice (its claim lost and taken
+            # again), its send would stand, as an update of a message no longer "sending"
+            # changes nothing.
+            await mark.run(conn, marks)
             await update.run(conn, updates)
             # a new channel starts with a fresh retry budget
             await reset.run(conn, resets)
@@ -241,7 +251,7 @@ class OutboxMixin(KeptMixin):
         """``worker``'s claims (of ``ids`` only, when given) back to the queue, untouched."""
         if ids is not None and not ids:
             return 0
-        mine = [messages.c.worker == worker, messages.c.status == SENDING]
+        mine = [messages.c.worker == worker, status_is(SENDING)]
         if ids is not None:
             mine.append(messages.c.id.in_(list(ids)))
         async with self.write() as conn:
@@ -257,19 +267,14 @@ class OutboxMixin(KeptMixin):
     @store_operation("count the outbox")
     async def queue_depth(self) -> dict[str, int]:
         async with self.engine.connect() as conn:
-            rows = (
-                await conn.execute(
-                    sa.select(messages.c.status, sa.func.count()).group_by(messages.c.status)
-                )
-            ).all()
-        return {str(status): int(n) for status, n in rows}
+            return await read_depth(conn)
 
     @store_operation("find the next due message")
     async def next_due(self) -> datetime | None:
         """When the next pending message becomes due (for the dispatcher's sleep)."""
         async with self.engine.connect() as conn:
             value: datetime | None = await conn.scalar(
-                sa.select(sa.func.min(messages.c.not_before)).where(messages.c.status == PENDING)
+                sa.select(sa.func.min(messages.c.not_before)).where(status_is(PENDING))
             )
         return value
 

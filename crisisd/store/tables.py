@@ -83,6 +83,15 @@ incidents = sa.Table(
     sa.Column("reported", sa.Boolean, nullable=False, default=False),
 )
 
+# The conditions of the claim's partial indexes (below, and migration 0010).
+PENDING_ONLY = "status = 'pending'"
+SENDING_ONLY = "status = 'sending'"
+# Messages that ended unsent: few, so the outbox depth is counted from indexes (gauges.py)
+# with no index entry rewritten for the statuses every message passes through. (An IN
+# list: SQLite tests NOT IN against a temporary table, a cost on every change of status.)
+ENDED = (MessageStatus.FAILED, MessageStatus.CANCELLED)
+ENDED_UNSENT = f"status IN ({', '.join(repr(s.value) for s in ENDED)})"
+
 messages = sa.Table(
     "messages",
     metadata,
@@ -119,11 +128,45 @@ messages = sa.Table(
     sa.Column("sent_channel", sa.String(64)),
     sa.Column("provider_id", sa.String(200)),
     sa.Column("last_error", sa.Text),
-    sa.Index("ix_messages_due", "status", "priority", "not_before", "id"),  # claim order
+    # The claim's indexes hold only the messages they find (migration 0010): pending ones
+    # in claim order, claimed ones by lease. Each change of status is then one entry taken
+    # out of one index, or put in, instead of an entry rewritten in all three; a sent
+    # message leaves them for good. A query finds them only when it names the status as
+    # written here, in its text (status_is), not as a bound parameter.
+    sa.Index(
+        "ix_messages_due",
+        "status",
+        "priority",
+        "not_before",
+        "id",
+        sqlite_where=sa.text(PENDING_ONLY),
+        postgresql_where=sa.text(PENDING_ONLY),
+    ),
     sa.Index("ix_messages_incident", "incident_id", "recipient"),
     sa.Index("ix_messages_ack", "ack_required", "acked_at", "escalated", "ack_deadline"),
-    sa.Index("ix_messages_channel_due", "status", "channel", "priority", "not_before", "id"),
-    sa.Index("ix_messages_lease", "status", "lease_until"),
+    sa.Index(
+        "ix_messages_channel_due",
+        "status",
+        "channel",
+        "priority",
+        "not_before",
+        "id",
+        sqlite_where=sa.text(PENDING_ONLY),
+        postgresql_where=sa.text(PENDING_ONLY),
+    ),
+    sa.Index(
+        "ix_messages_lease",
+        "status",
+        "lease_until",
+        sqlite_where=sa.text(SENDING_ONLY),
+        postgresql_where=sa.text(SENDING_ONLY),
+    ),
+    sa.Index(
+        "ix_messages_ended",
+        "status",
+        sqlite_where=sa.text(ENDED_UNSENT),
+        postgresql_where=sa.text(ENDED_UNSENT),
+    ),
 )
 
 attempts = sa.Table(
@@ -295,8 +338,10 @@ roll_call_events = sa.Table(
     sa.Index("ix_roll_call_events_incident", "incident_id", "contact", "id"),
 )
 
-# Where the roll call finds the question an SMS reply answers (a person's newest).
-sa.Index("ix_messages_recipient", messages.c.recipient, messages.c.purpose, messages.c.not_before)
+# Where the roll call finds the question an SMS reply answers (a person's newest: the few
+# questions to one person are sorted by time as they are read), and what reached a person.
+# Without the time in it, recording an outcome (which sets not_before) leaves it alone.
+sa.Index("ix_messages_recipient", messages.c.recipient, messages.c.purpose)
 
 # Dashboard sign-in: one-time codes sent through the outbox (only an HMAC of the code is
 # kept here), and sessions named by a random id in a signed cookie; a session ends at its
@@ -327,3 +372,10 @@ board_sessions = sa.Table(
 
 # The dashboard pages incidents newest first.
 sa.Index("ix_incidents_opened", incidents.c.opened_at)
+
+
+def status_is(status: MessageStatus) -> sa.ColumnElement[bool]:
+    """``messages.status = '<status>'`` with the value written into the SQL text: a
+    planner matches a partial index's condition against the query's own text (SQLite at
+    prepare time, PostgreSQL for a generic plan), and a bound parameter never matches."""
+    return messages.c.status == sa.literal_column(f"'{MessageStatus(status).value}'")
