@@ -10,15 +10,13 @@ import asyncio
 from pathlib import Path
 
 from crisisd.channels.base import ChannelLimits, OutboundMessage, SendResult, Sent
-from crisisd.config import Config
 from crisisd.delivery.dispatcher import Dispatcher
 from crisisd.domain import IncidentReport, MessageStatus
 from crisisd.incidents import IncidentService
 from crisisd.library.loader import load_library
 from crisisd.store import MessageRow, Store
-from tests.minitree import T0, make_tree
-
-STAFF = 60
+from tests.minitree import T0
+from tests.stafftree import STAFF, tree_with_staff
 
 
 class Paced:
@@ -37,26 +35,6 @@ class Paced:
 
     async def aclose(self) -> None:
         return None
-
-
-def tree_with_staff(root: Path) -> Config:
-    """The mini tree plus ``STAFF`` people on Bale, told of a minor fire (lower priority)."""
-    config = make_tree(root)
-    d = root / "playbooks" / "directory.yaml"
-    people = "".join(
-        f"  s{i}:\n    name: {{fa: کارگر {i}, en: Worker {i}}}\n    chats: {{bale: {5000 + i}}}\n"
-        for i in range(STAFF)
-    )
-    d.write_text(d.read_text(encoding="utf-8") + people, encoding="utf-8")
-    pb = root / "playbooks" / "mini.yaml"
-    members = ", ".join(f"s{i}" for i in range(STAFF))
-    minor = "      minor:\n        steps:\n          - {audience: staff, template: alert, channels: [bale]}\n"
-    text = pb.read_text(encoding="utf-8")
-    text = text.replace(
-        "  management:\n", f"  staff:\n    members: [{members}]\n  management:\n", 1
-    )
-    pb.write_text(text.replace("      major:\n", minor + "      major:\n", 1), encoding="utf-8")
-    return config
 
 
 async def test_an_alert_takes_the_next_paced_slot(store: Store, tmp_path: Path) -> None:

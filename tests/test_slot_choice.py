@@ -16,7 +16,17 @@ from crisisd.channels.base import ChannelLimits
 from crisisd.delivery.pacing import Pacer
 from crisisd.delivery.queueing import Queued, SendQueue, in_slot
 from crisisd.store import MessageRow
-from tests.test_pacing import Clock
+
+
+class Clock:
+    """The pacer's clock, moved by the test."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
 
 RATE = 100.0  # a slot every ~10 ms; a wait under 2 ms is made with the message in hand
 T0 = datetime(2026, 3, 1, 8, 0)

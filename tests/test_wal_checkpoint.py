@@ -15,7 +15,7 @@ from crisisd.store import Store
 from crisisd.store.checkpoint import PERIOD
 from crisisd.store.engine import normalize_url
 from tests.minitree import T0, report
-from tests.test_dispatch_priority import STAFF, tree_with_staff
+from tests.stafftree import STAFF, tree_with_staff
 
 MB = 1024 * 1024
 
