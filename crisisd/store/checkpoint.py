@@ -33,6 +33,16 @@ log = structlog.get_logger("crisisd.store.checkpoint")
 PERIOD = 0.1  # seconds between two checkpoints while the kept connection writes
 
 
+async def kept_sqlite(engine: AsyncEngine) -> tuple[AsyncConnection, aiosqlite.Connection]:
+    """A pooled SQLite connection kept out of the pool, with aiosqlite's own beside it."""
+    conn = await engine.connect()
+    driver = (await conn.get_raw_connection()).driver_connection
+    if not isinstance(driver, aiosqlite.Connection):  # pragma: no cover
+        await conn.close()
+        raise TypeError("the SQLite engine is expected to run on aiosqlite")
+    return conn, driver
+
+
 class WalCheckpoints:
     """Checkpoints after the kept connection's writes, on a connection of their own."""
 
@@ -63,12 +73,7 @@ class WalCheckpoints:
 
     async def _connection(self) -> aiosqlite.Connection:
         if self._conn is None:
-            conn = await self.engine.connect()
-            driver = (await conn.get_raw_connection()).driver_connection
-            if not isinstance(driver, aiosqlite.Connection):  # pragma: no cover
-                await conn.close()
-                raise TypeError("the SQLite engine is expected to run on aiosqlite")
-            self._conn = (conn, driver)
+            self._conn = await kept_sqlite(self.engine)
         return self._conn[1]
 
     async def _drop(self) -> None:

@@ -35,7 +35,7 @@ import aiosqlite
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from crisisd.store.checkpoint import WalCheckpoints
+from crisisd.store.checkpoint import WalCheckpoints, kept_sqlite
 from crisisd.store.engine import Transactions, WriteGate, mark_stale, opened_stale
 from crisisd.store.leases import current_fence
 from crisisd.store.prepared import PgConnection, Target, is_pg_error, pg_errors, sqlite_errors
@@ -139,13 +139,13 @@ class KeptMixin(Transactions):
 
     async def _hot_connection(self) -> aiosqlite.Connection:
         if self._hot is None:
-            conn = await self.engine.connect()
-            driver = (await conn.get_raw_connection()).driver_connection
-            if not isinstance(driver, aiosqlite.Connection):  # pragma: no cover
-                await conn.close()
-                raise TypeError("the SQLite engine is expected to run on aiosqlite")
-            with sqlite_errors("PRAGMA wal_autocheckpoint=0"):
-                await driver.execute("PRAGMA wal_autocheckpoint=0")  # checkpoint.py does it
+            conn, driver = await kept_sqlite(self.engine)
+            try:
+                with sqlite_errors("PRAGMA wal_autocheckpoint=0"):
+                    await driver.execute("PRAGMA wal_autocheckpoint=0")  # checkpoint.py does it
+            except BaseException:
+                await _drop(conn)
+                raise
             self._hot = (conn, driver)
         return self._hot[1]
 
