@@ -49,7 +49,10 @@ def _settle(base: str, chat_id: int, before: dict[int, int], timeout: float = 20
                 return
 
 
-SETTLED = 0.8  # seconds without a change after the bot's first answer
+# Seconds without a change after the bot's first answer: longer than one chat's pacing gap
+# (about 1 s, docs/messengers.md "Pacing"), so an answer that waited behind another message
+# to the same chat (a task reminder that came just before) is still seen and shown.
+SETTLED = 1.3
 
 
 def _buttons(msg: dict[str, Any]) -> list[dict[str, str]]:
