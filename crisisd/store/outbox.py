@@ -31,7 +31,15 @@ from crisisd.store.outcomes import (
 )
 from crisisd.store.prepared import Memo, Prepared, PreparedCache, names
 from crisisd.store.records import AckResult, MessageRow, Outcome
-from crisisd.store.tables import UTCDateTime, acks, attempts, audit, messages, status_is
+from crisisd.store.tables import (
+    UTCDateTime,
+    acks,
+    attempts,
+    audit,
+    messages,
+    status_is,
+    status_text,
+)
 
 PENDING = MessageStatus.PENDING
 SENDING = MessageStatus.SENDING
@@ -103,7 +111,7 @@ def _claim_statement(
         sa.update(messages)
         .where(messages.c.id.in_(_due_ids(exclude, only, ahead)))
         .values(
-            status=sa.literal_column(f"'{SENDING.value}'"),
+            status=status_text(SENDING),
             lease_until=sa.bindparam("until", type_=UTCDateTime),
             worker=sa.bindparam("worker"),
             attempts=messages.c.attempts + sa.literal_column("1"),

@@ -24,7 +24,7 @@ from crisisd.store.records import (
     OutcomeRetry,
     OutcomeSent,
 )
-from crisisd.store.tables import UTCDateTime, messages, status_is
+from crisisd.store.tables import UTCDateTime, messages, status_is, status_text
 
 # What json.dumps uses for a string (ensure_ascii, its default); the C one when built.
 _string = json.encoder.encode_basestring_ascii
@@ -72,7 +72,7 @@ def sent_statement(worker: str | None) -> sa.Update:
             sa.or_(status_is(MessageStatus.SENDING), status_is(MessageStatus.CANCELLED)),
         )
         .values(
-            status=sa.literal_column(f"'{MessageStatus.SENT.value}'"),
+            status=status_text(MessageStatus.SENT),
             # the sent time, as it always was: the escalation sweep measures an alert's ack
             # window from it
             not_before=at,

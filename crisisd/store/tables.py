@@ -92,6 +92,13 @@ SENDING_ONLY = "status = 'sending'"
 ENDED = (MessageStatus.FAILED, MessageStatus.CANCELLED)
 ENDED_UNSENT = f"status IN ({', '.join(repr(s.value) for s in ENDED)})"
 
+
+def _partial(name: str, *columns: str, where: str) -> sa.Index:
+    """An index of the rows that meet ``where`` only, on SQLite and PostgreSQL alike."""
+    condition = sa.text(where)
+    return sa.Index(name, *columns, sqlite_where=condition, postgresql_where=condition)
+
+
 messages = sa.Table(
     "messages",
     metadata,
@@ -133,40 +140,16 @@ messages = sa.Table(
     # out of one index, or put in, instead of an entry rewritten in all three; a sent
     # message leaves them for good. A query finds them only when it names the status as
     # written here, in its text (status_is), not as a bound parameter.
-    sa.Index(
-        "ix_messages_due",
-        "status",
-        "priority",
-        "not_before",
-        "id",
-        sqlite_where=sa.text(PENDING_ONLY),
-        postgresql_where=sa.text(PENDING_ONLY),
-    ),
+    _partial("ix_messages_due", "status", "priority", "not_before", "id", where=PENDING_ONLY),
     sa.Index("ix_messages_incident", "incident_id", "recipient"),
     sa.Index("ix_messages_ack", "ack_required", "acked_at", "escalated", "ack_deadline"),
-    sa.Index(
+    _partial(
         "ix_messages_channel_due",
-        "status",
-        "channel",
-        "priority",
-        "not_before",
-        "id",
-        sqlite_where=sa.text(PENDING_ONLY),
-        postgresql_where=sa.text(PENDING_ONLY),
+        *("status", "channel", "priority", "not_before", "id"),
+        where=PENDING_ONLY,
     ),
-    sa.Index(
-        "ix_messages_lease",
-        "status",
-        "lease_until",
-        sqlite_where=sa.text(SENDING_ONLY),
-        postgresql_where=sa.text(SENDING_ONLY),
-    ),
-    sa.Index(
-        "ix_messages_ended",
-        "status",
-        sqlite_where=sa.text(ENDED_UNSENT),
-        postgresql_where=sa.text(ENDED_UNSENT),
-    ),
+    _partial("ix_messages_lease", "status", "lease_until", where=SENDING_ONLY),
+    _partial("ix_messages_ended", "status", where=ENDED_UNSENT),
 )
 
 attempts = sa.Table(
@@ -374,8 +357,13 @@ board_sessions = sa.Table(
 sa.Index("ix_incidents_opened", incidents.c.opened_at)
 
 
+def status_text(status: MessageStatus) -> sa.ColumnElement[str]:
+    """A status written into the SQL text, not bound (see :func:`status_is`)."""
+    return sa.literal_column(f"'{MessageStatus(status).value}'")
+
+
 def status_is(status: MessageStatus) -> sa.ColumnElement[bool]:
     """``messages.status = '<status>'`` with the value written into the SQL text: a
     planner matches a partial index's condition against the query's own text (SQLite at
     prepare time, PostgreSQL for a generic plan), and a bound parameter never matches."""
-    return messages.c.status == sa.literal_column(f"'{MessageStatus(status).value}'")
+    return messages.c.status == status_text(status)
