@@ -19,9 +19,9 @@ from crisisd.domain import MessageStatus
 from crisisd.incidents import IncidentService
 from crisisd.library.model import Library
 from crisisd.store import OutcomeFailed, OutcomeSent, Store, migrate
+from crisisd.store.claims import CLAIMED, claim_statement, claimed_packed
 from crisisd.store.engine import normalize_url
 from crisisd.store.gauges import WAITING, depth_statement
-from crisisd.store.outbox import _CLAIMED, _claim_statement
 from crisisd.store.prepared import Prepared
 from crisisd.store.tables import ENDED, messages, metadata
 from tests.conftest import _reset_pg, pg_url
@@ -168,17 +168,23 @@ async def test_sqlite_claims_and_depth_read_the_partial_indexes(
     await store.start()
     await store.aclose()
     dialect = sqlite.dialect(paramstyle="qmark")
-    claim = Prepared.compile(_claim_statement(exclude, only, ahead), dialect, _CLAIMED).sql
+    # as SQLite runs a claim: the update alone, then its rows read back by their lease
+    claim = Prepared.compile(claim_statement(exclude, only, ahead, returning=False), dialect).sql
+    packed = Prepared.compile(claimed_packed(), dialect, CLAIMED).sql
     depth = str(depth_statement().compile(dialect=dialect))
     conn = sqlite3.connect(tmp_path / "plans.sqlite3")
     try:
         plan = _plan(conn, claim)
         assert any(due_index in step for step in plan), plan
         assert any("ix_messages_lease" in step for step in plan), plan  # expired claims
+        read_back = _plan(conn, packed)
+        assert any("ix_messages_lease" in step for step in read_back), read_back
         counted = _plan(conn, depth)
     finally:
         conn.close()
-    read_through = [s for s in plan + counted if s.startswith("SCAN messages") and "INDEX" not in s]
+    read_through = [
+        s for s in plan + read_back + counted if s.startswith("SCAN messages") and "INDEX" not in s
+    ]
     assert not read_through
     for index in ("ix_messages_due", "ix_messages_lease", "ix_messages_ended"):
         assert any(index in step for step in counted), counted

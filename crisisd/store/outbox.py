@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+import aiosqlite
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from crisisd.domain import MessageStatus
+from crisisd.store.claims import CLAIMED, claim_statement, claimed_packed
 from crisisd.store.driver_errors import store_operation
 from crisisd.store.gauges import read_depth
 from crisisd.store.kept import KeptMixin
@@ -29,95 +31,18 @@ from crisisd.store.outcomes import (
     update_statement,
     written,
 )
-from crisisd.store.prepared import Memo, Prepared, PreparedCache, names
+from crisisd.store.prepared import Memo, Prepared, PreparedCache
 from crisisd.store.records import AckResult, MessageRow, Outcome
 from crisisd.store.tables import (
-    UTCDateTime,
     acks,
     attempts,
     audit,
     messages,
     status_is,
-    status_text,
 )
 
 PENDING = MessageStatus.PENDING
 SENDING = MessageStatus.SENDING
-# A claim returns the columns of MessageRow, in its order, and nothing else.
-_CLAIMED = [messages.c[name] for name in MessageRow.__slots__]
-
-
-def _due_ids(
-    exclude: tuple[str, ...], only: tuple[str, ...] | None, ahead: tuple[str, ...] = ()
-) -> sa.ScalarSelect[int]:
-    """Ids of the next ``:limit`` claimable messages at ``:now``, highest priority first.
-
-    Arms, each read in the order of an index and cut at the limit: pending messages that
-    are due, and claims whose lease expired (their worker died). One ``OR`` over both made
-    SQLite sort the whole backlog on every claim. ``exclude``: leave out these channels;
-    ``only``: these channels alone, an arm each, so a busy channel's backlog is never read
-    through (``(status, channel, priority, not_before)``); ``ahead`` (with ``only``): busy
-    channels, an arm each, that give only messages more urgent than ``:ahead_p_<i>`` (an
-    alert that overtakes their queue, read from the same index). Channel names are compiled
-    into the statement: the sets are few.
-    """
-    now, limit = sa.bindparam("now", type_=UTCDateTime), sa.bindparam("limit", type_=sa.Integer)
-    # The statuses are written into the SQL: the partial indexes are found only so.
-    due = sa.and_(status_is(PENDING), messages.c.not_before <= now)
-    expired = sa.and_(status_is(SENDING), messages.c.lease_until < now)
-    channel = messages.c.channel
-    if only is not None:
-        conds = [sa.and_(due, channel == room) for room in names(only, "room_")]
-        for i, busy in enumerate(names(ahead, "ahead_")):
-            above = messages.c.priority < sa.bindparam(f"ahead_p_{i}", type_=sa.Integer)
-            conds.append(sa.and_(due, channel == busy, above))
-        if only:
-            conds.append(sa.and_(expired, channel.in_(names(only, "room_in_"))))
-    elif exclude:
-        # A channel whose workers are all busy (slow, hung) gets no more claims for now;
-        # its messages stay in the outbox and other channels go on.
-        conds = [
-            sa.and_(cond, channel.not_in(names(exclude, f"exclude_{i}_")))
-            for i, cond in enumerate((due, expired))
-        ]
-    else:
-        conds = [due, expired]
-    arms = []
-    for cond in conds:
-        arm = (
-            sa.select(messages.c.id, messages.c.priority, messages.c.not_before)
-            .where(cond)
-            .order_by(messages.c.priority, messages.c.not_before, messages.c.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)  # PostgreSQL; SQLite ignores it
-        )
-        sub = arm.subquery()
-        arms.append(sa.select(sub.c.id, sub.c.priority, sub.c.not_before))
-    both = sa.union_all(*arms).subquery()
-    return (
-        sa.select(both.c.id)
-        .order_by(both.c.priority, both.c.not_before, both.c.id)
-        .limit(limit)
-        .scalar_subquery()
-    )
-
-
-def _claim_statement(
-    exclude: tuple[str, ...], only: tuple[str, ...] | None, ahead: tuple[str, ...] = ()
-) -> sa.Update:
-    """Built and compiled once per set of channels: a claim runs many times a second, and
-    building costs more than running."""
-    return (
-        sa.update(messages)
-        .where(messages.c.id.in_(_due_ids(exclude, only, ahead)))
-        .values(
-            status=status_text(SENDING),
-            lease_until=sa.bindparam("until", type_=UTCDateTime),
-            worker=sa.bindparam("worker"),
-            attempts=messages.c.attempts + sa.literal_column("1"),
-        )
-        .returning(*_CLAIMED)
-    )
 
 
 def _fresh_budget() -> sa.Update:
@@ -134,10 +59,23 @@ def _audit_rows() -> sa.Insert:
 
 class OutboxMixin(KeptMixin):
     _prepared: PreparedCache
+    _last_lease: datetime | None = None
+
+    def _lease_mark(self, until: datetime) -> datetime:
+        """``until``, or a microsecond after the last lease time this store wrote: each
+        claim's lease time is its own, even under a clock that stands still (tests) or
+        repeats itself, so that on SQLite it tells that claim's rows (``claimed_packed``)
+        from those of an earlier claim still being sent, or extended to the same time."""
+        last = self._last_lease
+        if last is not None and until <= last:
+            until = last + timedelta(microseconds=1)
+        self._last_lease = until
+        return until
 
     @store_operation("extend the leases of claimed messages")
     async def extend_leases(self, worker: str, ids: Sequence[int], until: datetime) -> None:
         """Keep claims still queued in memory from expiring under a live worker."""
+        until = self._lease_mark(until)
         for start in range(0, len(ids), 500):
             async with self.write(urgent=False) as conn:
                 await conn.execute(
@@ -172,7 +110,8 @@ class OutboxMixin(KeptMixin):
         due messages of a higher priority (a lower number) are taken too, so an alert
         overtakes a full queue without another batch of its backlog.
         """
-        params: dict[str, Any] = {"now": now, "limit": limit, "until": now + lease}
+        params: dict[str, Any] = {"now": now, "limit": limit}
+        params["until"] = self._lease_mark(now + lease)
         params["worker"] = worker
         busy = tuple(sorted(set(exclude)))
         room = None if only is None else tuple(sorted(set(only) - set(busy)))
@@ -182,23 +121,35 @@ class OutboxMixin(KeptMixin):
             return []
         for i, name in enumerate(over):
             params[f"ahead_p_{i}"] = ahead[name]
-        claim = self._prepared.get(
-            ("claim", busy, room, over), lambda: _claim_statement(busy, room, over), _CLAIMED
-        )
-        rows = await self._claimed_rows(claim, params, urgent, worker)
+        key = ("claim", busy, room, over)
+        claim = self._prepared.get(key, lambda: claim_statement(busy, room, over), CLAIMED)
+        bare = (key, lambda: claim_statement(busy, room, over, returning=False))
+        rows = await self._claimed_rows(claim, bare, params, urgent, worker)
         claimed = [MessageRow(*r) for r in rows]
         claimed.sort(key=lambda m: (m.priority, m.not_before, m.id))
         return claimed
 
     async def _claimed_rows(
-        self, claim: Prepared, params: dict[str, Any], urgent: bool, worker: str
+        self,
+        claim: Prepared,
+        bare: tuple[Any, Callable[[], sa.Update]],
+        params: dict[str, Any],
+        urgent: bool,
+        worker: str,
     ) -> list[list[Any]]:
         """The claim is sent alone, with no transaction to roll back (kept.py): when this is
-        cancelled, the statement is let finish, and what it took is given back."""
+        cancelled, the statement is let finish, and what it took is given back. On SQLite's
+        kept connection it returns nothing, and its rows are read back packed in one."""
         fetched: asyncio.Task[list[list[Any]]] | None = None
         try:
             async with self._writing(urgent, lane="claim") as conn:
-                fetched = asyncio.ensure_future(claim.fetch(conn, params))
+                if isinstance(conn, aiosqlite.Connection):
+                    first = self._prepared.get((*bare[0], "bare"), bare[1])
+                    packed = self._prepared.get("claimed", claimed_packed, CLAIMED)
+                    work = packed.fetch_packed(conn, params, first)
+                else:
+                    work = claim.fetch(conn, params)
+                fetched = asyncio.ensure_future(work)
                 try:
                     return await asyncio.shield(fetched)
                 except asyncio.CancelledError:

@@ -1,0 +1,72 @@
+"""A claim's rows as the dispatcher gets them: on SQLite read back packed in one JSON row
+(prepared.py ``fetch_packed``), on PostgreSQL from ``RETURNING``. Each claim gets its own rows
+and no other's, even under a clock that stands still, and every value comes back as the
+store reads it anywhere else."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import timedelta
+
+import sqlalchemy as sa
+
+from crisisd.incidents import IncidentService
+from crisisd.library.model import Library
+from crisisd.store import Store
+from tests.minitree import T0, Clock, report
+
+LEASE = timedelta(minutes=5)
+LATER = T0 + timedelta(days=1)  # every step of the incidents opened at T0 is due
+HOSTILE = 'a "quoted" \\ back\\slash\n\ttab \u200f‏راست‌به‌چپ 🔥 \u0001 </b> \' ; -- DROP'
+
+
+async def test_claims_at_one_instant_each_get_their_own_rows(
+    store: Store, library: Library
+) -> None:
+    service = IncidentService(store, lambda: library, Clock())
+    for key in ("a", "b", "c"):
+        await service.open(report(idempotency_key=key))
+    first = await store.claim("w1", LATER, 2, LEASE)
+    second = await store.claim("w1", LATER, 2, LEASE)  # the same clock reading and worker
+    assert len(first) == len(second) == 2
+    assert not {m.id for m in first} & {m.id for m in second}
+    # the leases of the first claim extended to the very time the next claim would take
+    await store.extend_leases("w1", [m.id for m in first], LATER + LEASE)
+    third = await store.claim("w1", LATER, 2, LEASE)
+    taken = {m.id for m in first} | {m.id for m in second}
+    assert third and not {m.id for m in third} & taken
+    assert len({m.id for m in third}) == len(third)
+
+
+async def test_claimed_rows_equal_the_rows_read_anywhere_else(
+    store: Store, library: Library
+) -> None:
+    opened = await IncidentService(store, lambda: library, Clock()).open(report())
+    async with store.engine.begin() as conn:  # a text no template makes, through the JSON
+        await conn.execute(
+            sa.text(
+                "UPDATE messages SET recipient = :r, last_error = :e, provider_id = :p "
+                "WHERE incident_id = :i"
+            ),
+            {"r": HOSTILE, "e": HOSTILE, "p": "12345", "i": opened.incident_id},
+        )
+    claimed = {m.id: m for m in await store.claim("w1", LATER, 100, LEASE)}
+    stored = {m.id: m for m in await store.messages_of(opened.incident_id)}
+    assert claimed and claimed.keys() <= stored.keys()
+    for mid, got in claimed.items():
+        want = stored[mid]
+        for field in dataclasses.fields(got):
+            a, b = getattr(got, field.name), getattr(want, field.name)
+            assert a == b, field.name
+            assert type(a) is type(b), field.name
+        assert got.recipient == HOSTILE
+        assert got.provider_id == "12345"  # a number-like text stays text
+        assert got.status == "sending" and got.last_error == HOSTILE
+        assert got.not_before.tzinfo is not None and got.planned_at.tzinfo is not None
+
+
+async def test_a_claim_that_finds_nothing_returns_nothing(store: Store, library: Library) -> None:
+    assert await store.claim("w1", T0, 10, LEASE) == []
+    await IncidentService(store, lambda: library, Clock()).open(report())
+    assert await store.claim("w1", T0, 1000, LEASE)
+    assert await store.claim("w1", T0, 1000, LEASE) == []
