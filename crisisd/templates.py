@@ -36,8 +36,10 @@ _MAY_READ_DRILL = re.compile(rb"drill|\{%[-+]?\s*(?:include|import|from|extends)
 _NAME = re.compile(r"^(?P<name>[a-z][a-z0-9_-]*)\.(?P<kind>sms|chat|email)\.j2$")
 # Control characters go; so do the isolates (U+2066–U+2069), which crisisd itself uses to
 # fence the user's words. Embeddings and overrides (U+202A–U+202E) are kept, as typed: the
-# user's words are fenced in FSI … PDI, which ends any of them at the fence.
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u2066-\u2069\ue000\ue001]")
+# user's words are fenced in FSI … PDI, which ends any of them at the fence. Lone surrogates
+# go too (half a UTF-16 pair, from hostile JSON such as "\ud800" or from argv bytes that are
+# not UTF-8): no text, and neither UTF-8 nor the store can carry them.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u2066-\u2069\ue000\ue001\ud800-\udfff]")
 _EMBEDDING = re.compile(r"[\u202a-\u202e]")
 FSI, PDI = "\u2068", "\u2069"
 # User text is carried between these private-use marks through rendering, so that

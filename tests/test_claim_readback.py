@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from crisisd.incidents import IncidentService
 from crisisd.library.model import Library
-from crisisd.store import Store
+from crisisd.store import OutcomeSent, Store
 from tests.minitree import T0, Clock, report
 
 LEASE = timedelta(minutes=5)
@@ -70,3 +70,28 @@ async def test_a_claim_that_finds_nothing_returns_nothing(store: Store, library:
     await IncidentService(store, lambda: library, Clock()).open(report())
     assert await store.claim("w1", T0, 1000, LEASE)
     assert await store.claim("w1", T0, 1000, LEASE) == []
+
+
+async def test_a_lone_surrogate_in_a_report_is_stored_sent_and_recorded(
+    store: Store, library: Library
+) -> None:
+    """A str decoded from hostile JSON may hold half a surrogate pair, which UTF-8 cannot
+    carry: the user's text loses it (templates.clean_user_text), as it loses control
+    characters, instead of failing the write (the store's JSON would escape one anyway:
+    jsontext.py)."""
+    opened = await IncidentService(store, lambda: library, Clock()).open(
+        report(details="آتش \ud800 در سالن")
+    )
+    claimed = await store.claim("w1", LATER, 100, LEASE)
+    assert claimed
+    sent = [
+        OutcomeSent(m.id, m.channel, T0, "p1", m.incident_id, m.recipient, m.rendering("chat"))
+        for m in claimed
+        if m.channel in ("bale", "telegram")
+    ]
+    assert sent
+    await store.record(sent, "w1")
+    rows = {m.id: m for m in await store.messages_of(opened.incident_id)}
+    assert all(rows[o.message_id].status == "sent" for o in sent)
+    incident = await store.get_incident(opened.incident_id)
+    assert incident is not None and incident.details == "آتش  در سالن"

@@ -17,6 +17,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from crisisd.errors import ConfigError
+from crisisd.store.jsontext import dumps
 from crisisd.store.leases import check_fence
 
 BUSY_TIMEOUT_MS = 10_000
@@ -54,7 +55,10 @@ def create_engine(url: str) -> AsyncEngine:
         if db and db != ":memory:":
             Path(db).parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(
-            url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000}, hide_parameters=True
+            url,
+            connect_args={"timeout": BUSY_TIMEOUT_MS / 1000},
+            hide_parameters=True,
+            json_serializer=dumps,
         )
         _sqlite_pragmas(engine)
         return engine
@@ -68,6 +72,7 @@ def create_engine(url: str) -> AsyncEngine:
         max_overflow=10,
         pool_pre_ping=True,
         hide_parameters=True,
+        json_serializer=dumps,
         connect_args={"timeout": CONNECT_TIMEOUT_S, "server_settings": settings},
     )
 

@@ -8,7 +8,6 @@ parameters by ``match`` (a value it does not carry, ``None``, leaves the column 
 from __future__ import annotations
 
 import functools
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, assert_never
@@ -16,6 +15,7 @@ from typing import Any, assert_never
 import sqlalchemy as sa
 
 from crisisd.domain import MessageStatus
+from crisisd.store.jsontext import dumps, string
 from crisisd.store.prepared import Encoded
 from crisisd.store.records import (
     Outcome,
@@ -26,8 +26,7 @@ from crisisd.store.records import (
 )
 from crisisd.store.tables import UTCDateTime, messages, status_is, status_text
 
-# What json.dumps uses for a string (ensure_ascii, its default); the C one when built.
-_string = json.encoder.encode_basestring_ascii
+_string = string  # a str as the store's dumps writes it (jsontext.py)
 
 
 # The values each row carries, in this order (parameters of :func:`sent_statement` and
@@ -162,7 +161,7 @@ def written(o: Outcome, tails: dict[int, str]) -> Written:
 
 
 def sent_detail(o: OutcomeSent, tails: dict[int, str]) -> Encoded:
-    """The audit detail of a sent message, serialized exactly as ``json.dumps`` serializes
+    """The audit detail of a sent message, serialized as the store's ``dumps`` writes
     ``{"message_id", "recipient", "provider_id", "template", "sha256", "text"}`` (the audit
     holds the very text sent). Its longer part comes from the rendering, shared by many
     messages: ``tails`` keeps it by the rendering's id for the batch, whose outcomes keep
@@ -184,7 +183,7 @@ def _json(value: Any) -> str:
         return _string(value)
     if kind is int:  # as json.dumps writes an int (not a bool), without its encoder's setup
         return int.__repr__(value)
-    return json.dumps(value)
+    return dumps(value)
 
 
 def _update(

@@ -24,6 +24,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from crisisd.store.jsontext import dumps
+
 
 class PgConnection(Protocol):
     """What is used of an asyncpg connection (asyncpg ships no type hints)."""
@@ -53,9 +55,10 @@ class Slot:
 
 
 class Encoded(str):
-    """A JSON document already serialized as ``json.dumps`` does it (outcomes.py builds the
-    audit's from parts shared by a batch). A JSON column takes it as it is when its own
-    serializer agrees with ``json.dumps``, and otherwise serializes what it stands for."""
+    """A JSON document already serialized as the store's ``dumps`` does it (jsontext.py;
+    outcomes.py builds the audit's from parts shared by a batch). A JSON column takes it as
+    it is when its own serializer agrees with ``dumps``, and otherwise serializes what it
+    stands for."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,7 +233,7 @@ def _json_writer(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
     """A JSON column's processor that also takes :class:`Encoded` documents."""
     sample = {"n": 1, "text": "\u200fآتش <b>\n", "none": None, "list": [True, 1.5]}
     try:
-        same = process(sample) == json.dumps(sample)
+        same = process(sample) == dumps(sample)
     except (TypeError, ValueError):  # pragma: no cover - a serializer that refuses dicts
         same = False
 
