@@ -178,7 +178,8 @@ class Prepared:
     ) -> list[list[Any]]:
         """SQLite: run ``first`` (no rows back), then this statement, which returns one row:
         its rows packed in one JSON array (``json_group_array(json_array(…))``, their columns
-        in the order of the processors). Both in one trip to aiosqlite's thread.
+        in the order of the processors). Both in one transaction, in one trip to aiosqlite's
+        thread: what ``first`` changed stands only if it was read back.
 
         The same rows as a ``RETURNING`` would give, read back otherwise because of the GIL:
         the sqlite3 module lets it go and takes it back for every row it steps through, and
@@ -189,8 +190,16 @@ class Prepared:
         before, params = first.params(row), self.params(row)
 
         def both(db: sqlite3.Connection) -> str:
-            db.execute(first.sql, before)
-            found = db.execute(self.sql, params).fetchone()
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                db.execute(first.sql, before)
+                found = db.execute(self.sql, params).fetchone()
+                db.execute("COMMIT")
+            except BaseException:
+                if db.in_transaction:  # else the next write rolls it back (kept.py)
+                    with contextlib.suppress(sqlite3.Error):
+                        db.execute("ROLLBACK")
+                raise
             return "[]" if found is None or found[0] is None else str(found[0])
 
         with sqlite_errors(first.sql):
