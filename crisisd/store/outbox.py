@@ -137,9 +137,10 @@ class OutboxMixin(KeptMixin):
         urgent: bool,
         worker: str,
     ) -> list[list[Any]]:
-        """The claim is sent alone, with no transaction to roll back (kept.py): when this is
-        cancelled, the statement is let finish, and what it took is given back. On SQLite's
-        kept connection it returns nothing, and its rows are read back packed in one."""
+        """The claim is sent alone, a transaction by itself (kept.py): when this is cancelled,
+        it is let finish, and what it took is given back. On SQLite's kept connection the
+        update returns nothing, and its rows are read back, packed in one, in the same
+        transaction and trip (prepared.py ``fetch_packed``)."""
         fetched: asyncio.Task[list[list[Any]]] | None = None
         try:
             async with self._writing(urgent, lane="claim") as conn:

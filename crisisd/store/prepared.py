@@ -185,7 +185,8 @@ class Prepared:
         the sqlite3 module lets it go and takes it back for every row it steps through, and
         that thread waits for it each time while the event loop runs Python (up to the
         switch interval, 5 ms). Fifty rows returned took 0.6 s per claim that way beside a
-        busy loop, against 1.4 ms alone; one row and two statements take it a few times.
+        busy Python thread, against 1.4 ms alone; one row and a few statements take it a few
+        times.
         """
         before, params = first.params(row), self.params(row)
 
