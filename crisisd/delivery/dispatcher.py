@@ -277,16 +277,7 @@ class Dispatcher:
         low_water = self.capacity(name) // 2
         while True:
             hand.clear()
-            if queue.empty():
-                entry = await queue.get()
-                # Woken by a claim: the claim loop's next claim, already on its way to the
-                # store (a task of its own, scheduled behind this wake-up), goes first, so
-                # that the store works on it while this batch is sent. Else a channel whose
-                # sends never wait (no I/O) sends the whole batch first, and claims and
-                # sends take turns instead of overlapping.
-                await asyncio.sleep(0)
-            else:
-                entry = queue.get_nowait()
+            entry = await queue.get()
             head = entry[-1]
             blocked = self.guard.blocked(name, head.channel_index + 1 < len(head.channels))
             if blocked is not None:  # the channel is down: failover now, no send, no pacing
