@@ -4,12 +4,14 @@ against it and a clock that stands still until a test moves it."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
 from crisisd.approvals import approve
 from crisisd.config import Config
 from crisisd.domain import IncidentReport
+from crisisd.store import MessageRow, OutcomeSent
 from crisisd.templates import TemplateSet
 
 DIRECTORY = """\
@@ -141,3 +143,14 @@ def report(**kw: object) -> IncidentReport:
     }
     base.update(kw)
     return IncidentReport(**base)  # type: ignore[arg-type]
+
+
+def chat_sends(claimed: Iterable[MessageRow], at: datetime = T0) -> list[OutcomeSent]:
+    """Outcomes saying each claimed Bale or Telegram message was sent (provider id p<id>)."""
+    return [
+        OutcomeSent(
+            m.id, m.channel, at, f"p{m.id}", m.incident_id, m.recipient, m.rendering("chat")
+        )
+        for m in claimed
+        if m.channel in ("bale", "telegram")
+    ]

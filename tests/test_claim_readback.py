@@ -12,8 +12,8 @@ import sqlalchemy as sa
 
 from crisisd.incidents import IncidentService
 from crisisd.library.model import Library
-from crisisd.store import OutcomeSent, Store
-from tests.minitree import T0, Clock, report
+from crisisd.store import Store
+from tests.minitree import T0, Clock, chat_sends, report
 
 LEASE = timedelta(minutes=5)
 LATER = T0 + timedelta(days=1)  # every step of the incidents opened at T0 is due
@@ -84,11 +84,7 @@ async def test_a_lone_surrogate_in_a_report_is_stored_sent_and_recorded(
     )
     claimed = await store.claim("w1", LATER, 100, LEASE)
     assert claimed
-    sent = [
-        OutcomeSent(m.id, m.channel, T0, "p1", m.incident_id, m.recipient, m.rendering("chat"))
-        for m in claimed
-        if m.channel in ("bale", "telegram")
-    ]
+    sent = chat_sends(claimed)
     assert sent
     await store.record(sent, "w1")
     rows = {m.id: m for m in await store.messages_of(opened.incident_id)}

@@ -12,9 +12,9 @@ import sqlalchemy as sa
 from crisisd.errors import StoreUnavailable
 from crisisd.incidents import IncidentService
 from crisisd.library.model import Library
-from crisisd.store import OutcomeSent, Store
+from crisisd.store import Store
 from crisisd.store.leases import Fence, LeaseLost, fenced
-from tests.minitree import T0, Clock, report
+from tests.minitree import T0, Clock, chat_sends, report
 
 LEASE = timedelta(minutes=5)
 
@@ -46,13 +46,7 @@ async def test_outcomes_are_recorded_in_one_transaction_on_the_kept_connection(
 ) -> None:
     opened = await IncidentService(store, lambda: library, Clock()).open(report())
     got = await store.claim("w1", T0, 10, LEASE)
-    sent = [
-        OutcomeSent(
-            m.id, m.channel, T0, f"p{m.id}", m.incident_id, m.recipient, m.rendering("chat")
-        )
-        for m in got
-        if m.channel in ("bale", "telegram")
-    ]
+    sent = chat_sends(got)
     assert sent
     await store.record(sent, "w1")
     rows = {m.id: m for m in await store.messages_of(opened.incident_id)}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Coroutine, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -31,7 +31,7 @@ from crisisd.store.outcomes import (
     update_statement,
     written,
 )
-from crisisd.store.prepared import Memo, Prepared, PreparedCache
+from crisisd.store.prepared import Memo, PreparedCache, Target
 from crisisd.store.records import AckResult, MessageRow, Outcome
 from crisisd.store.tables import (
     acks,
@@ -43,6 +43,8 @@ from crisisd.store.tables import (
 
 PENDING = MessageStatus.PENDING
 SENDING = MessageStatus.SENDING
+# A claim's channels: busy (left out), with room (None: all), busy but overtaken by an alert
+Channels = tuple[tuple[str, ...], tuple[str, ...] | None, tuple[str, ...]]
 
 
 def _fresh_budget() -> sa.Update:
@@ -121,21 +123,13 @@ class OutboxMixin(KeptMixin):
             return []
         for i, name in enumerate(over):
             params[f"ahead_p_{i}"] = ahead[name]
-        key = ("claim", busy, room, over)
-        claim = self._prepared.get(key, lambda: claim_statement(busy, room, over), CLAIMED)
-        bare = (key, lambda: claim_statement(busy, room, over, returning=False))
-        rows = await self._claimed_rows(claim, bare, params, urgent, worker)
+        rows = await self._claimed_rows((busy, room, over), params, urgent, worker)
         claimed = [MessageRow(*r) for r in rows]
         claimed.sort(key=lambda m: (m.priority, m.not_before, m.id))
         return claimed
 
     async def _claimed_rows(
-        self,
-        claim: Prepared,
-        bare: tuple[Any, Callable[[], sa.Update]],
-        params: dict[str, Any],
-        urgent: bool,
-        worker: str,
+        self, channels: Channels, params: dict[str, Any], urgent: bool, worker: str
     ) -> list[list[Any]]:
         """The claim is sent alone, a transaction by itself (kept.py): when this is cancelled,
         it is let finish, and what it took is given back. On SQLite's kept connection the
@@ -144,13 +138,7 @@ class OutboxMixin(KeptMixin):
         fetched: asyncio.Task[list[list[Any]]] | None = None
         try:
             async with self._writing(urgent, lane="claim") as conn:
-                if isinstance(conn, aiosqlite.Connection):
-                    first = self._prepared.get((*bare[0], "bare"), bare[1])
-                    packed = self._prepared.get("claimed", claimed_packed, CLAIMED)
-                    work = packed.fetch_packed(conn, params, first)
-                else:
-                    work = claim.fetch(conn, params)
-                fetched = asyncio.ensure_future(work)
+                fetched = asyncio.ensure_future(self._claim_on(conn, channels, params))
                 try:
                     return await asyncio.shield(fetched)
                 except asyncio.CancelledError:
@@ -162,6 +150,22 @@ class OutboxMixin(KeptMixin):
                 with contextlib.suppress(Exception):  # else their lease brings them back
                     await self._give_back(worker, [r[0] for r in fetched.result()])
             raise
+
+    def _claim_on(
+        self, conn: Target, channels: Channels, params: dict[str, Any]
+    ) -> Coroutine[Any, Any, list[list[Any]]]:
+        """The claim as ``conn`` runs it: on SQLite's kept connection the update alone, its
+        rows read back packed (prepared.py ``fetch_packed``); elsewhere with ``RETURNING``."""
+        busy, room, over = channels
+        key = ("claim", busy, room, over)
+        if isinstance(conn, aiosqlite.Connection):
+            first = self._prepared.get(
+                (*key, "bare"), lambda: claim_statement(busy, room, over, returning=False)
+            )
+            packed = self._prepared.get("claimed", claimed_packed, CLAIMED)
+            return packed.fetch_packed(conn, params, first)
+        claim = self._prepared.get(key, lambda: claim_statement(busy, room, over), CLAIMED)
+        return claim.fetch(conn, params)
 
     @store_operation("record delivery outcomes")
     async def record(self, outcomes: Sequence[Outcome], worker: str | None = None) -> None:
