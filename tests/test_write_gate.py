@@ -80,3 +80,59 @@ async def test_claims_go_before_records_people_before_both_and_housekeeping_last
     async with asyncio.timeout(10):
         await asyncio.gather(holder, *waiting)
     assert order == ["person", "claim", "record", "checkpoint"]
+
+
+async def _hold_until(
+    gate: WriteGate, order: list[str], name: str, leave: asyncio.Event, **how: bool
+) -> None:
+    async with gate.hold(how.pop("urgent", False), **how):
+        order.append(name)
+        await leave.wait()
+    order.append(f"{name} left")
+
+
+@pytest.mark.parametrize("checkpoint_leaves_first", [True, False])
+async def test_a_person_goes_in_beside_a_checkpoint_and_the_others_still_wait(
+    checkpoint_leaves_first: bool,
+) -> None:
+    gate, order = WriteGate(), list[str]()
+    done_checkpoint, done_person = asyncio.Event(), asyncio.Event()
+    checkpoint = asyncio.create_task(
+        _hold_until(gate, order, "checkpoint", done_checkpoint, idle=True)
+    )
+    await asyncio.sleep(0)
+    record = asyncio.create_task(_write(gate, order, "record"))
+    claim = asyncio.create_task(_write(gate, order, "claim", claim=True))
+    person = asyncio.create_task(_hold_until(gate, order, "person", done_person, urgent=True))
+    second = asyncio.create_task(_write(gate, order, "second person", urgent=True))
+    await asyncio.sleep(0)
+    assert order == ["checkpoint", "person"]  # beside it; one at a time, the rest wait
+    first, then = (
+        (done_checkpoint, done_person)
+        if checkpoint_leaves_first
+        else (done_person, done_checkpoint)
+    )
+    first.set()
+    for _ in range(3):
+        await asyncio.sleep(0)
+    assert order[2:] == ["checkpoint left" if checkpoint_leaves_first else "person left"]
+    then.set()
+    async with asyncio.timeout(10):
+        await asyncio.gather(checkpoint, person, record, claim, second)
+    assert order[4:] == ["second person", "claim", "record"]
+    await _write(gate, order, "free again")  # nothing is left holding it
+    assert order[-1] == "free again"
+
+
+async def test_a_person_still_waits_for_a_record() -> None:
+    gate, order = WriteGate(), list[str]()
+    leave = asyncio.Event()
+    holder = asyncio.create_task(_hold_until(gate, order, "record", leave))
+    await asyncio.sleep(0)
+    person = asyncio.create_task(_write(gate, order, "person", urgent=True))
+    await asyncio.sleep(0)
+    assert order == ["record"]  # a record's transaction is waited for
+    leave.set()
+    async with asyncio.timeout(10):
+        await asyncio.gather(holder, person)
+    assert order == ["record", "record left", "person"]

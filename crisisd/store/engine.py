@@ -24,6 +24,7 @@ BUSY_TIMEOUT_MS = 10_000
 STATEMENT_TIMEOUT_MS = 60_000  # PostgreSQL: the longest one statement may run or wait
 CONNECT_TIMEOUT_S = 10.0  # PostgreSQL: the longest a new connection may take
 WRITE_OPTION = "crisisd_write"
+_IDLE = 3  # the write gate's rank of housekeeping (checkpoint.py)
 FOLLOW_UP = 0.005  # s the SQLite write gate waits for a claim after a person's write
 
 
@@ -141,20 +142,34 @@ class WriteGate:
     is kept for :data:`FOLLOW_UP` for the next claim (or person): the claim that the kick
     following it makes, or the claim loop's own, which the new messages reach either way.
     Else a record that queued meanwhile took it first, and the alert's claim waited for that
-    whole transaction too. A write that takes a kept gate keeps it for nobody."""
+    whole transaction too. A write that takes a kept gate keeps it for nobody.
+
+    A person's write does not wait for housekeeping: while the WAL's checkpoint holds the
+    gate, one urgent writer goes in beside it (a PASSIVE checkpoint takes no write lock, so
+    SQLite runs the two side by side; the checkpoint then copies only what was committed
+    before it started, and the next one copies the rest). On bench/core.py's probes with a
+    backlog queued, checkpoints held the gate for up to 13 ms, and an open that came during
+    one waited for all of it."""
 
     def __init__(self) -> None:
         self._busy = False
         self._waiting: list[tuple[int, int, asyncio.Future[None]]] = []
         self._seq = 0
         self._kept: asyncio.TimerHandle | None = None
+        self._rank: int | None = None  # the holder's rank, while it is not kept
+        self._beside = False  # an urgent writer is in beside the checkpoint holding the gate
+        self._handed = False  # the checkpoint left first: the writer beside holds the gate
 
     @contextlib.asynccontextmanager
     async def hold(
         self, urgent: bool, claim: bool = False, keep: bool = False, idle: bool = False
     ) -> AsyncIterator[None]:
         """``idle``: housekeeping (checkpoint.py) that goes after every other writer waiting."""
-        rank = 0 if urgent else 1 if claim else 3 if idle else 2
+        rank = 0 if urgent else 1 if claim else _IDLE if idle else 2
+        if rank == 0 and self._rank == _IDLE and not self._beside:
+            async with self._beside_checkpoint(keep):
+                yield
+            return
         follows = self._kept is not None and rank <= 1
         if follows and self._kept is not None:  # the gate was kept for this one: take it
             self._kept.cancel()
@@ -174,19 +189,36 @@ class WriteGate:
                 raise
         else:
             self._busy = True
+        self._rank = rank
         try:
             yield
         finally:
-            self._release(keep=keep and not follows)
+            if rank == _IDLE and self._beside:
+                self._handed, self._rank = True, 0  # the writer beside lets it go
+            else:
+                self._release(keep=keep and not follows)
+
+    @contextlib.asynccontextmanager
+    async def _beside_checkpoint(self, keep: bool) -> AsyncIterator[None]:
+        self._beside = True
+        try:
+            yield
+        finally:
+            self._beside = False
+            if self._handed:  # the checkpoint is over: the gate is this writer's to pass on
+                self._handed = False
+                self._release(keep=keep)
 
     def _release(self, keep: bool = False) -> None:
+        self._rank = None
         if keep and not (self._waiting and self._waiting[0][0] <= 1):
             loop = asyncio.get_running_loop()
             self._kept = loop.call_later(FOLLOW_UP, self._let_go)  # _busy stays True
             return
         while self._waiting:
-            *_, fut = heapq.heappop(self._waiting)
+            rank, _, fut = heapq.heappop(self._waiting)
             if not fut.done():
+                self._rank = rank
                 fut.set_result(None)  # ownership passes on; _busy stays True
                 return
         self._busy = False
