@@ -228,7 +228,7 @@ class Dispatcher:
                         msg, Failed(f"channel '{msg.channel}' is not configured", "channel")
                     )
                 else:
-                    queue.put_nowait(queued(msg))
+                    queue.arrive(queued(msg))
             if len(got) < self.batch:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.idle_poll)
