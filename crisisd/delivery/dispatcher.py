@@ -345,11 +345,13 @@ class Dispatcher:
             if isinstance(result, Sent):
                 wait = max(0.0, (now - msg.not_before).total_seconds())
                 self.metrics.delivery_latency.labels(msg.channel).observe(wait)
-        if isinstance(result, Retry | Failed):  # a reason is recorded and logged: no secrets
+        if isinstance(result, Sent):  # the common case: no reason to redact, no delay to draw
+            outcome = decide(msg, result, self.policy, now)
+        else:  # a reason is recorded and logged: no secrets
             result = dataclasses.replace(result, reason=redact(result.reason))
-        jitter = self.rng.uniform(*JITTER)
-        down = self.guard.down(msg.channel)
-        outcome = decide(msg, result, self.policy, now, jitter=jitter, channel_down=down)
+            jitter = self.rng.uniform(*JITTER)
+            down = self.guard.down(msg.channel)
+            outcome = decide(msg, result, self.policy, now, jitter=jitter, channel_down=down)
         self._outcomes.append(outcome)
         self._announce(msg, outcome)
 

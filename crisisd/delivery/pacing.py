@@ -45,6 +45,8 @@ class Pacer:
     @property
     def gap(self) -> float:
         """Seconds between two sends now: wider after a 429, narrowing back over the ramp."""
+        if self._share >= 1.0:  # no 429 lately: asked a few times for every message sent
+            return self.base_gap
         return self.base_gap / self.share()
 
     def share(self, now: float | None = None) -> float:
