@@ -83,6 +83,12 @@ class ChatPacer(BaseRateLimiter[int]):
         wait = self._pacer.reserve(chat)
         if wait > 0:
             await asyncio.sleep(wait)
+        # As the dispatcher's senders do (delivery/queueing.py ``in_slot``): the slot was
+        # reserved ahead, and one of them that woke late for its own may have sent just now;
+        # the request waits the rate's own gap after it, so that a server counting requests
+        # in one-second windows (Bale's "bot limit exceed") never sees one too many.
+        if (late := self._pacer.take_floor()) > 0:
+            await asyncio.sleep(late)
 
     async def process_request(
         self,
