@@ -3,6 +3,7 @@ a leader lease still goes through the fence."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from datetime import timedelta
 
@@ -19,13 +20,7 @@ from tests.minitree import T0, Clock, chat_sends, report
 LEASE = timedelta(minutes=5)
 
 
-async def test_a_claim_after_the_kept_connection_died_fails_once_then_works(
-    store: Store, library: Library
-) -> None:
-    if store.dialect != "postgresql":
-        pytest.skip("SQLite keeps no network connection")
-    await IncidentService(store, lambda: library, Clock()).open(report())
-    first = await store.claim("w1", T0, 1, LEASE)
+async def _kill_the_others(store: Store) -> None:
     async with store.engine.connect() as conn:
         killed = await conn.scalar(
             sa.text(
@@ -34,11 +29,46 @@ async def test_a_claim_after_the_kept_connection_died_fails_once_then_works(
             )
         )
     assert killed
-    with pytest.raises(StoreUnavailable):  # a store error, never the driver's own
-        await store.claim("w1", T0, 1, LEASE)
-    again = await store.claim("w1", T0, 1, LEASE)
+
+
+async def test_a_claim_after_the_kept_connection_died_fails_at_most_once_then_works(
+    store: Store, library: Library
+) -> None:
+    """Killed while the driver has not yet seen it closed: one claim fails with a store
+    error (never the driver's own), and the next one works on a fresh connection."""
+    if store.dialect != "postgresql":
+        pytest.skip("SQLite keeps no network connection")
+    await IncidentService(store, lambda: library, Clock()).open(report())
+    first = await store.claim("w1", T0, 1, LEASE)
+    await _kill_the_others(store)
+    try:
+        again = await store.claim("w1", T0, 1, LEASE)
+    except StoreUnavailable:
+        again = await store.claim("w1", T0, 1, LEASE)
     assert len(first) == len(again) == 1
     assert first[0].id != again[0].id
+
+
+async def test_a_kept_connection_the_server_closed_is_replaced_before_it_fails_a_claim(
+    store: Store, library: Library
+) -> None:
+    """A restart closes every connection; once the driver has seen its kept one closed, the
+    next claim and record take a fresh one and nothing fails."""
+    if store.dialect != "postgresql":
+        pytest.skip("SQLite keeps no network connection")
+    await IncidentService(store, lambda: library, Clock()).open(report())
+    first = await store.claim("w1", T0, 1, LEASE)
+    await store.record(chat_sends(first), "w1")
+    kept = [await lane.conn.get_raw_connection() for lane in store._lanes.values() if lane.conn]
+    assert len(kept) == 2  # the claim's and the record's
+    await _kill_the_others(store)
+    async with asyncio.timeout(10):  # the driver reads the server's goodbye
+        while not all(c.driver_connection is None or c.driver_connection.is_closed() for c in kept):
+            await asyncio.sleep(0.01)
+    again = await store.claim("w1", T0, 1, LEASE)  # no StoreUnavailable
+    assert len(again) == 1 and again[0].id != first[0].id
+    await store.record(chat_sends(again), "w1")
+    assert {m.status for m in await store.messages_of(first[0].incident_id)} >= {"sent"}
 
 
 async def test_outcomes_are_recorded_in_one_transaction_on_the_kept_connection(
