@@ -136,3 +136,19 @@ async def test_a_person_still_waits_for_a_record() -> None:
     async with asyncio.timeout(10):
         await asyncio.gather(holder, person)
     assert order == ["record", "record left", "person"]
+
+
+async def test_a_large_urgent_write_waits_for_the_checkpoint() -> None:
+    """Writes beside every checkpoint would keep the WAL from starting over: a large open
+    (``beside=False``) waits its turn like the others."""
+    gate, order = WriteGate(), list[str]()
+    leave = asyncio.Event()
+    checkpoint = asyncio.create_task(_hold_until(gate, order, "checkpoint", leave, idle=True))
+    await asyncio.sleep(0)
+    large = asyncio.create_task(_write(gate, order, "large open", urgent=True, beside=False))
+    await asyncio.sleep(0)
+    assert order == ["checkpoint"]
+    leave.set()
+    async with asyncio.timeout(10):
+        await asyncio.gather(checkpoint, large)
+    assert order == ["checkpoint", "checkpoint left", "large open"]

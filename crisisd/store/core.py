@@ -98,7 +98,8 @@ class Store(SettingsMixin, DueMixin, OutboxMixin):
         }
         find = self._prepared.get("open.key", _by_key_statement, returning=[incidents.c.id])
         try:
-            async with self._opening() as conn:
+            # one chunk of rows or fewer: small enough to go beside a WAL checkpoint (engine.py)
+            async with self._opening(small=len(plan.messages) <= CHUNK) as conn:
                 if idempotency_key is not None:
                     existing = await find.fetch(conn, {"key": idempotency_key})
                     if existing:

@@ -73,13 +73,15 @@ class KeptMixin(Transactions):
                 yield pg
 
     @contextlib.asynccontextmanager
-    async def _opening(self) -> AsyncIterator[Target]:
+    async def _opening(self, small: bool = True) -> AsyncIterator[Target]:
         """An incident's first write (opening.py): a person's, so urgent, and the gate is kept
-        for the claim that follows (engine.py). On SQLite on the kept connection, one trip to
-        aiosqlite's thread per statement; on PostgreSQL through the pool, so that a province-
-        sized open does not hold up another."""
+        for the claim that follows (engine.py); a ``small`` one goes beside a checkpoint. On
+        SQLite on the kept connection, one trip to aiosqlite's thread per statement; on
+        PostgreSQL through the pool, so that a province-sized open does not hold up another."""
         if self._gate is not None:
-            async with self._sqlite_writing(self._gate, True, False, keep=True) as raw:
+            async with self._sqlite_writing(
+                self._gate, True, False, keep=True, beside=small
+            ) as raw:
                 yield raw
         else:
             async with self.write(queues=True) as conn:
@@ -87,9 +89,9 @@ class KeptMixin(Transactions):
 
     @contextlib.asynccontextmanager
     async def _sqlite_writing(
-        self, gate: WriteGate, urgent: bool, alone: bool, keep: bool = False
+        self, gate: WriteGate, urgent: bool, alone: bool, keep: bool = False, beside: bool = True
     ) -> AsyncIterator[aiosqlite.Connection]:
-        async with gate.hold(urgent, alone, keep):  # a claim goes ahead of records
+        async with gate.hold(urgent, alone, keep, beside=beside):  # claims go ahead of records
             raw = await self._hot_connection()
             if raw.in_transaction:  # left open by a cancelled write (see _roll_back_hot)
                 await self._roll_back_hot()
