@@ -1,13 +1,22 @@
-"""Every messenger's pace is a setting: the global, per-chat and per-group rates of config."""
+"""Every pace is a setting: the messengers' global, per-chat and per-group rates, and how many SMS
+requests are in flight."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+from pydantic import SecretStr
 
 from crisisd.bot.pacing import ChatPacer
+from crisisd.channels.registry import build_channels
 from crisisd.channels.telegram import messenger_limits
-from crisisd.config import Messenger, Rate
+from crisisd.config import Messenger, Rate, SmsGateway, load_config
 from crisisd.delivery.pacing import SAFETY, Pacer
+from crisisd.errors import ProblemsError
+from tests.minitree import make_tree
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_the_shipped_defaults_are_telegrams_published_limits() -> None:
@@ -35,3 +44,20 @@ def test_a_configured_group_pace_reaches_the_dispatcher_and_the_bot() -> None:
 def test_a_group_pace_must_be_positive() -> None:
     with pytest.raises(ValueError, match="per_group_per_minute"):
         Rate(per_group_per_minute=0)
+
+
+def test_sms_concurrency_reaches_the_channel_and_a_bad_one_names_its_place(
+    tmp_path: Path,
+) -> None:
+    shipped = (ROOT / "config.yaml").read_text(encoding="utf-8")
+    assert "  concurrency: 8" in shipped  # the documented default, shown where it is set
+    config = make_tree(tmp_path)
+    gateway = SmsGateway(name="kavenegar", provider="kavenegar", api_key=SecretStr("k"))
+    sms = config.sms.model_copy(update={"gateways": [gateway], "concurrency": 12})
+    channels = build_channels(config.model_copy(update={"sms": sms}))
+    assert channels["sms"].limits.concurrency == 12  # the dispatcher starts this many senders
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(shipped.replace("  concurrency: 8", "  concurrency: 0"), encoding="utf-8")
+    with pytest.raises(ProblemsError) as caught:
+        load_config(bad)
+    assert "sms.concurrency" in str(caught.value)

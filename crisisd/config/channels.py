@@ -167,6 +167,13 @@ class Sms(Model):
         5.0, description="An alert to acknowledge whose SMS is not reported delivered "
         "this long after sending goes to the person's next channel. 0: never.",
     )  # fmt: skip
+    # A gateway's rate is only reached with its rate times its answer time in flight: 5 a
+    # second answered in 2 s takes 10 requests at once, and 8 would cap it at 4 a second.
+    concurrency: Annotated[int, Field(ge=1, le=64)] = Field(
+        8,
+        description="SMS requests in flight at once, over all gateways (a bulk request is "
+        "one). To keep a gateway at its rate, at least its rate times its answer time.",
+    )
 
 
 class EmailFrom(Model):

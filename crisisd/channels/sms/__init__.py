@@ -116,8 +116,10 @@ class SmsChannel:
         *,
         base_urls: dict[str, str] | None = None,
         timeout: float = 15.0,
+        concurrency: int = 8,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """``concurrency``: requests in flight at once (``sms.concurrency``)."""
         base_urls = base_urls or {}
         self._gateways = [
             build_gateway(g, base_urls.get(g.name), None, timeout=timeout) for g in gateways
@@ -129,7 +131,7 @@ class SmsChannel:
         self.limits = ChannelLimits(
             max_length=MAX_SMS_PARTS * UCS2_UNITS_PER_PART,
             rate_per_second=max(rates, default=1.0),
-            concurrency=8,
+            concurrency=max(1, concurrency),
             # a send may walk every gateway, each bounded by the timeout
             timeout_seconds=timeout * max(1, len(gateways)),
         )
