@@ -67,6 +67,23 @@ async def test_idempotency_key_returns_the_same_incident(store: Store, library: 
     assert len(await store.list_incidents()) == 1
 
 
+async def test_the_same_key_at_once_from_several_requests_opens_one_incident(
+    store: Store, library: Library
+) -> None:
+    """Retries racing each other (an integration that timed out and sent again): one opens,
+    the others get its id; one incident, one set of messages, one "opened" entry."""
+    svc = IncidentService(store, lambda: library, Clock())
+    opened = await asyncio.gather(*(svc.open(report(idempotency_key="scada-7")) for _ in range(5)))
+    assert len({o.incident_id for o in opened}) == 1
+    assert sorted(o.created for o in opened) == [False] * 4 + [True]
+    incident = opened[0].incident_id
+    assert len(await store.messages_of(incident)) == 3
+    assert [e.action for e in await store.audit_of(incident)] == ["incident.opened"]
+    assert len(await store.list_incidents()) == 1
+    other = await svc.open(report())  # no key: never taken for a repeat
+    assert other.created and other.incident_id != incident
+
+
 async def test_claim_by_priority_and_due_time(store: Store, library: Library) -> None:
     svc = IncidentService(store, lambda: library, Clock())
     opened = await svc.open(report())

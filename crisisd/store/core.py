@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from crisisd.domain import IncidentFacts, MessageStatus, Plan, PlannedMessage
-from crisisd.errors import IncidentIdTaken
+from crisisd.errors import IncidentIdTaken, StoreConflict
 from crisisd.store import migrate
 from crisisd.store.checkpoint import WalCheckpoints
 from crisisd.store.driver_errors import store_operation
@@ -100,11 +100,13 @@ class Store(SettingsMixin, DueMixin, OutboxMixin):
         try:
             # one chunk of rows or fewer: small enough to go beside a WAL checkpoint (engine.py)
             async with self._opening(small=len(plan.messages) <= CHUNK) as conn:
-                if idempotency_key is not None:
+                if not await insert_incident(self._prepared, conn, row, entry):
                     existing = await find.fetch(conn, {"key": idempotency_key})
-                    if existing:
+                    if existing:  # the same request, made before: nothing more is written
                         return str(existing[0][0]), False
-                await insert_incident(self._prepared, conn, row, entry)
+                    raise StoreConflict(  # pragma: no cover - deleted as we looked
+                        "the incident with this idempotency key was removed meanwhile; retry"
+                    )
                 await insert_messages(
                     self._prepared, conn, _one_per_key(plan), plan, facts.opened_at
                 )
