@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from datetime import timedelta
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -111,3 +112,29 @@ async def test_a_claim_on_sqlite_leaves_no_transaction_open(store: Store, librar
         other.execute("ROLLBACK")
     finally:
         other.close()
+
+
+async def test_only_claims_commit_without_waiting_for_the_disk(
+    store: Store, library: Library
+) -> None:
+    """A claim is a lease (kept.py ASYNC_COMMIT); records and everything else stay durable
+    at commit, and the claim lane's setting never reaches a pooled connection."""
+    if store.dialect != "postgresql":
+        pytest.skip("SQLite's commits are the same for all (WAL, synchronous=NORMAL)")
+    await IncidentService(store, lambda: library, Clock()).open(report())
+    got = await store.claim("w1", T0, 2, LEASE)
+    await store.record(chat_sends(got), "w1")
+
+    async def setting(conn: Any) -> str:
+        raw = (await conn.get_raw_connection()).driver_connection
+        return str(await raw.fetchval("SHOW synchronous_commit"))
+
+    lanes = {name: await setting(lane.conn) for name, lane in store._lanes.items()}
+    assert lanes == {"claim": "off", "record": "on"}
+    await store._close_hot()  # as the store's close does
+    pooled = [await store.engine.connect() for _ in range(4)]
+    try:
+        assert {await setting(conn) for conn in pooled} == {"on"}
+    finally:
+        for conn in pooled:
+            await conn.close()
