@@ -10,6 +10,8 @@ from pydantic import SecretStr
 
 from crisisd.bot.pacing import ChatPacer
 from crisisd.channels.registry import build_channels
+from crisisd.channels.sms import SmsChannel
+from crisisd.channels.sms.gateway import HttpGateway
 from crisisd.channels.telegram import messenger_limits
 from crisisd.config import Messenger, Rate, SmsGateway, load_config
 from crisisd.delivery.pacing import SAFETY, Pacer
@@ -46,16 +48,22 @@ def test_a_group_pace_must_be_positive() -> None:
         Rate(per_group_per_minute=0)
 
 
-def test_sms_concurrency_reaches_the_channel_and_a_bad_one_names_its_place(
+def test_sms_concurrency_and_timeout_reach_the_channel_and_a_bad_one_names_its_place(
     tmp_path: Path,
 ) -> None:
     shipped = (ROOT / "config.yaml").read_text(encoding="utf-8")
     assert "  concurrency: 8" in shipped  # the documented default, shown where it is set
     config = make_tree(tmp_path)
     gateway = SmsGateway(name="kavenegar", provider="kavenegar", api_key=SecretStr("k"))
-    sms = config.sms.model_copy(update={"gateways": [gateway], "concurrency": 12})
-    channels = build_channels(config.model_copy(update={"sms": sms}))
-    assert channels["sms"].limits.concurrency == 12  # the dispatcher starts this many senders
+    sms = config.sms.model_copy(
+        update={"gateways": [gateway], "concurrency": 12, "timeout_seconds": 40.0}
+    )
+    channel = build_channels(config.model_copy(update={"sms": sms}))["sms"]
+    assert channel.limits.concurrency == 12  # the dispatcher starts this many senders
+    assert isinstance(channel, SmsChannel)
+    assert [g.timeout for g in channel.gateways if isinstance(g, HttpGateway)] == [40.0]
+    assert channel.limits.timeout_seconds == 40.0  # a send's budget: each gateway's, in turn
+    assert "  timeout_seconds: 15" in shipped
     bad = tmp_path / "bad.yaml"
     bad.write_text(shipped.replace("  concurrency: 8", "  concurrency: 0"), encoding="utf-8")
     with pytest.raises(ProblemsError) as caught:

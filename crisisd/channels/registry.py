@@ -29,6 +29,9 @@ def build_channels(config: Config) -> dict[str, Channel]:
         if messenger.token is not None:
             channels[messenger.name] = REGISTRY["chat"](messenger)
     if config.sms.gateways:
-        channels["sms"] = REGISTRY["sms"](config.sms.gateways, concurrency=config.sms.concurrency)
+        sms = config.sms
+        channels["sms"] = REGISTRY["sms"](
+            sms.gateways, concurrency=sms.concurrency, timeout=sms.timeout_seconds
+        )
     channels["email"] = REGISTRY["email"](config.smtp)
     return channels

@@ -174,6 +174,11 @@ class Sms(Model):
         description="SMS requests in flight at once, over all gateways (a bulk request is "
         "one). To keep a gateway at its rate, at least its rate times its answer time.",
     )
+    timeout_seconds: Annotated[float, Field(gt=0, le=120)] = Field(
+        15.0,
+        description="Give up on one gateway request after this many seconds (the answer "
+        "read in full); the message goes to the next gateway, or waits and tries again.",
+    )
 
 
 class EmailFrom(Model):
