@@ -124,14 +124,16 @@ class KeptMixin(Transactions):
     async def _pg_writing(self, name: str) -> AsyncIterator[PgConnection]:
         lane = self._lanes.setdefault(name, _Lane())
         async with lane.lock:
-            if lane.conn is not None and _closed(await lane.conn.get_raw_connection()):
+            pooled = None if lane.conn is None else await lane.conn.get_raw_connection()
+            if pooled is not None and _closed(pooled):
                 # The server closed it (a restart, an administrator) and the driver has seen
                 # it: replaced now, at no cost, instead of failing the next claim or record.
-                conn, lane.conn = lane.conn, None
+                conn, lane.conn, pooled = lane.conn, None, None
                 await _drop(conn)
-            if lane.conn is None:
+            if pooled is None:
                 lane.conn = await _lane_connection(self.engine, name)
-            raw: Any = (await lane.conn.get_raw_connection()).driver_connection
+                pooled = await lane.conn.get_raw_connection()
+            raw: Any = pooled.driver_connection
             try:
                 if name == "claim":
                     yield raw
