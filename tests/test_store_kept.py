@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from structlog.testing import capture_logs
 
 from crisisd.errors import StoreUnavailable
 from crisisd.incidents import IncidentService
@@ -66,9 +67,12 @@ async def test_a_kept_connection_the_server_closed_is_replaced_before_it_fails_a
     async with asyncio.timeout(10):  # the driver reads the server's goodbye
         while not all(c.driver_connection is None or c.driver_connection.is_closed() for c in kept):
             await asyncio.sleep(0.01)
-    again = await store.claim("w1", T0, 1, LEASE)  # no StoreUnavailable
-    assert len(again) == 1 and again[0].id != first[0].id
-    await store.record(chat_sends(again), "w1")
+    with capture_logs() as logs:
+        again = await store.claim("w1", T0, 1, LEASE)  # no StoreUnavailable
+        assert len(again) == 1 and again[0].id != first[0].id
+        await store.record(chat_sends(again), "w1")
+    replaced = [e["lane"] for e in logs if e["event"] == "store.connection_replaced"]
+    assert sorted(replaced) == ["claim", "record"]  # said, once per lane
     assert {m.status for m in await store.messages_of(first[0].incident_id)} >= {"sent"}
 
 

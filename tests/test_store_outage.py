@@ -106,11 +106,16 @@ async def test_a_fan_out_survives_terminated_postgresql_sessions(tmp_path: Path)
     failures = [
         e for e in logs if e["event"] in ("dispatch.claim_failed", "dispatch.record_failed")
     ]
+    # A kept connection the driver has already seen closed is replaced before use, and no
+    # call fails; one it has not seen yet fails that call. Either is the cut reaching it.
+    replaced = [e for e in logs if e["event"] == "store.connection_replaced"]
     print(
         f"\nPostgreSQL sessions terminated {killed} times during a {PEOPLE}-recipient fan-out: "
         f"{len(reached)} reached, {len(mails) - len(reached)} duplicates, "
-        f"{len(failures)} failed store calls, done in {took:.1f} s"
+        f"{len(failures)} failed store calls, {len(replaced)} kept connections replaced, "
+        f"done in {took:.1f} s"
     )
-    assert killed > 0 and failures, "the cut never hit the dispatcher: nothing was tested"
+    hit = failures or replaced
+    assert killed > 0 and hit, "the cut never hit the dispatcher: nothing was tested"
     assert reached == {f"auth{i}@example.com" for i in range(PEOPLE)}  # nothing lost
     assert len(rows) == PEOPLE and {m.sent_channel for m in rows} == {"email"}

@@ -35,12 +35,15 @@ from typing import Any
 
 import aiosqlite
 import sqlalchemy as sa
+import structlog
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from crisisd.store.checkpoint import WalCheckpoints, kept_sqlite
 from crisisd.store.engine import Transactions, WriteGate, mark_stale, opened_stale
 from crisisd.store.leases import current_fence
 from crisisd.store.prepared import PgConnection, Target, is_pg_error, pg_errors, sqlite_errors
+
+log = structlog.get_logger("crisisd.store.kept")
 
 
 class _Lane:
@@ -130,6 +133,7 @@ class KeptMixin(Transactions):
                 # it: replaced now, at no cost, instead of failing the next claim or record.
                 conn, lane.conn, pooled = lane.conn, None, None
                 await _drop(conn)
+                log.warning("store.connection_replaced", lane=name, why="closed by the server")
             if pooled is None:
                 lane.conn = await _lane_connection(self.engine, name)
                 pooled = await lane.conn.get_raw_connection()
