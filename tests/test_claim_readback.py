@@ -6,6 +6,7 @@ store reads it anywhere else."""
 from __future__ import annotations
 
 import dataclasses
+import json
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -63,6 +64,43 @@ async def test_claimed_rows_equal_the_rows_read_anywhere_else(
         assert got.provider_id == "12345"  # a number-like text stays text
         assert got.status == "sending" and got.last_error == HOSTILE
         assert got.not_before.tzinfo is not None and got.planned_at.tzinfo is not None
+
+
+async def test_renderings_shared_by_neighbours_and_not_come_back_whole(
+    store: Store, library: Library
+) -> None:
+    """On SQLite a row's renderings are packed once for a run of neighbours that share them
+    (claims.py ``claimed_packed``): a run broken by other renderings, or by a neighbour
+    that an earlier claim took, still reads back whole."""
+    service = IncidentService(store, lambda: library, Clock())
+    incidents = [(await service.open(report(idempotency_key=k))).incident_id for k in "ab"]
+    stored = [m for i in incidents for m in await store.messages_of(i)]
+    ids = sorted(m.id for m in stored)
+    assert len(ids) >= 5
+    other = {"chat": {"kind": "chat", "text": HOSTILE, "subject": None, "html": None}}
+    async with store.engine.begin() as conn:
+        # all alike but for the third and fourth; the first goes alone to an earlier claim
+        await conn.execute(
+            sa.text("UPDATE messages SET renderings = :r, priority = 50 WHERE id <> :a"),
+            {"r": json.dumps(stored[0].renderings), "a": ids[0]},
+        )
+        await conn.execute(
+            sa.text("UPDATE messages SET renderings = :r, priority = 0 WHERE id = :a"),
+            {"r": json.dumps(stored[0].renderings), "a": ids[0]},
+        )
+        await conn.execute(
+            sa.text("UPDATE messages SET renderings = :r WHERE id = :a OR id = :b"),
+            {"r": json.dumps(other), "a": ids[2], "b": ids[3]},
+        )
+    want = {m.id: m.renderings for i in incidents for m in await store.messages_of(i)}
+    assert want[ids[2]] == other != want[ids[1]]
+    first = await store.claim("w1", LATER, 1, LEASE)  # the neighbour of the next one's first
+    rest = await store.claim("w1", LATER, 1000, LEASE)
+    assert len(first) + len(rest) == len(ids)
+    for m in first + rest:
+        assert m.renderings == want[m.id], m.id
+    assert sum(m.renderings == other for m in first + rest) == 2
+    assert [m.id for m in first] == ids[:1]
 
 
 async def test_a_claim_that_finds_nothing_returns_nothing(store: Store, library: Library) -> None:

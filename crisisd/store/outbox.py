@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from crisisd.domain import MessageStatus
-from crisisd.store.claims import CLAIMED, claim_statement, claimed_packed
+from crisisd.store.claims import CLAIMED, claim_statement, claimed_packed, unpack_renderings
 from crisisd.store.driver_errors import store_operation
 from crisisd.store.gauges import read_depth
 from crisisd.store.kept import KeptMixin
@@ -163,7 +163,7 @@ class OutboxMixin(KeptMixin):
                 (*key, "bare"), lambda: claim_statement(busy, room, over, returning=False)
             )
             packed = self._prepared.get("claimed", claimed_packed, CLAIMED)
-            return packed.fetch_packed(conn, params, first)
+            return packed.fetch_packed(conn, params, first, unpack_renderings)
         claim = self._prepared.get(key, lambda: claim_statement(busy, room, over), CLAIMED)
         return claim.fetch(conn, params)
 

@@ -174,11 +174,16 @@ class Prepared:
         return self._processed_rows([list(r) for r in found])
 
     async def fetch_packed(
-        self, on: aiosqlite.Connection, row: Mapping[str, Any], first: Prepared
+        self,
+        on: aiosqlite.Connection,
+        row: Mapping[str, Any],
+        first: Prepared,
+        unpack: Callable[[list[list[Any]]], list[list[Any]]],
     ) -> list[list[Any]]:
         """SQLite: run ``first`` (no rows back), then this statement, which returns one row:
         its rows packed in one JSON array (``json_group_array(json_array(…))``, their columns
-        in the order of the processors). Both in one transaction, in one trip to aiosqlite's
+        in the order of the processors), which ``unpack`` makes whole (a value packed once
+        for the rows that share it). Both in one transaction, in one trip to aiosqlite's
         thread: what ``first`` changed stands only if it was read back.
 
         The same rows as a ``RETURNING`` would give, read back otherwise because of the GIL:
@@ -205,7 +210,7 @@ class Prepared:
 
         with sqlite_errors(first.sql):
             packed = await in_thread(on, both)
-        return self._processed_rows(json.loads(packed))
+        return self._processed_rows(unpack(json.loads(packed)))
 
     def _processed_rows(self, out: list[list[Any]]) -> list[list[Any]]:
         for i, process in self.processed:
