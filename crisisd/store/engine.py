@@ -21,6 +21,13 @@ from crisisd.store.jsontext import dumps
 from crisisd.store.leases import check_fence
 
 BUSY_TIMEOUT_MS = 10_000
+# SQLite: what the write-ahead log file keeps of its size once it starts over after a
+# checkpoint. SQLite reuses the file from its start and never shrinks it by itself
+# (``journal_size_limit`` is -1 unless set, https://www.sqlite.org/pragma.html#pragma_journal_size_limit):
+# a burst (a province-sized fan-out) left its high-water mark on disk for the life of the
+# file. 16 MiB is a few seconds of a backlog's writes (bench/core.py: 11-24 MB per 10,000
+# messages), so a daemon at work seldom truncates and regrows it.
+WAL_KEEP_BYTES = 16 * 1024 * 1024
 STATEMENT_TIMEOUT_MS = 60_000  # PostgreSQL: the longest one statement may run or wait
 CONNECT_TIMEOUT_S = 10.0  # PostgreSQL: the longest a new connection may take
 WRITE_OPTION = "crisisd_write"
@@ -110,6 +117,7 @@ def _sqlite_pragmas(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA journal_size_limit={WAL_KEEP_BYTES}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
