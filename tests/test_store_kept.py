@@ -10,12 +10,14 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
 from structlog.testing import capture_logs
 
 from crisisd.errors import StoreUnavailable
 from crisisd.incidents import IncidentService
 from crisisd.library.model import Library
 from crisisd.store import Store
+from crisisd.store.kept import QUIET
 from crisisd.store.leases import Fence, LeaseLost, fenced
 from tests.minitree import T0, Clock, chat_sends, report
 
@@ -55,14 +57,15 @@ async def test_a_kept_connection_the_server_closed_is_replaced_before_it_fails_a
     store: Store, library: Library
 ) -> None:
     """A restart closes every connection; once the driver has seen its kept one closed, the
-    next claim and record take a fresh one and nothing fails."""
+    next open, claim and record take a fresh one and nothing fails."""
     if store.dialect != "postgresql":
         pytest.skip("SQLite keeps no network connection")
-    await IncidentService(store, lambda: library, Clock()).open(report())
+    service = IncidentService(store, lambda: library, Clock())
+    await service.open(report())
     first = await store.claim("w1", T0, 1, LEASE)
     await store.record(chat_sends(first), "w1")
     kept = [await lane.conn.get_raw_connection() for lane in store._lanes.values() if lane.conn]
-    assert len(kept) == 2  # the claim's and the record's
+    assert len(kept) == 3  # the open's, the claim's and the record's
     await _kill_the_others(store)
     async with asyncio.timeout(10):  # the driver reads the server's goodbye
         while not all(c.driver_connection is None or c.driver_connection.is_closed() for c in kept):
@@ -71,8 +74,9 @@ async def test_a_kept_connection_the_server_closed_is_replaced_before_it_fails_a
         again = await store.claim("w1", T0, 1, LEASE)  # no StoreUnavailable
         assert len(again) == 1 and again[0].id != first[0].id
         await store.record(chat_sends(again), "w1")
+        assert (await service.open(report(idempotency_key="after"))).messages > 0
     replaced = [e["lane"] for e in logs if e["event"] == "store.connection_replaced"]
-    assert sorted(replaced) == ["claim", "record"]  # said, once per lane
+    assert sorted(replaced) == ["claim", "open", "record"]  # said, once per lane
     assert {m.status for m in await store.messages_of(first[0].incident_id)} >= {"sent"}
 
 
@@ -121,12 +125,14 @@ async def test_a_claim_on_sqlite_leaves_no_transaction_open(store: Store, librar
 async def test_only_claims_commit_without_waiting_for_the_disk(
     store: Store, library: Library
 ) -> None:
-    """A claim is a lease (kept.py ASYNC_COMMIT); records and everything else stay durable
-    at commit, and the claim lane's setting never reaches a pooled connection."""
+    """A claim is a lease (kept.py ASYNC_COMMIT), an alert's as the backlog's; opens, records
+    and everything else stay durable at commit, and the claim lanes' setting never reaches
+    a pooled connection."""
     if store.dialect != "postgresql":
         pytest.skip("SQLite's commits are the same for all (WAL, synchronous=NORMAL)")
     await IncidentService(store, lambda: library, Clock()).open(report())
     got = await store.claim("w1", T0, 2, LEASE)
+    got += await store.claim("w1", T0, 1, LEASE, urgent=True)  # a kick's claim
     await store.record(chat_sends(got), "w1")
 
     async def setting(conn: Any) -> str:
@@ -134,7 +140,7 @@ async def test_only_claims_commit_without_waiting_for_the_disk(
         return str(await raw.fetchval("SHOW synchronous_commit"))
 
     lanes = {name: await setting(lane.conn) for name, lane in store._lanes.items()}
-    assert lanes == {"claim": "off", "record": "on"}
+    assert lanes == {"open": "on", "claim": "off", "alert": "off", "record": "on"}
     await store._close_hot()  # as the store's close does
     pooled = [await store.engine.connect() for _ in range(4)]
     try:
@@ -142,3 +148,51 @@ async def test_only_claims_commit_without_waiting_for_the_disk(
     finally:
         for conn in pooled:
             await conn.close()
+
+
+async def test_a_small_open_takes_the_open_lane_and_a_busy_or_large_one_the_pool(
+    store: Store, library: Library
+) -> None:
+    """On PostgreSQL a small open runs on a kept connection (no checkout, ping or reset); one
+    that finds it busy goes through the pool instead of waiting behind it, and so does one
+    larger than a chunk (opening.py CHUNK), so that it holds up no other."""
+    if store.dialect != "postgresql":
+        pytest.skip("SQLite opens on its one kept connection")
+    service = IncidentService(store, lambda: library, Clock())
+
+    async def backend(conn: Any) -> int:
+        raw = (await conn.get_raw_connection()).driver_connection
+        return int(await raw.fetchval("SELECT pg_backend_pid()"))
+
+    await service.open(report(idempotency_key="a"))
+    lane = store._lanes["open"]
+    assert lane.conn is not None
+    pid = await backend(lane.conn)
+    await service.open(report(idempotency_key="b"))
+    assert lane.conn is not None and await backend(lane.conn) == pid  # kept, not pooled
+    async with lane.lock:  # busy with another open: this one must not wait for it
+        async with asyncio.timeout(10):  # a bound for a broken build, not a timing check
+            await service.open(report(idempotency_key="c"))
+    async with store._opening(small=False) as conn:
+        assert isinstance(conn, AsyncConnection)  # a large open: the pool's
+    assert len(await store.list_incidents()) == 3
+
+
+async def test_a_quiet_open_lane_is_pinged_and_replaced_when_the_server_dropped_it(
+    store: Store, library: Library
+) -> None:
+    """After QUIET seconds unused the open lane is pinged first, as the pool does: a
+    connection the server dropped without the driver seeing it yet does not fail a
+    person's open."""
+    if store.dialect != "postgresql":
+        pytest.skip("SQLite keeps no network connection")
+    service = IncidentService(store, lambda: library, Clock())
+    await service.open(report(idempotency_key="a"))
+    lane = store._lanes["open"]
+    assert lane.conn is not None
+    pooled = await lane.conn.get_raw_connection()
+    await _kill_the_others(store)
+    lane.used -= QUIET + 1  # as if a quiet half minute had passed since
+    opened = await service.open(report(idempotency_key="b"))  # no StoreUnavailable
+    assert opened.messages > 0
+    assert lane.conn is not None and await lane.conn.get_raw_connection() is not pooled

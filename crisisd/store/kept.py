@@ -7,8 +7,15 @@ aiosqlite's thread. Here each backend keeps its driver's own connection for them
 
 * SQLite: one connection, ``BEGIN IMMEDIATE`` and ``COMMIT`` sent straight to it; writers
   still take turns at the gate (engine.py).
-* PostgreSQL: one connection per lane (claims, records), so that neither waits for the
-  other, each used by one operation at a time.
+* PostgreSQL: one connection per lane, so that none waits for another, each used by one
+  operation at a time: the backlog's claims, an alert's claims (a kick's: not behind a
+  backlog claim in flight), records, and an incident's opening when it is small (up to
+  one chunk of messages) and the lane is free; a larger open, or one that finds the lane
+  busy, goes through the pool as before, so that it holds up no other. An open on the
+  lane skips the pool's checkout, ping and reset: about 1 ms of an alert's median and
+  more of its tail on bench/core.py's probes. After :data:`QUIET` seconds unused, the
+  open lane is pinged first, as the pool would (an open is a person's; a claim is
+  retried by itself).
 
 A claim is one ``UPDATE … RETURNING``, atomic by itself: it is sent alone, without
 ``BEGIN`` and ``COMMIT`` (on SQLite a lone write statement takes the write lock when it
@@ -52,6 +59,7 @@ class _Lane:
     def __init__(self) -> None:
         self.lock = asyncio.Lock()
         self.conn: AsyncConnection | None = None
+        self.used = 0.0  # the event loop's time of its last use
 
 
 class KeptMixin(Transactions):
@@ -66,7 +74,7 @@ class KeptMixin(Transactions):
         ``lane="claim"``: a single statement (PostgreSQL runs it in its own transaction).
         """
         if self._gate is not None:
-            async with self._sqlite_writing(self._gate, urgent, lane == "claim") as raw:
+            async with self._sqlite_writing(self._gate, urgent, lane in CLAIMS) as raw:
                 yield raw
         elif current_fence() is not None:  # leader-only work: the fence is checked first
             async with self.write(urgent) as conn:
@@ -80,15 +88,23 @@ class KeptMixin(Transactions):
         """An incident's first write (opening.py): a person's, so urgent, and the gate is kept
         for the claim that follows (engine.py); a ``small`` one goes beside a checkpoint. On
         SQLite on the kept connection, one trip to aiosqlite's thread per statement; on
-        PostgreSQL through the pool, so that a province-sized open does not hold up another."""
+        PostgreSQL a small one on the open lane when it is free, any other through the
+        pool, so that a province-sized open does not hold up another."""
         if self._gate is not None:
             async with self._sqlite_writing(
                 self._gate, True, False, keep=True, beside=small
             ) as raw:
                 yield raw
+        elif small and current_fence() is None and not self._lane_busy(OPEN):
+            async with self._pg_writing(OPEN, ping_after=QUIET) as pg:
+                yield pg
         else:
             async with self.write(queues=True) as conn:
                 yield conn
+
+    def _lane_busy(self, name: str) -> bool:
+        lane = self._lanes.get(name)
+        return lane is not None and lane.lock.locked()
 
     @contextlib.asynccontextmanager
     async def _sqlite_writing(
@@ -124,10 +140,18 @@ class KeptMixin(Transactions):
                 raise
 
     @contextlib.asynccontextmanager
-    async def _pg_writing(self, name: str) -> AsyncIterator[PgConnection]:
+    async def _pg_writing(
+        self, name: str, ping_after: float | None = None
+    ) -> AsyncIterator[PgConnection]:
         lane = self._lanes.setdefault(name, _Lane())
         async with lane.lock:
             pooled = None if lane.conn is None else await lane.conn.get_raw_connection()
+            now = asyncio.get_running_loop().time()
+            quiet = ping_after is not None and now - lane.used > ping_after
+            lane.used = now
+            if pooled is not None and quiet and not await _answers(pooled):
+                conn, lane.conn, pooled = lane.conn, None, None  # as the pool's ping would
+                await _drop(conn)
             if pooled is not None and _closed(pooled):
                 # The server closed it (a restart, an administrator) and the driver has seen
                 # it: replaced now, at no cost, instead of failing the next claim or record.
@@ -139,7 +163,7 @@ class KeptMixin(Transactions):
                 pooled = await lane.conn.get_raw_connection()
             raw: Any = pooled.driver_connection
             try:
-                if name == "claim":
+                if name in CLAIMS:
                     yield raw
                 else:
                     with pg_errors("BEGIN; … COMMIT"):  # the transaction's own statements
@@ -205,7 +229,10 @@ class KeptMixin(Transactions):
 # Claims made up half of a backlog's commits, and each waited for its own flush (an alert's
 # claim too: 1.05-1.20 ms median on bench/core.py's probes instead of 1.21-1.38).
 # https://www.postgresql.org/docs/current/wal-async-commit.html
-ASYNC_COMMIT = frozenset({"claim"})
+ASYNC_COMMIT = frozenset({"claim", "alert"})
+CLAIMS = frozenset({"claim", "alert"})  # lanes whose operation is one statement, alone
+OPEN = "open"
+QUIET = 30.0  # seconds unused after which the open lane is pinged before an open
 
 
 async def _lane_connection(engine: AsyncEngine, name: str) -> AsyncConnection:
@@ -219,6 +246,16 @@ async def _lane_connection(engine: AsyncEngine, name: str) -> AsyncConnection:
             await _drop(conn)
             raise
     return conn
+
+
+async def _answers(pooled: Any) -> bool:
+    """The server still answers on this kept connection (one round trip, as the pool's
+    ``pool_pre_ping`` makes)."""
+    try:
+        await pooled.driver_connection.fetchval("SELECT 1")
+    except Exception:  # noqa: BLE001 - any failure: it is replaced
+        return False
+    return True
 
 
 def _closed(pooled: Any) -> bool:

@@ -137,7 +137,8 @@ class OutboxMixin(KeptMixin):
         transaction and trip (prepared.py ``fetch_packed``)."""
         fetched: asyncio.Task[list[list[Any]]] | None = None
         try:
-            async with self._writing(urgent, lane="claim") as conn:
+            # an alert's claim has a lane of its own: not behind a backlog claim in flight
+            async with self._writing(urgent, lane="alert" if urgent else "claim") as conn:
                 fetched = asyncio.ensure_future(self._claim_on(conn, channels, params))
                 try:
                     return await asyncio.shield(fetched)

@@ -312,6 +312,9 @@ def pg_errors(sql: str) -> Iterator[None]:
         yield
     except sa.exc.SQLAlchemyError:
         raise  # already one (a statement's, inside a transaction)
+    except asyncpg.IntegrityConstraintViolationError as exc:  # SQLSTATE class 23
+        # as SQLAlchemy's own asyncpg dialect raises it (an incident id drawn twice)
+        raise sa.exc.IntegrityError(sql, None, exc, hide_parameters=True) from exc
     except Exception as exc:
         raise sa.exc.DBAPIError.instance(
             sql,
