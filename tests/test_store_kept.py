@@ -193,6 +193,9 @@ async def test_a_quiet_open_lane_is_pinged_and_replaced_when_the_server_dropped_
     pooled = await lane.conn.get_raw_connection()
     await _kill_the_others(store)
     lane.used -= QUIET + 1  # as if a quiet half minute had passed since
-    opened = await service.open(report(idempotency_key="b"))  # no StoreUnavailable
+    with capture_logs() as logs:
+        opened = await service.open(report(idempotency_key="b"))  # no StoreUnavailable
     assert opened.messages > 0
+    replaced = [(e["lane"], e["why"]) for e in logs if e["event"] == "store.connection_replaced"]
+    assert len(replaced) == 1 and replaced[0][0] == "open", replaced
     assert lane.conn is not None and await lane.conn.get_raw_connection() is not pooled

@@ -149,15 +149,17 @@ class KeptMixin(Transactions):
             now = asyncio.get_running_loop().time()
             quiet = ping_after is not None and now - lane.used > ping_after
             lane.used = now
-            if pooled is not None and quiet and not await _answers(pooled):
-                conn, lane.conn, pooled = lane.conn, None, None  # as the pool's ping would
-                await _drop(conn)
+            why = None
             if pooled is not None and _closed(pooled):
                 # The server closed it (a restart, an administrator) and the driver has seen
                 # it: replaced now, at no cost, instead of failing the next claim or record.
+                why = "closed by the server"
+            elif pooled is not None and quiet and not await _answers(pooled):
+                why = "no answer after a quiet while"  # as the pool's ping would find it
+            if why is not None:
                 conn, lane.conn, pooled = lane.conn, None, None
                 await _drop(conn)
-                log.warning("store.connection_replaced", lane=name, why="closed by the server")
+                log.warning("store.connection_replaced", lane=name, why=why)
             if pooled is None:
                 lane.conn = await _lane_connection(self.engine, name)
                 pooled = await lane.conn.get_raw_connection()
