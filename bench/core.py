@@ -36,6 +36,7 @@ from crisisd.channels.base import ChannelLimits, OutboundMessage, SendResult, Se
 from crisisd.config import Config
 from crisisd.delivery.dispatcher import Dispatcher
 from crisisd.domain import IncidentReport
+from crisisd.formats.workweek import warm_public_holidays
 from crisisd.incidents import IncidentService
 from crisisd.library.loader import load_library
 from crisisd.store import MessageRow, Store
@@ -96,6 +97,8 @@ class Core:
 
     def __init__(self, url: str, tmp: Path, contacts: int) -> None:
         self.lib = load_library(big_tree(tmp, contacts))
+        if self.lib.config.calendar.public_holidays:  # as `crisisd run` does while it loads
+            warm_public_holidays(datetime.now(UTC).year)
         self.contacts = contacts
         self.store = Store(url)
         self.service = IncidentService(self.store, lambda: self.lib)

@@ -14,7 +14,7 @@ import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -36,6 +36,7 @@ from crisisd.delivery.outage import tell_of_outage
 from crisisd.enrolment.directory import BoundLibrary
 from crisisd.enrolment.watch import ReachWatch
 from crisisd.errors import CrisisError, ProblemsError
+from crisisd.formats.workweek import warm_public_holidays
 from crisisd.incidents import IncidentService, tell_officer_of_failure
 from crisisd.library.isolated import load_isolated
 from crisisd.library.model import Library
@@ -347,6 +348,8 @@ class Daemon:
     async def _load(self) -> tuple[Library, bool]:
         """Loaded in a child process; True when settings that need a restart changed."""
         library = await load_isolated(self.config_path, self.config)
+        if library.config.calendar.public_holidays:  # a new year's, here, off the loop
+            await asyncio.to_thread(warm_public_holidays, datetime.now(UTC).year)
         later = {"playbooks", "templates"}
         config = library.config
         changed = config.model_dump(exclude=later) != self.config.model_dump(exclude=later)

@@ -13,6 +13,8 @@ import errno
 import gc
 import importlib
 import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -22,6 +24,7 @@ import structlog
 from crisisd import logs
 from crisisd.config import Config, load_config
 from crisisd.errors import CrisisError, ProblemsError, StoreError
+from crisisd.formats.workweek import warm_public_holidays
 from crisisd.library.parallel import load_library_parallel
 from crisisd.redaction import redact
 from crisisd.supervision import describe
@@ -193,7 +196,11 @@ def _prepare(config_path: Path | None) -> Daemon | int:
     logs.configure(config.log_level, config.log_json)
     try:
         # the daemon's modules are imported while the children read and check
-        steps = [partial(importlib.import_module, name) for name in _daemon_modules(config)]
+        steps: list[Callable[[], object]] = [
+            partial(importlib.import_module, name) for name in _daemon_modules(config)
+        ]
+        if config.calendar.public_holidays:  # not in the first open's time (workweek.py)
+            steps.append(partial(warm_public_holidays, datetime.now(UTC).year))
         library = load_library_parallel(config, meanwhile=steps)
     except ProblemsError as exc:
         log.error("start.refused", problems=[redact(p.format()) for p in exc.problems])

@@ -50,6 +50,16 @@ def iran_public_holidays(year: int) -> frozenset[date]:
     return frozenset(holiday_tables.country_holidays("IR", years=year))
 
 
+def warm_public_holidays(year: int) -> None:
+    """Look up Iran's public holidays of ``year`` and of the next ahead of use (a deadline
+    near the year's end runs into the next). The first lookup imports the holidays
+    package's tables of every country (~0.08 s), and each year's costs ~0.06 s once: left
+    to the first incident with a deadline in working days, that was a stall of the event
+    loop, 67-120 ms inside an open, every send waiting (bench/core.py's probes)."""
+    iran_public_holidays(year)
+    iran_public_holidays(year + 1)
+
+
 def public_holiday_source() -> str:
     """Where the public holidays come from, with the version in force."""
     return f"holidays {holidays_version}"
