@@ -29,7 +29,12 @@ print(warmed, iran_public_holidays.cache_info().misses - before)
 """
 
 
-def _run(config: Path) -> list[int]:
+def _prepare_and_look_up(root: Path, extra: str = "") -> list[int]:
+    """The mini tree under ``root``, the daemon prepared in a fresh interpreter; how many
+    years were looked up at start, and how many more the deadlines needed after."""
+    make_tree(root)
+    config = root / "config.yaml"
+    config.write_text(f"playbooks: playbooks\ntemplates: templates\n{extra}", encoding="utf-8")
     done = subprocess.run(
         [sys.executable, "-c", PROBE, str(config)], capture_output=True, text=True, check=False
     )
@@ -40,23 +45,11 @@ def _run(config: Path) -> list[int]:
 def test_the_public_holidays_are_looked_up_at_start_not_at_the_first_deadline(
     tmp_path: Path,
 ) -> None:
-    make_tree(tmp_path)
-    config = tmp_path / "config.yaml"
-    config.write_text(
-        "playbooks: playbooks\ntemplates: templates\n",
-        encoding="utf-8",
-    )
-    warmed, looked_up_later = _run(config)
+    warmed, looked_up_later = _prepare_and_look_up(tmp_path)
     assert warmed == 2  # this year's and the next
     assert looked_up_later == 0  # nothing left for an open to compute
 
 
 def test_without_public_holidays_nothing_is_looked_up(tmp_path: Path) -> None:
-    make_tree(tmp_path)
-    config = tmp_path / "config.yaml"
-    config.write_text(
-        "playbooks: playbooks\ntemplates: templates\ncalendar:\n  public_holidays: false\n",
-        encoding="utf-8",
-    )
-    warmed, looked_up_later = _run(config)
-    assert (warmed, looked_up_later) == (0, 0)
+    off = "calendar:\n  public_holidays: false\n"
+    assert _prepare_and_look_up(tmp_path, off) == [0, 0]
