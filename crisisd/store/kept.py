@@ -46,7 +46,13 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from crisisd.store.checkpoint import WalCheckpoints, kept_sqlite
-from crisisd.store.engine import Transactions, WriteGate, mark_stale, opened_stale
+from crisisd.store.engine import (
+    CONNECT_TIMEOUT_S,
+    Transactions,
+    WriteGate,
+    mark_stale,
+    opened_stale,
+)
 from crisisd.store.leases import current_fence
 from crisisd.store.prepared import PgConnection, Target, is_pg_error, pg_errors, sqlite_errors
 
@@ -252,9 +258,10 @@ async def _lane_connection(engine: AsyncEngine, name: str) -> AsyncConnection:
 
 async def _answers(pooled: Any) -> bool:
     """The server still answers on this kept connection (one round trip, as the pool's
-    ``pool_pre_ping`` makes)."""
+    ``pool_pre_ping`` makes), within the time a new connection may take: a connection cut
+    without a goodbye (a network gone) is replaced instead of holding a person's open."""
     try:
-        await pooled.driver_connection.fetchval("SELECT 1")
+        await pooled.driver_connection.fetchval("SELECT 1", timeout=CONNECT_TIMEOUT_S)
     except Exception:  # noqa: BLE001 - any failure: it is replaced
         return False
     return True
