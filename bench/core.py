@@ -146,6 +146,7 @@ class Core:
         queued = await self.backlog(f"{tag}-backlog", backlog) if backlog else 0
         d, bale = self.dispatcher(pace)
         await d.start()
+        self.service.taker = d  # as the daemon does (store/taking.py)
         ms = []
         for i in range(probes):
             await asyncio.sleep(0.02)

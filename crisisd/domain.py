@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -27,6 +28,18 @@ class Casualties(StrEnum):
     def countable(self) -> bool:
         """Whether a number of people goes with it."""
         return self in (Casualties.INJURED, Casualties.FATALITIES)
+
+
+# Readable over the phone: no 0/O, 1/I/L, 5/S, 2/Z.
+_LETTERS = "ABCDEFGHJKMNPQRTUVWXY"
+_DIGITS = "346789"
+
+
+def new_incident_id() -> str:
+    """Like ``KMT-479``: short, unique enough with the store's check, easy to say."""
+    letters = "".join(secrets.choice(_LETTERS) for _ in range(3))
+    digits = "".join(secrets.choice(_DIGITS) for _ in range(3))
+    return f"{letters}-{digits}"
 
 
 class IncidentStatus(StrEnum):

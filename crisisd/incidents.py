@@ -7,7 +7,6 @@ transaction *before* the caller hears "accepted".
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -25,6 +24,7 @@ from crisisd.domain import (
     Purpose,
     UpdateTexts,
     count_problem,
+    new_incident_id,
 )
 from crisisd.errors import (
     IncidentIdTaken,
@@ -44,20 +44,10 @@ from crisisd.planning.statements import (
 )
 from crisisd.problems import did_you_mean
 from crisisd.store import AckResult, AuditEntry, IncidentRow, MessageRow, Store, TaskRow
+from crisisd.store.taking import Taker
 from crisisd.templates import clean_user_text
 
 log = structlog.get_logger("crisisd.incidents")
-
-# Readable over the phone: no 0/O, 1/I/L, 5/S, 2/Z.
-_LETTERS = "ABCDEFGHJKMNPQRTUVWXY"
-_DIGITS = "346789"
-
-
-def new_incident_id() -> str:
-    """Like ``KMT-479``: short, unique enough with the store's check, easy to say."""
-    letters = "".join(secrets.choice(_LETTERS) for _ in range(3))
-    digits = "".join(secrets.choice(_DIGITS) for _ in range(3))
-    return f"{letters}-{digits}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +81,7 @@ class IncidentService:
         self.clock = clock
         self.ack_link: Callable[[str], str] | None = None  # signed links for email and SMS
         self.metrics: Metrics | None = None  # counted here, whatever the front door
+        self.taker: Taker | None = None  # the daemon's dispatcher (store/taking.py)
 
     @property
     def lib(self) -> Library:
@@ -176,6 +167,7 @@ class IncidentService:
                     drill_window_end=facts.opened_at + self._drill_window(report)
                     if report.drill
                     else None,
+                    take=None if self.taker is None else self.taker.taking(),
                 )
             except IncidentIdTaken:
                 continue  # the random id was taken: draw another

@@ -209,6 +209,7 @@ class Daemon:
         )
         await self.dispatcher.start()
         stack.push_async_callback(self.dispatcher.drain)
+        self.service.taker = self.dispatcher  # an open's first messages: straight to it
         self.scheduler = Scheduler(
             self.ctx, drill_reporter=self._drill_report, leadership=self.leadership
         )

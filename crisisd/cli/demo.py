@@ -330,6 +330,7 @@ async def _demo(config: Config, lib: Library, view: Display, fast: bool) -> str:
         )
         await dispatcher.start()
         stack.push_async_callback(dispatcher.drain, 5.0)
+        svc.taker = dispatcher  # as the daemon does
 
         def says(text: str) -> None:
             view.step(clock(), text)
@@ -355,8 +356,7 @@ async def _demo(config: Config, lib: Library, view: Display, fast: bool) -> str:
             view.live.update(view.render(), refresh=True)
         doc = await incident_report(store, lib, incident)
         report = render_markdown(doc)
-    # only now, with the live view gone, is the report printed
-    if not view.tty:
+    if not view.tty:  # the report comes only now, with the live view gone
         view.console.print(view.table())
     view.out.write("\n" + report + ("" if report.endswith("\n") else "\n"))
     view.out.flush()

@@ -41,6 +41,7 @@ from crisisd.store import (
     OutcomeSent,
     Store,
 )
+from crisisd.store.taking import Take
 from crisisd.supervision import Supervisor
 
 log = structlog.get_logger("crisisd.delivery.dispatcher")
@@ -155,8 +156,8 @@ class Dispatcher:
             for i in range(ch.limits.concurrency):
                 worker = functools.partial(self._worker, name, queue)
                 self._tasks.append(spawn(f"dispatcher.send.{name}.{i}", worker))
-        # Without these nothing is claimed, recorded, kept leased or bounded in time: when
-        # one keeps dying the daemon stops (and systemd starts it again) rather than limp on.
+        # Without these nothing is claimed, recorded, kept leased or bounded in time: one that
+        # keeps dying stops the daemon (systemd starts it again) rather than let it limp on.
         self._tasks.append(spawn("dispatcher.claim", self._claim_loop, critical=True))
         self._flusher = spawn("dispatcher.flush", self._flush_loop, critical=True)
         self._tasks.append(self._flusher)
@@ -179,8 +180,7 @@ class Dispatcher:
             if task is not flusher:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-        # The flush loop is never cancelled in the middle of a write: it ends by itself, and
-        # everything sent is recorded before the remaining claims are given back.
+        # The flush loop ends by itself, never cut mid-write: all sent is recorded first.
         self._flush_stop.set()
         if flusher is not None:
             await flusher
@@ -218,20 +218,30 @@ class Dispatcher:
                 await asyncio.sleep(self._claim_wait.failed(exc))
                 continue
             self._claim_wait.ok()
-            for msg in got:
-                if msg.id in self._claimed:
-                    continue
-                self._claimed[msg.id] = msg
-                queue = self._queues.get(msg.channel)
-                if queue is None:
-                    self._finish(
-                        msg, Failed(f"channel '{msg.channel}' is not configured", "channel")
-                    )
-                else:
-                    queue.arrive(queued(msg))
+            self._arrive(got)
             if len(got) < self.batch:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.idle_poll)
+
+    def _arrive(self, got: list[MessageRow]) -> None:
+        for msg in got:
+            if msg.id in self._claimed:
+                continue
+            self._claimed[msg.id] = msg
+            queue = self._queues.get(msg.channel)
+            if queue is None:
+                self._finish(msg, Failed(f"channel '{msg.channel}' is not configured", "channel"))
+            else:
+                queue.arrive(queued(msg))
+
+    def taking(self) -> Take | None:
+        """What this dispatcher takes of an incident as it is opened: a claim's share, made
+        in the open's transaction and handed over once it is committed (store/taking.py)."""
+        if self._stopping or not self._queues:
+            return None
+        ahead, now = self._ahead(urgent=True), self.clock()
+        room = frozenset(self._queues).difference(ahead)
+        return Take(self.worker_id, now, now + self.lease, self.batch, room, ahead, self._arrive)
 
     def _ahead(self, urgent: bool) -> dict[str, int]:
         """Channels with enough queued (see the claim loop), each with the priority of its

@@ -15,9 +15,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
 
-from crisisd.domain import IncidentFacts, IncidentStatus, Plan
+from crisisd.domain import IncidentFacts, IncidentStatus, Plan, new_incident_id
 from crisisd.errors import IncidentIdTaken
-from crisisd.incidents import new_incident_id
 from crisisd.library.model import Library
 from crisisd.planning.planner import plan_notice
 from crisisd.store import AuditEntry, Store

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import asyncio
+import contextlib
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+import structlog
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -19,6 +22,7 @@ from crisisd.store.due import DueMixin
 from crisisd.store.engine import WriteGate, create_engine
 from crisisd.store.opening import (
     CHUNK,
+    Lease,
     audit_values,
     chunks,
     incident_values,
@@ -31,6 +35,9 @@ from crisisd.store.records import AuditEntry, IncidentRow, MessageRow
 from crisisd.store.settings import SettingsMixin
 from crisisd.store.stats import OutboxStats
 from crisisd.store.tables import audit, incidents, messages
+from crisisd.store.taking import Take, chosen, give_back_later, read_taken
+
+log = structlog.get_logger("crisisd.store.core")
 
 
 class Store(SettingsMixin, DueMixin, OutboxMixin):
@@ -50,6 +57,7 @@ class Store(SettingsMixin, DueMixin, OutboxMixin):
         self._lanes = {}
         self._stats = OutboxStats(self.engine)  # PostgreSQL: fresh statistics (stats.py)
         self._checkpoints = WalCheckpoints(self.engine, self._gate)  # SQLite's kept connection's
+        self._giving_back: set[asyncio.Task[Any]] = set()  # an open's, when it failed (taking.py)
 
     @store_operation("apply the schema migrations")
     async def start(self) -> None:
@@ -57,6 +65,8 @@ class Store(SettingsMixin, DueMixin, OutboxMixin):
         await migrate.upgrade(self.engine)
 
     async def aclose(self) -> None:
+        if self._giving_back:
+            await asyncio.wait(self._giving_back, timeout=5)
         await self._stats.aclose()
         await self._checkpoints.aclose()
         await self._close_hot()
@@ -82,12 +92,16 @@ class Store(SettingsMixin, DueMixin, OutboxMixin):
         source: str,
         idempotency_key: str | None,
         drill_window_end: datetime | None = None,
+        take: Take | None = None,
     ) -> tuple[str, bool]:
         """Write the incident, its messages, tasks and audit entry in one transaction.
 
         Returns (incident id, created). With an idempotency key already used, the
-        earlier incident's id is returned and nothing is written.
+        earlier incident's id is returned and nothing is written. With ``take`` (the
+        daemon's dispatcher), its share of the messages is written already claimed and
+        handed to it once committed (taking.py).
         """
+        opened = facts.opened_at
         row = {
             **incident_values(facts, plan),
             "source": source,
@@ -97,31 +111,61 @@ class Store(SettingsMixin, DueMixin, OutboxMixin):
             "reported": False,
         }
         find = self._prepared.get("open.key", _by_key_statement, returning=[incidents.c.id])
-        try:
-            # one chunk of rows or fewer: small enough to go beside a WAL checkpoint (engine.py)
-            async with self._opening(small=len(plan.messages) <= CHUNK) as conn:
-                if not await insert_incident(self._prepared, conn, row, entry):
-                    existing = await find.fetch(conn, {"key": idempotency_key})
-                    if existing:  # the same request, made before: nothing more is written
-                        return str(existing[0][0]), False
-                    raise StoreConflict(  # pragma: no cover - deleted as we looked
-                        "the incident with this idempotency key was removed meanwhile; retry"
-                    )
-                await insert_messages(
-                    self._prepared, conn, _one_per_key(plan), plan, facts.opened_at
-                )
-        except IntegrityError as exc:
-            if idempotency_key is not None:
-                earlier = await self._by_key(idempotency_key)
-                if earlier is not None:  # the same request, committed meanwhile
-                    return earlier, False
-            if await self._id_taken(facts.id):
-                raise IncidentIdTaken(
-                    f"incident id {facts.id} is already in use — draw another"
-                ) from exc
-            raise
+        planned = _one_per_key(plan)
+        lease: Lease | None = None  # of the messages taken as they are written (taking.py)
+        taken: dict[str, Lease] = {}
+        if take is not None:
+            lease = (self._lease_mark(take.until), take.worker)
+            taken = {m.key: lease for m in chosen(planned, take)}
+        handed: list[MessageRow] = []
+        # one chunk of rows or fewer: small enough to go beside a WAL checkpoint (engine.py)
+        small = len(plan.messages) <= CHUNK
+        with self._back_if_failed(lease if taken else None):
+            try:
+                async with self._opening(small=small) as conn:
+                    if not await insert_incident(self._prepared, conn, row, entry):
+                        existing = await find.fetch(conn, {"key": idempotency_key})
+                        if existing:  # the same request, made before: nothing more is written
+                            return str(existing[0][0]), False
+                        raise StoreConflict(  # pragma: no cover - deleted as we looked
+                            "the incident with this idempotency key was removed meanwhile; retry"
+                        )
+                    await insert_messages(self._prepared, conn, planned, plan, opened, taken)
+                    if lease is not None and taken:
+                        handed = await read_taken(self._prepared, conn, lease)
+            except IntegrityError as exc:
+                if idempotency_key is not None:
+                    earlier = await self._by_key(idempotency_key)
+                    if earlier is not None:  # the same request, committed meanwhile
+                        return earlier, False
+                if await self._id_taken(facts.id):
+                    raise IncidentIdTaken(
+                        f"incident id {facts.id} is already in use — draw another"
+                    ) from exc
+                raise
         self._stats.queued(len(plan.messages))
+        if take is not None and lease is not None and handed:
+            try:
+                take.hand(handed)
+            except Exception as exc:  # noqa: BLE001 - the open stands; the claims go back
+                log.error("store.hand_failed", incident_id=facts.id, error=repr(exc))
+                self._give_back_later(lease)
         return facts.id, True
+
+    def _give_back_later(self, lease: Lease) -> None:
+        until, worker = lease
+        give_back_later(self._giving_back, self._give_back(worker, until=until))
+
+    @contextlib.contextmanager
+    def _back_if_failed(self, lease: Lease | None) -> Iterator[None]:
+        """What was taken under ``lease`` is given back when this fails: the open may have
+        committed even so (cancelled as its commit was under way)."""
+        try:
+            yield
+        except BaseException:
+            if lease is not None:
+                self._give_back_later(lease)
+            raise
 
     async def _by_key(self, key: str) -> str | None:
         async with self.engine.connect() as conn:

@@ -11,7 +11,7 @@ write: the same column processors apply (prepared.py).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any
@@ -32,8 +32,9 @@ MESSAGE_NAMES = (
     "key", "incident_id", "purpose", "step", "audience", "recipient", "lang", "channels",
     "channel_index", "channel", "renderings", "priority", "planned_at", "not_before", "status",
     "attempts", "ack_required", "ack_deadline", "ack_code", "escalate_to", "escalated",
-    "external", "drill", "sink_for", "last_error",
+    "external", "drill", "sink_for", "last_error", "lease_until", "worker",
 )  # fmt: skip
+Lease = tuple[datetime, str]  # a message taken as it is written (taking.py): until, worker
 TASK_NAMES = ("incident_id", "title_fa", "title_en", "due_at")
 
 
@@ -64,10 +65,12 @@ def incident_values(facts: IncidentFacts, plan: Plan) -> dict[str, Any]:
 
 
 def message_row(
-    m: PlannedMessage, at: datetime, shared: dict[int, dict[str, Any]]
+    m: PlannedMessage, at: datetime, shared: dict[int, dict[str, Any]], lease: Lease | None
 ) -> tuple[Any, ...]:
-    """A planned message's values, in :data:`MESSAGE_NAMES` order."""
+    """A planned message's values, in :data:`MESSAGE_NAMES` order; with ``lease``, claimed
+    (one attempt, as a claim leaves it: taking.py)."""
     reachable = bool(m.channels)
+    status = MessageStatus.PENDING if reachable else MessageStatus.FAILED
     return (
         m.key,
         m.incident_id,
@@ -84,8 +87,8 @@ def message_row(
         at,
         m.not_before,
         # A recipient with no reachable channel is a failure the officer must see at once.
-        MessageStatus.PENDING if reachable else MessageStatus.FAILED,
-        0,
+        status if lease is None else MessageStatus.SENDING,
+        0 if lease is None else 1,
         m.ack_required,
         m.ack_deadline,
         ack_code(m.key),
@@ -95,6 +98,7 @@ def message_row(
         m.drill,
         m.sink_for,
         None if reachable else "reachable on none of the step's channels",
+        *(lease or (None, None)),
     )
 
 
@@ -157,13 +161,17 @@ async def insert_messages(
     planned: Sequence[PlannedMessage],
     plan: Plan,
     at: datetime,
+    taken: Mapping[str, Lease] | None = None,
 ) -> None:
-    """``planned`` (the plan's messages still to write) and the plan's tasks."""
+    """``planned`` (the plan's messages still to write) and the plan's tasks; ``taken``:
+    messages written already claimed, by key (taking.py)."""
     rows = prepared.get("messages", lambda: sa.insert(messages), columns=MESSAGE_NAMES)
     shared: dict[int, dict[str, Any]] = {}  # renderings shared by many messages: once
     memo: Memo = {}  # times and names recur across a plan's rows: each processed once
+    lease = (taken or {}).get
     for chunk in chunks(planned, CHUNK):
-        batch = rows.batch([message_row(m, at, shared) for m in chunk], MESSAGE_NAMES, memo)
+        values = [message_row(m, at, shared, lease(m.key)) for m in chunk]
+        batch = rows.batch(values, MESSAGE_NAMES, memo)
         await rows.run(conn, batch)
     if plan.tasks and plan.messages:
         inc = plan.messages[0].incident_id

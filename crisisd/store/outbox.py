@@ -212,13 +212,18 @@ class OutboxMixin(KeptMixin):
         """Give back every claim of ``worker`` (on shutdown), untouched."""
         return await self._give_back(worker)
 
-    async def _give_back(self, worker: str, ids: Sequence[int] | None = None) -> int:
-        """``worker``'s claims (of ``ids`` only, when given) back to the queue, untouched."""
+    async def _give_back(
+        self, worker: str, ids: Sequence[int] | None = None, until: datetime | None = None
+    ) -> int:
+        """``worker``'s claims (of ``ids`` only, or leased ``until`` only, when given) back
+        to the queue, untouched."""
         if ids is not None and not ids:
             return 0
         mine = [messages.c.worker == worker, status_is(SENDING)]
         if ids is not None:
             mine.append(messages.c.id.in_(list(ids)))
+        if until is not None:
+            mine.append(messages.c.lease_until == until)
         async with self.write() as conn:
             result = await conn.execute(
                 sa.update(messages)

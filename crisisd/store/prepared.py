@@ -212,6 +212,19 @@ class Prepared:
             packed = await in_thread(on, both)
         return self._processed_rows(unpack(json.loads(packed)))
 
+    async def read_packed(
+        self,
+        on: aiosqlite.Connection,
+        row: Mapping[str, Any],
+        unpack: Callable[[list[list[Any]]], list[list[Any]]],
+    ) -> list[list[Any]]:
+        """SQLite: this packed statement alone (see :meth:`fetch_packed`), in the transaction
+        ``on`` has begun: one row back, so one trip, whatever the number of rows packed."""
+        with sqlite_errors(self.sql):
+            found = list(await on.execute_fetchall(self.sql, self.params(row)))
+        packed = found[0][0] if found and found[0][0] is not None else "[]"
+        return self._processed_rows(unpack(json.loads(packed)))
+
     def _processed_rows(self, out: list[list[Any]]) -> list[list[Any]]:
         for i, process in self.processed:
             done: dict[Any, Any] = {}

@@ -1,0 +1,106 @@
+"""An incident's first claim, made in the transaction that opens it.
+
+An alert used to wait after its open's commit for the dispatcher: the kick, then a claim
+(a trip to aiosqlite's thread, or a round trip to PostgreSQL, behind a backlog claim or a
+record in flight) that found the very messages the open had just written. On bench/core.py's
+probes that was a third of the time from ``open`` to the first send with an empty outbox,
+and most of the slowest opens' time behind a backlog. Now the daemon's dispatcher says what
+it would take (:class:`Take`: its worker, its lease, how many, which channels have room); the
+open writes those of its messages already claimed (``sending``, leased to that worker, one
+attempt, as a claim leaves them), reads them back in the same transaction as a claim does,
+and once it is committed hands them to the dispatcher's queues. The rest wait for a claim as
+before (the kick still comes).
+
+Nothing is lost when the daemon dies between the commit and the sends: the messages are
+leased like any claim, given back when the daemon starts again or claimed again once the
+lease runs out. When the open fails after they were taken (cancelled while its commit was
+under way), they are given back at once (:func:`give_back_later`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Coroutine, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+import aiosqlite
+import sqlalchemy as sa
+
+from crisisd.domain import MessageStatus, PlannedMessage
+from crisisd.store.claims import CLAIMED, claimed_packed, unpack_renderings
+from crisisd.store.opening import Lease
+from crisisd.store.prepared import PreparedCache, Target
+from crisisd.store.records import MessageRow
+from crisisd.store.tables import UTCDateTime, messages, status_is
+
+Hand = Callable[[list[MessageRow]], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Take:
+    """What a dispatcher takes of an incident it did not claim yet: up to ``limit`` of its
+    messages due at ``now``, most urgent first, on a channel in ``room``, or in ``ahead``
+    when more urgent than the priority given there (that channel's queue is full: the same
+    rule as its claims), leased to ``worker`` until ``until``; ``hand`` gets them once they
+    are committed."""
+
+    worker: str
+    now: datetime
+    until: datetime
+    limit: int
+    room: frozenset[str]
+    ahead: Mapping[str, int]
+    hand: Hand = field(compare=False)
+
+
+class Taker(Protocol):
+    """What takes an open's first messages (the dispatcher)."""
+
+    def taking(self) -> Take | None:
+        """What it would take now; None when it takes none (stopping, not started)."""
+
+
+def chosen(planned: Sequence[PlannedMessage], take: Take) -> list[PlannedMessage]:
+    """The messages of ``planned`` that ``take`` takes, in the order a claim would."""
+    fits = []
+    for at, m in enumerate(planned):
+        if not m.channels or m.not_before > take.now:  # unreachable, or a later step
+            continue
+        first = m.channels[0]
+        cap = take.ahead.get(first)
+        if first in take.room or (cap is not None and m.priority < cap):
+            fits.append((m.priority, m.not_before, at, m))
+    fits.sort(key=lambda f: f[:3])
+    return [f[3] for f in fits[: take.limit]]
+
+
+async def read_taken(prepared: PreparedCache, conn: Target, lease: Lease) -> list[MessageRow]:
+    """The messages the open just wrote as taken, read back as a claim reads its own."""
+    params = {"until": lease[0], "worker": lease[1]}
+    if isinstance(conn, aiosqlite.Connection):  # one row: every message packed in it
+        packed = prepared.get("claimed", claimed_packed, CLAIMED)
+        rows = await packed.read_packed(conn, params, unpack_renderings)
+    else:
+        plain = prepared.get("taken", _taken_rows, CLAIMED)
+        rows = await plain.fetch(conn, params)
+    taken = [MessageRow(*r) for r in rows]
+    taken.sort(key=lambda m: (m.priority, m.not_before, m.id))
+    return taken
+
+
+def _taken_rows() -> sa.Select[Any]:
+    return sa.select(*CLAIMED).where(
+        status_is(MessageStatus.SENDING),
+        messages.c.lease_until == sa.bindparam("until", type_=UTCDateTime),
+        messages.c.worker == sa.bindparam("worker"),
+    )
+
+
+def give_back_later(pending: set[asyncio.Task[Any]], give_back: Coroutine[Any, Any, Any]) -> None:
+    """Give back in the background what an open that failed had taken (nothing, when its
+    transaction was rolled back); ``pending`` keeps the task until it is done."""
+    task = asyncio.get_running_loop().create_task(give_back)
+    pending.add(task)
+    task.add_done_callback(pending.discard)

@@ -1,0 +1,196 @@
+"""An incident's first claim is made in the transaction that opens it (store/taking.py).
+
+The dispatcher below never claims after its first look (an hour between looks, and no kick),
+so a message it sends was handed to it by the open. Every case runs on SQLite and on
+PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from datetime import timedelta
+from pathlib import Path
+
+from crisisd.channels.base import ChannelLimits, OutboundMessage, SendResult, Sent
+from crisisd.delivery.dispatcher import Dispatcher
+from crisisd.domain import MessageStatus
+from crisisd.incidents import IncidentService
+from crisisd.library.loader import load_library
+from crisisd.library.model import Library
+from crisisd.store import MessageRow, Store
+from crisisd.store.taking import Take
+from tests.minitree import T0, make_tree, report
+
+
+class Chat:
+    kind = "chat"
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.limits = ChannelLimits(max_length=4096, rate_per_second=1e6, concurrency=4)
+        self.sent: list[OutboundMessage] = []
+
+    async def send(self, msg: OutboundMessage) -> SendResult:
+        self.sent.append(msg)
+        return Sent(f"p{len(self.sent)}")
+
+    async def aclose(self) -> None:
+        return None
+
+
+class Hands:
+    """A taker of its own: what the store handed it, and a hand that may fail."""
+
+    def __init__(self, take: Take, fail: bool = False) -> None:
+        self.take = dataclasses.replace(take, hand=self.hand)
+        self.fail = fail
+        self.got: list[list[MessageRow]] = []
+
+    def taking(self) -> Take:
+        return self.take
+
+    def hand(self, rows: list[MessageRow]) -> None:
+        self.got.append(rows)
+        if self.fail:
+            raise RuntimeError("the dispatcher went away")
+
+
+def _lib(tmp_path: Path) -> Library:
+    return load_library(make_tree(tmp_path / "tree"))
+
+
+def _take(**kw: object) -> Take:
+    base: dict[str, object] = {
+        "worker": "w-open",
+        "now": T0,
+        "until": T0 + timedelta(minutes=2),
+        "limit": 50,
+        "room": frozenset({"bale", "sms", "email"}),
+        "ahead": {},
+        "hand": lambda rows: None,
+    }
+    base.update(kw)
+    return Take(**base)  # type: ignore[arg-type]
+
+
+async def _wait_for(check: object, seconds: float = 15.0) -> None:
+    async with asyncio.timeout(seconds):
+        while not await check():  # type: ignore[operator]
+            await asyncio.sleep(0.01)
+
+
+async def test_the_dispatcher_sends_what_the_open_handed_it_without_a_claim(
+    store: Store, tmp_path: Path
+) -> None:
+    lib = _lib(tmp_path)
+    svc = IncidentService(store, lambda: lib, lambda: T0)
+    bale = Chat("bale")
+    channels = {"bale": bale, "sms": Chat("sms"), "email": Chat("email")}
+    d = Dispatcher(
+        store, dict(channels), lambda m, c: m.recipient, idle_poll=3600, clock=lambda: T0
+    )
+    await d.start()
+    svc.taker = d
+    try:
+        await asyncio.sleep(0.2)  # its first look found nothing; the next is an hour away
+        opened = await svc.open(report())
+        async with asyncio.timeout(15):
+            while len(bale.sent) < 2:
+                await asyncio.sleep(0.01)
+        assert {m.address for m in bale.sent} == {"staff.b", "boss.c"}  # address: recipient
+        assert {m.incident_id for m in bale.sent} == {opened.incident_id}
+        await d.flush()
+        by_who = {m.recipient: m for m in await store.messages_of(opened.incident_id)}
+        assert by_who["staff.b"].status == MessageStatus.SENT
+        assert by_who["staff.b"].attempts == 1  # one claim's worth, as a claim counts it
+        # the press statement is due in ten minutes: left to a later claim
+        assert by_who["press.d"].status == MessageStatus.PENDING
+        assert by_who["press.d"].attempts == 0
+    finally:
+        await d.drain(grace=1)
+    assert d.taking() is None  # a dispatcher that is stopping takes nothing
+
+
+async def test_an_open_takes_what_a_claim_would_take_and_no_more(
+    store: Store, tmp_path: Path
+) -> None:
+    lib = _lib(tmp_path)
+    svc = IncidentService(store, lambda: lib, lambda: T0)
+    # bale's queue is full of messages of priority 0 or less urgent: only more urgent ones
+    # would overtake it; sms has room; one message at most
+    taker = Hands(_take(room=frozenset({"sms"}), ahead={"bale": -5}, limit=1))
+    svc.taker = taker
+    opened = await svc.open(report())
+    msgs = await store.messages_of(opened.incident_id)
+    taken = [m for m in msgs if m.status == MessageStatus.SENDING]
+    assert len(taken) == 0  # every step's first channel is bale (or a later email)
+    assert taker.got == []
+
+    taker.take = dataclasses.replace(taker.take, room=frozenset({"bale"}), ahead={}, limit=1)
+    opened = await svc.open(report())
+    msgs = await store.messages_of(opened.incident_id)
+    taken = [m for m in msgs if m.status == MessageStatus.SENDING]
+    assert [m.recipient for m in taken] == ["staff.b"]  # the most urgent: emergency team
+    (row,) = taken
+    assert row.attempts == 1
+    assert [r.id for r in taker.got[0]] == [row.id]
+    # handed as a claim reads it back: the same row, renderings and all
+    assert taker.got[0][0] == row
+    pending = [m for m in msgs if m.status == MessageStatus.PENDING]
+    assert {m.recipient for m in pending} == {"boss.c", "press.d"}
+
+
+async def test_a_repeated_open_takes_nothing(store: Store, tmp_path: Path) -> None:
+    lib = _lib(tmp_path)
+    svc = IncidentService(store, lambda: lib, lambda: T0)
+    first = await svc.open(report(idempotency_key="k1"))
+    taker = Hands(_take())
+    svc.taker = taker
+    again = await svc.open(report(idempotency_key="k1"))
+    assert (again.incident_id, again.created) == (first.incident_id, False)
+    assert taker.got == []
+    msgs = await store.messages_of(first.incident_id)
+    assert all(m.status == MessageStatus.PENDING for m in msgs)
+
+
+async def test_what_a_failed_hand_over_took_goes_back_to_the_queue(
+    store: Store, tmp_path: Path
+) -> None:
+    lib = _lib(tmp_path)
+    svc = IncidentService(store, lambda: lib, lambda: T0)
+    taker = Hands(_take(), fail=True)
+    svc.taker = taker
+    opened = await svc.open(report())  # the open stands
+    assert len(taker.got[0]) == 2
+
+    async def all_back() -> bool:
+        msgs = await store.messages_of(opened.incident_id)
+        return all(m.status == MessageStatus.PENDING and m.attempts == 0 for m in msgs)
+
+    await _wait_for(all_back)
+    claimed = await store.claim("w2", T0, 50, timedelta(minutes=2))
+    assert {m.recipient for m in claimed} == {"staff.b", "boss.c"}
+
+
+async def test_a_daemon_that_died_after_the_open_sends_what_it_took_when_it_starts(
+    store: Store, tmp_path: Path
+) -> None:
+    lib = _lib(tmp_path)
+    svc = IncidentService(store, lambda: lib, lambda: T0)
+    taker = Hands(_take(worker="w-dead"))  # handed over, never sent: the daemon died
+    svc.taker = taker
+    opened = await svc.open(report())
+    assert len(taker.got[0]) == 2
+    assert await store.claim("w-other", T0, 50, timedelta(minutes=2)) == []  # still leased
+    bale = Chat("bale")
+    channels = {"bale": bale, "sms": Chat("sms"), "email": Chat("email")}
+    d = Dispatcher(store, dict(channels), lambda m, c: m.recipient, worker_id="w-dead")
+    await d.start()  # the same worker id gives back its claims at once
+    try:
+        async with asyncio.timeout(15):
+            while len(bale.sent) < 2:
+                await asyncio.sleep(0.01)
+    finally:
+        await d.drain(grace=1)
+    assert {m.incident_id for m in bale.sent} == {opened.incident_id}
