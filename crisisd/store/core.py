@@ -154,7 +154,7 @@ class Store(SettingsMixin, DueMixin, OutboxMixin):
 
     def _give_back_later(self, lease: Lease) -> None:
         until, worker = lease
-        give_back_later(self._giving_back, self._give_back(worker, until=until))
+        give_back_later(self._giving_back, self._give_back(worker, until=until), lease)
 
     @contextlib.contextmanager
     def _back_if_failed(self, lease: Lease | None) -> Iterator[None]:

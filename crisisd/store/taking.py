@@ -14,7 +14,8 @@ before (the kick still comes).
 Nothing is lost when the daemon dies between the commit and the sends: the messages are
 leased like any claim, given back when the daemon starts again or claimed again once the
 lease runs out. When the open fails after they were taken (cancelled while its commit was
-under way), they are given back at once (:func:`give_back_later`).
+under way), they are given back at once (:func:`give_back_later`); when that fails too (the
+store is why the open failed), the lease brings them back.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from typing import Any, Protocol
 
 import aiosqlite
 import sqlalchemy as sa
+import structlog
 
 from crisisd.domain import MessageStatus, PlannedMessage
 from crisisd.store.claims import CLAIMED, claimed_packed, unpack_renderings
@@ -35,6 +37,7 @@ from crisisd.store.prepared import PreparedCache, Target
 from crisisd.store.records import MessageRow
 from crisisd.store.tables import UTCDateTime, messages, status_is
 
+log = structlog.get_logger("crisisd.store.taking")
 Hand = Callable[[list[MessageRow]], None]
 
 
@@ -98,9 +101,19 @@ def _taken_rows() -> sa.Select[Any]:
     )
 
 
-def give_back_later(pending: set[asyncio.Task[Any]], give_back: Coroutine[Any, Any, Any]) -> None:
+def give_back_later(
+    pending: set[asyncio.Task[Any]], give_back: Coroutine[Any, Any, Any], lease: Lease
+) -> None:
     """Give back in the background what an open that failed had taken (nothing, when its
     transaction was rolled back); ``pending`` keeps the task until it is done."""
-    task = asyncio.get_running_loop().create_task(give_back)
+    task = asyncio.get_running_loop().create_task(_or_log(give_back, lease))
     pending.add(task)
     task.add_done_callback(pending.discard)
+
+
+async def _or_log(give_back: Coroutine[Any, Any, Any], lease: Lease) -> None:
+    try:
+        await give_back
+    except Exception as exc:  # noqa: BLE001 - the store failing is why the open failed
+        until = lease[0].isoformat()
+        log.warning("store.give_back_failed", error=type(exc).__name__, leased_until=until)
