@@ -41,6 +41,7 @@ from crisisd.incidents import IncidentService
 from crisisd.library.loader import load_library
 from crisisd.store import MessageRow, Store
 from crisisd.store.engine import normalize_url
+from crisisd.store.prepared import share_the_gil
 from tests.minitree import make_tree
 
 
@@ -99,6 +100,7 @@ class Core:
         self.lib = load_library(big_tree(tmp, contacts))
         if self.lib.config.calendar.public_holidays:  # as `crisisd run` does while it loads
             warm_public_holidays(datetime.now(UTC).year)
+        share_the_gil()  # as the daemon does (the bare loops below run with it too)
         self.contacts = contacts
         self.store = Store(url)
         self.service = IncidentService(self.store, lambda: self.lib)
