@@ -118,7 +118,8 @@ class Core:
             address,
             batch=int(os.environ.get("BENCH_BATCH", "50")),
             lease=timedelta(minutes=5),
-            clock=lambda: datetime.now(UTC) + timedelta(hours=1),  # delayed steps due at once
+            # the daemon's clock: the backlog (minor) has no delayed step, and a probe's
+            # press statement, due in ten minutes, is not sent (two sends a probe, on Bale)
         )
         return d, bale
 

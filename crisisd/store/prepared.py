@@ -287,6 +287,8 @@ def _json_writer(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
 
 
 def _text_of_time(value: datetime) -> str:
+    if value.tzinfo is UTC:  # the usual case: "2026-03-20 23:30:05.000120+00:00" less its zone
+        return value.isoformat(" ", "microseconds")[:-6]
     return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
