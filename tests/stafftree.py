@@ -11,17 +11,17 @@ from tests.minitree import make_tree
 STAFF = 60
 
 
-def tree_with_staff(root: Path) -> Config:
-    """The mini tree plus ``STAFF`` people on Bale, told of a minor fire (lower priority)."""
+def tree_with_staff(root: Path, staff: int = STAFF) -> Config:
+    """The mini tree plus ``staff`` people on Bale, told of a minor fire (lower priority)."""
     config = make_tree(root)
     d = root / "playbooks" / "directory.yaml"
     people = "".join(
         f"  s{i}:\n    name: {{fa: کارگر {i}, en: Worker {i}}}\n    chats: {{bale: {5000 + i}}}\n"
-        for i in range(STAFF)
+        for i in range(staff)
     )
     d.write_text(d.read_text(encoding="utf-8") + people, encoding="utf-8")
     pb = root / "playbooks" / "mini.yaml"
-    members = ", ".join(f"s{i}" for i in range(STAFF))
+    members = ", ".join(f"s{i}" for i in range(staff))
     minor = "      minor:\n        steps:\n          - {audience: staff, template: alert, channels: [bale]}\n"
     text = pb.read_text(encoding="utf-8")
     text = text.replace(

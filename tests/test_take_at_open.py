@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import sqlite3
 from datetime import timedelta
 from pathlib import Path
+
+import pytest
 
 from crisisd.channels.base import ChannelLimits, OutboundMessage, SendResult, Sent
 from crisisd.delivery.dispatcher import Dispatcher
@@ -19,8 +22,11 @@ from crisisd.incidents import IncidentService
 from crisisd.library.loader import load_library
 from crisisd.library.model import Library
 from crisisd.store import MessageRow, Store
+from crisisd.store.engine import normalize_url
+from crisisd.store.opening import CHUNK
 from crisisd.store.taking import Take
 from tests.minitree import T0, make_tree, report
+from tests.stafftree import tree_with_staff
 
 
 class Chat:
@@ -194,3 +200,56 @@ async def test_a_daemon_that_died_after_the_open_sends_what_it_took_when_it_star
     finally:
         await d.drain(grace=1)
     assert {m.incident_id for m in bale.sent} == {opened.incident_id}
+
+
+async def test_an_open_larger_than_a_chunk_takes_one_batch_and_queues_the_rest(
+    store: Store, tmp_path: Path
+) -> None:
+    lib = load_library(tree_with_staff(tmp_path / "tree", staff=CHUNK + 20))
+    svc = IncidentService(store, lambda: lib, lambda: T0)
+    taker = Hands(_take(limit=50))
+    svc.taker = taker
+    opened = await svc.open(report(severity="minor"))
+    assert opened.messages == CHUNK + 20
+    msgs = await store.messages_of(opened.incident_id)
+    taken = [m for m in msgs if m.status == MessageStatus.SENDING]
+    assert len(taken) == 50
+    assert sum(m.status == MessageStatus.PENDING for m in msgs) == CHUNK + 20 - 50
+    assert sorted(r.id for r in taker.got[0]) == sorted(m.id for m in taken)
+    assert all(m.attempts == 1 for m in taken)
+
+
+async def test_an_open_cancelled_as_it_commits_gives_back_what_it_took(tmp_path: Path) -> None:
+    """SQLite: another process holds the write lock, so the open's one trip waits in
+    aiosqlite's thread; the open is cancelled meanwhile, then the lock is let go. The open
+    commits, and the messages it took go back to the queue instead of staying leased to a
+    dispatcher that never heard of them."""
+    path = tmp_path / "store.sqlite3"
+    store = Store(normalize_url(f"sqlite:///{path}"))
+    await store.start()
+    try:
+        lib = _lib(tmp_path)
+        svc = IncidentService(store, lambda: lib, lambda: T0)
+        taker = Hands(_take())
+        svc.taker = taker
+        other = sqlite3.connect(path, isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")
+            opening = asyncio.create_task(svc.open(report(idempotency_key="cut")))
+            await asyncio.sleep(0.3)  # the open waits for the lock, in SQLite's busy handler
+            opening.cancel()
+            await asyncio.sleep(0.05)
+            other.execute("COMMIT")
+        finally:
+            other.close()
+        with pytest.raises(asyncio.CancelledError):
+            await opening
+        assert taker.got == []  # never handed over
+
+        async def given_back() -> bool:
+            rows = [m for i in await store.list_incidents() for m in await store.messages_of(i.id)]
+            return bool(rows) and all(m.status == MessageStatus.PENDING for m in rows)
+
+        await _wait_for(given_back)
+    finally:
+        await store.aclose()

@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import aiosqlite
 import sqlalchemy as sa
 import structlog
 from sqlalchemy.exc import IntegrityError
@@ -24,10 +26,14 @@ from crisisd.store.opening import (
     CHUNK,
     Lease,
     audit_values,
+    audit_write,
     chunks,
+    incident_insert,
     incident_values,
     insert_incident,
     insert_messages,
+    message_writes,
+    open_in_one_trip,
 )
 from crisisd.store.outbox import OutboxMixin
 from crisisd.store.prepared import PreparedCache
@@ -35,7 +41,14 @@ from crisisd.store.records import AuditEntry, IncidentRow, MessageRow
 from crisisd.store.settings import SettingsMixin
 from crisisd.store.stats import OutboxStats
 from crisisd.store.tables import audit, incidents, messages
-from crisisd.store.taking import Take, chosen, give_back_later, read_taken
+from crisisd.store.taking import (
+    Take,
+    chosen,
+    give_back_later,
+    packed_read,
+    read_taken,
+    taken_of,
+)
 
 log = structlog.get_logger("crisisd.store.core")
 
@@ -101,7 +114,6 @@ class Store(SettingsMixin, DueMixin, OutboxMixin):
         daemon's dispatcher), its share of the messages is written already claimed and
         handed to it once committed (taking.py).
         """
-        opened = facts.opened_at
         row = {
             **incident_values(facts, plan),
             "source": source,
@@ -110,29 +122,23 @@ class Store(SettingsMixin, DueMixin, OutboxMixin):
             "drill_window_end": drill_window_end,
             "reported": False,
         }
-        find = self._prepared.get("open.key", _by_key_statement, returning=[incidents.c.id])
         planned = _one_per_key(plan)
         lease: Lease | None = None  # of the messages taken as they are written (taking.py)
         taken: dict[str, Lease] = {}
         if take is not None:
             lease = (self._lease_mark(take.until), take.worker)
             taken = {m.key: lease for m in chosen(planned, take)}
-        handed: list[MessageRow] = []
-        # one chunk of rows or fewer: small enough to go beside a WAL checkpoint (engine.py)
-        small = len(plan.messages) <= CHUNK
-        with self._back_if_failed(lease if taken else None):
+        todo = _Open(row, entry, planned, plan, taken, lease if taken else None, idempotency_key)
+        with self._back_if_failed(todo.lease):
             try:
-                async with self._opening(small=small) as conn:
-                    if not await insert_incident(self._prepared, conn, row, entry):
-                        existing = await find.fetch(conn, {"key": idempotency_key})
-                        if existing:  # the same request, made before: nothing more is written
-                            return str(existing[0][0]), False
-                        raise StoreConflict(  # pragma: no cover - deleted as we looked
-                            "the incident with this idempotency key was removed meanwhile; retry"
-                        )
-                    await insert_messages(self._prepared, conn, planned, plan, opened, taken)
-                    if lease is not None and taken:
-                        handed = await read_taken(self._prepared, conn, lease)
+                # one chunk of rows or fewer: small enough to go beside a WAL checkpoint
+                # (engine.py), and on SQLite written in one trip to aiosqlite's thread
+                if self._gate is not None and len(plan.messages) <= CHUNK:
+                    earlier, handed = await self._open_at_once(todo)
+                else:
+                    earlier, handed = await self._open_rows(todo)
+                if earlier is not None:  # the same request, made before: nothing more written
+                    return earlier, False
             except IntegrityError as exc:
                 if idempotency_key is not None:
                     earlier = await self._by_key(idempotency_key)
@@ -151,6 +157,42 @@ class Store(SettingsMixin, DueMixin, OutboxMixin):
                 log.error("store.hand_failed", incident_id=facts.id, error=repr(exc))
                 self._give_back_later(lease)
         return facts.id, True
+
+    async def _open_rows(self, todo: _Open) -> tuple[str | None, list[MessageRow]]:
+        """An open's statements one by one: on PostgreSQL, and a large open on SQLite."""
+        prepared, at = self._prepared, todo.row["opened_at"]
+        async with self._opening(small=len(todo.plan.messages) <= CHUNK) as conn:
+            if not await insert_incident(prepared, conn, todo.row, todo.entry):
+                find = prepared.get("open.key", _by_key_statement, returning=[incidents.c.id])
+                return _earlier(await find.fetch(conn, {"key": todo.key})), []
+            await insert_messages(prepared, conn, todo.planned, todo.plan, at, todo.taken)
+            if todo.lease is None:
+                return None, []
+            return None, await read_taken(prepared, conn, todo.lease)
+
+    async def _open_at_once(self, todo: _Open) -> tuple[str | None, list[MessageRow]]:
+        """A small open on SQLite: every statement in one trip (opening.py)."""
+        prepared, at = self._prepared, todo.row["opened_at"]
+        incident = incident_insert(prepared, todo.row)
+        find = prepared.get("open.key", _by_key_statement, returning=[incidents.c.id])
+        writes = [
+            audit_write(prepared, [todo.entry]),
+            *message_writes(prepared, todo.planned, todo.plan, at, todo.taken),
+        ]
+        back = None if todo.lease is None else packed_read(prepared, todo.lease)
+        async with self._opening(small=True, alone=True) as raw:
+            if not isinstance(raw, aiosqlite.Connection):  # pragma: no cover - SQLite only
+                raise TypeError("an open in one trip needs SQLite's kept connection")
+            earlier, packed = await open_in_one_trip(
+                raw,
+                (incident, incident.params(todo.row)),
+                (find, find.params({"key": todo.key})),
+                writes,
+                back,
+            )
+        if earlier is not None:
+            return _earlier([[earlier]] if earlier else []), []
+        return None, [] if back is None else taken_of(back[0], packed)
 
     def _give_back_later(self, lease: Lease) -> None:
         until, worker = lease
@@ -324,6 +366,26 @@ class Store(SettingsMixin, DueMixin, OutboxMixin):
         return [
             AuditEntry(r.incident_id, r.at, r.actor, r.action, r.channel, r.detail) for r in rows
         ]
+
+
+@dataclass(frozen=True, slots=True)
+class _Open:
+    """What an open writes (Store.open_incident)."""
+
+    row: dict[str, Any]
+    entry: AuditEntry
+    planned: list[PlannedMessage]
+    plan: Plan
+    taken: dict[str, Lease]
+    lease: Lease | None  # of the messages taken, when some are
+    key: str | None
+
+
+def _earlier(found: Sequence[Sequence[Any]]) -> str:
+    """The id of the incident that holds the idempotency key (found as the open wrote)."""
+    if not found:  # pragma: no cover - deleted as we looked
+        raise StoreConflict("the incident with this idempotency key was removed meanwhile; retry")
+    return str(found[0][0])
 
 
 class _Superseded(Exception):

@@ -90,15 +90,16 @@ class KeptMixin(Transactions):
                 yield pg
 
     @contextlib.asynccontextmanager
-    async def _opening(self, small: bool = True) -> AsyncIterator[Target]:
+    async def _opening(self, small: bool = True, alone: bool = False) -> AsyncIterator[Target]:
         """An incident's first write (opening.py): a person's, so urgent, and the gate is kept
         for the claim that follows (engine.py); a ``small`` one goes beside a checkpoint. On
         SQLite on the kept connection, one trip to aiosqlite's thread per statement; on
         PostgreSQL a small one on the open lane when it is free, any other through the
-        pool, so that a province-sized open does not hold up another."""
+        pool, so that a province-sized open does not hold up another. ``alone``: on SQLite
+        the open brings its own ``BEGIN`` and ``COMMIT`` (opening.py ``open_in_one_trip``)."""
         if self._gate is not None:
             async with self._sqlite_writing(
-                self._gate, True, False, keep=True, beside=small
+                self._gate, True, alone, keep=True, beside=small
             ) as raw:
                 yield raw
         elif small and current_fence() is None and not self._lane_busy(OPEN):

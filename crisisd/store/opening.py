@@ -11,18 +11,22 @@ write: the same column processors apply (prepared.py).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import asyncio
+import contextlib
+import sqlite3
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
+import aiosqlite
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from crisisd.domain import IncidentFacts, MessageStatus, Plan, PlannedMessage, Rendering, ack_code
 from crisisd.store.outcomes import AUDIT_NAMES
-from crisisd.store.prepared import Memo, PreparedCache, Target
+from crisisd.store.prepared import Memo, Prepared, PreparedCache, Target, sqlite_errors, submit
 from crisisd.store.records import AuditEntry
 from crisisd.store.tables import audit, incidents, messages, tasks
 
@@ -32,8 +36,9 @@ MESSAGE_NAMES = (
     "key", "incident_id", "purpose", "step", "audience", "recipient", "lang", "channels",
     "channel_index", "channel", "renderings", "priority", "planned_at", "not_before", "status",
     "attempts", "ack_required", "ack_deadline", "ack_code", "escalate_to", "escalated",
-    "external", "drill", "sink_for", "last_error", "lease_until", "worker",
+    "external", "drill", "sink_for", "last_error",
 )  # fmt: skip
+TAKEN_NAMES = (*MESSAGE_NAMES, "lease_until", "worker")  # a message taken as it is written
 Lease = tuple[datetime, str]  # a message taken as it is written (taking.py): until, worker
 TASK_NAMES = ("incident_id", "title_fa", "title_en", "due_at")
 
@@ -65,10 +70,10 @@ def incident_values(facts: IncidentFacts, plan: Plan) -> dict[str, Any]:
 
 
 def message_row(
-    m: PlannedMessage, at: datetime, shared: dict[int, dict[str, Any]], lease: Lease | None
+    m: PlannedMessage, at: datetime, shared: dict[int, dict[str, Any]], lease: Lease | None = None
 ) -> tuple[Any, ...]:
     """A planned message's values, in :data:`MESSAGE_NAMES` order; with ``lease``, claimed
-    (one attempt, as a claim leaves it: taking.py)."""
+    (one attempt, as a claim leaves it: taking.py), in :data:`TAKEN_NAMES` order."""
     reachable = bool(m.channels)
     status = MessageStatus.PENDING if reachable else MessageStatus.FAILED
     return (
@@ -98,7 +103,7 @@ def message_row(
         m.drill,
         m.sink_for,
         None if reachable else "reachable on none of the step's channels",
-        *(lease or (None, None)),
+        *(lease or ()),
     )
 
 
@@ -120,22 +125,28 @@ def audit_values(entry: AuditEntry) -> dict[str, Any]:
     }
 
 
-async def insert_incident(
-    prepared: PreparedCache, conn: Target, row: dict[str, Any], entry: AuditEntry
-) -> bool:
-    """The incident's row and the audit entry that says it was opened. False, and nothing
-    written, when an incident with the same idempotency key is there already: the insert
-    says so itself (``ON CONFLICT DO NOTHING``), so an open with a key spends no statement
-    looking for it first (on PostgreSQL a round trip, on SQLite a trip to aiosqlite's
-    thread). An open that races one with the same key waits for it, then writes nothing."""
+Write = tuple[Prepared, list[tuple[Any, ...]]]  # a statement and its rows' parameters
+
+
+def incident_insert(prepared: PreparedCache, row: dict[str, Any]) -> Prepared:
+    """The incident's insert, which says itself when its idempotency key was used already
+    (``ON CONFLICT DO NOTHING``): an open with a key spends no statement looking first."""
     names = tuple(row)
-    incident = prepared.get(
+    return prepared.get(
         ("incident", names),
         lambda: _insert_once(prepared.dialect.name),
         returning=[incidents.c.id],
         columns=names,
     )
-    if not await incident.fetch(conn, row):
+
+
+async def insert_incident(
+    prepared: PreparedCache, conn: Target, row: dict[str, Any], entry: AuditEntry
+) -> bool:
+    """The incident's row and the audit entry that says it was opened. False, and nothing
+    written, when an incident with the same idempotency key is there already. An open
+    that races one with the same key waits for it, then writes nothing."""
+    if not await incident_insert(prepared, row).fetch(conn, row):
         return False
     await insert_audit(prepared, conn, [entry])
     return True
@@ -147,12 +158,45 @@ def _insert_once(dialect: str) -> sa.Insert:
     return insert(incidents).on_conflict_do_nothing(index_elements=key).returning(incidents.c.id)
 
 
+def audit_write(prepared: PreparedCache, entries: Sequence[AuditEntry]) -> Write:
+    trail = prepared.get("audit", lambda: sa.insert(audit), columns=AUDIT_NAMES)
+    rows = [tuple(audit_values(e).values()) for e in entries]
+    return trail, trail.batch(rows, AUDIT_NAMES)
+
+
 async def insert_audit(
     prepared: PreparedCache, conn: Target, entries: Sequence[AuditEntry]
 ) -> None:
-    trail = prepared.get("audit", lambda: sa.insert(audit), columns=AUDIT_NAMES)
-    rows = [tuple(audit_values(e).values()) for e in entries]
-    await trail.run(conn, trail.batch(rows, AUDIT_NAMES))
+    trail, batch = audit_write(prepared, entries)
+    await trail.run(conn, batch)
+
+
+def message_writes(
+    prepared: PreparedCache,
+    planned: Sequence[PlannedMessage],
+    plan: Plan,
+    at: datetime,
+    taken: Mapping[str, Lease] | None = None,
+) -> Iterator[Write]:
+    """``planned`` (the plan's messages still to write) a chunk at a time, then the plan's
+    tasks; ``taken``: messages written already claimed, by key (taking.py)."""
+    rows = prepared.get("messages", lambda: sa.insert(messages), columns=MESSAGE_NAMES)
+    shared: dict[int, dict[str, Any]] = {}  # renderings shared by many messages: once
+    memo: Memo = {}  # times and names recur across a plan's rows: each processed once
+    for chunk in chunks(planned, CHUNK):
+        if taken:  # a statement of their own: the others bind no lease (27 columns, not 25)
+            leased = prepared.get(
+                "messages.taken", lambda: sa.insert(messages), columns=TAKEN_NAMES
+            )
+            values = [message_row(m, at, shared, taken[m.key]) for m in chunk if m.key in taken]
+            yield leased, leased.batch(values, TAKEN_NAMES, memo)
+            chunk = [m for m in chunk if m.key not in taken]
+        yield rows, rows.batch([message_row(m, at, shared) for m in chunk], MESSAGE_NAMES, memo)
+    if plan.tasks and plan.messages:
+        inc = plan.messages[0].incident_id
+        todo = prepared.get("tasks", lambda: sa.insert(tasks), columns=TASK_NAMES)
+        values = [(inc, t.title_fa, t.title_en, t.due_at) for t in plan.tasks]
+        yield todo, todo.batch(values, TASK_NAMES)
 
 
 async def insert_messages(
@@ -163,18 +207,55 @@ async def insert_messages(
     at: datetime,
     taken: Mapping[str, Lease] | None = None,
 ) -> None:
-    """``planned`` (the plan's messages still to write) and the plan's tasks; ``taken``:
-    messages written already claimed, by key (taking.py)."""
-    rows = prepared.get("messages", lambda: sa.insert(messages), columns=MESSAGE_NAMES)
-    shared: dict[int, dict[str, Any]] = {}  # renderings shared by many messages: once
-    memo: Memo = {}  # times and names recur across a plan's rows: each processed once
-    lease = (taken or {}).get
-    for chunk in chunks(planned, CHUNK):
-        values = [message_row(m, at, shared, lease(m.key)) for m in chunk]
-        batch = rows.batch(values, MESSAGE_NAMES, memo)
-        await rows.run(conn, batch)
-    if plan.tasks and plan.messages:
-        inc = plan.messages[0].incident_id
-        todo = prepared.get("tasks", lambda: sa.insert(tasks), columns=TASK_NAMES)
-        values = [(inc, t.title_fa, t.title_en, t.due_at) for t in plan.tasks]
-        await todo.run(conn, todo.batch(values, TASK_NAMES))
+    """:func:`message_writes`, each chunk built as the one before is written."""
+    for stmt, batch in message_writes(prepared, planned, plan, at, taken):
+        await stmt.run(conn, batch)
+
+
+async def open_in_one_trip(
+    raw: aiosqlite.Connection,
+    incident: tuple[Prepared, tuple[Any, ...]],
+    find: tuple[Prepared, tuple[Any, ...]],
+    writes: Sequence[Write],
+    read_back: tuple[Prepared, tuple[Any, ...]] | None,
+) -> tuple[str | None, str | None]:
+    """SQLite: a small open's transaction in one trip to aiosqlite's thread instead of seven
+    (``BEGIN``, the incident, its audit entry, its messages, its tasks, the messages taken
+    read back, ``COMMIT``), each of which waited for the event loop's turn and the GIL
+    behind a backlog's sends. Every parameter is made before, on the event loop.
+
+    Returns (the earlier incident's id when the idempotency key was used, and nothing was
+    written; the taken messages packed, as ``read_back`` reads them)."""
+
+    def run(db: sqlite3.Connection) -> tuple[str | None, str | None]:
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            packed = None
+            if not db.execute(incident[0].sql, incident[1]).fetchall():
+                found = db.execute(find[0].sql, find[1]).fetchall()
+                db.execute("COMMIT")
+                return (str(found[0][0]) if found else ""), None
+            for stmt, batch in writes:
+                if batch:
+                    db.executemany(stmt.sql, batch)
+            if read_back is not None:
+                got = db.execute(read_back[0].sql, read_back[1]).fetchone()
+                packed = None if got is None else got[0]
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:  # else the next write rolls it back (kept.py)
+                with contextlib.suppress(sqlite3.Error):
+                    db.execute("ROLLBACK")
+            raise
+        return None, packed
+
+    queued = submit(raw, run)
+    try:
+        with sqlite_errors(incident[0].sql):
+            return await asyncio.shield(queued)
+    except asyncio.CancelledError:
+        # let it finish first: what it took is then given back after its commit, not before
+        await asyncio.wait([queued])
+        if not queued.cancelled():
+            queued.exception()  # retrieved: the cancellation is what the caller hears
+        raise

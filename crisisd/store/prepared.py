@@ -235,8 +235,13 @@ class Prepared:
         ``on`` has begun: one row back, so one trip, whatever the number of rows packed."""
         with sqlite_errors(self.sql):
             found = list(await on.execute_fetchall(self.sql, self.params(row)))
-        packed = found[0][0] if found and found[0][0] is not None else "[]"
-        return self._processed_rows(unpack(json.loads(packed)))
+        return self.unpacked(found[0][0] if found else None, unpack)
+
+    def unpacked(
+        self, packed: str | None, unpack: Callable[[list[list[Any]]], list[list[Any]]]
+    ) -> list[list[Any]]:
+        """The rows of this packed statement's one value (see :meth:`fetch_packed`)."""
+        return self._processed_rows(unpack(json.loads(packed or "[]")))
 
     def _processed_rows(self, out: list[list[Any]]) -> list[list[Any]]:
         for i, process in self.processed:

@@ -33,7 +33,7 @@ import structlog
 from crisisd.domain import MessageStatus, PlannedMessage
 from crisisd.store.claims import CLAIMED, claimed_packed, unpack_renderings
 from crisisd.store.opening import Lease
-from crisisd.store.prepared import PreparedCache, Target
+from crisisd.store.prepared import Prepared, PreparedCache, Target
 from crisisd.store.records import MessageRow
 from crisisd.store.tables import UTCDateTime, messages, status_is
 
@@ -84,10 +84,24 @@ async def read_taken(prepared: PreparedCache, conn: Target, lease: Lease) -> lis
     params = {"until": lease[0], "worker": lease[1]}
     if isinstance(conn, aiosqlite.Connection):  # one row: every message packed in it
         packed = prepared.get("claimed", claimed_packed, CLAIMED)
-        rows = await packed.read_packed(conn, params, unpack_renderings)
-    else:
-        plain = prepared.get("taken", _taken_rows, CLAIMED)
-        rows = await plain.fetch(conn, params)
+        return _rows(await packed.read_packed(conn, params, unpack_renderings))
+    plain = prepared.get("taken", _taken_rows, CLAIMED)
+    return _rows(await plain.fetch(conn, params))
+
+
+def packed_read(prepared: PreparedCache, lease: Lease) -> tuple[Prepared, tuple[Any, ...]]:
+    """SQLite: the statement that reads the taken messages back packed, and its parameters
+    (:func:`crisisd.store.opening.open_in_one_trip` runs it in the open's trip)."""
+    packed = prepared.get("claimed", claimed_packed, CLAIMED)
+    return packed, packed.params({"until": lease[0], "worker": lease[1]})
+
+
+def taken_of(packed: Prepared, text: str | None) -> list[MessageRow]:
+    """The messages in what :func:`packed_read`'s statement returned."""
+    return _rows(packed.unpacked(text, unpack_renderings))
+
+
+def _rows(rows: list[list[Any]]) -> list[MessageRow]:
     taken = [MessageRow(*r) for r in rows]
     taken.sort(key=lambda m: (m.priority, m.not_before, m.id))
     return taken
