@@ -70,10 +70,15 @@ def incident_values(facts: IncidentFacts, plan: Plan) -> dict[str, Any]:
 
 
 def message_row(
-    m: PlannedMessage, at: datetime, shared: dict[int, dict[str, Any]], lease: Lease | None = None
+    m: PlannedMessage,
+    at: datetime,
+    shared: dict[int, dict[str, Any]],
+    lease: Lease | None = None,
+    leased: bool = False,
 ) -> tuple[Any, ...]:
-    """A planned message's values, in :data:`MESSAGE_NAMES` order; with ``lease``, claimed
-    (one attempt, as a claim leaves it: taking.py), in :data:`TAKEN_NAMES` order."""
+    """A planned message's values, in :data:`MESSAGE_NAMES` order, or with ``leased`` in
+    :data:`TAKEN_NAMES` order; with ``lease``, claimed (one attempt, as a claim leaves it:
+    taking.py)."""
     reachable = bool(m.channels)
     status = MessageStatus.PENDING if reachable else MessageStatus.FAILED
     return (
@@ -103,7 +108,7 @@ def message_row(
         m.drill,
         m.sink_for,
         None if reachable else "reachable on none of the step's channels",
-        *(lease or ()),
+        *(lease or ((None, None) if leased else ())),
     )
 
 
@@ -184,14 +189,14 @@ def message_writes(
     shared: dict[int, dict[str, Any]] = {}  # renderings shared by many messages: once
     memo: Memo = {}  # times and names recur across a plan's rows: each processed once
     for chunk in chunks(planned, CHUNK):
-        if taken:  # a statement of their own: the others bind no lease (27 columns, not 25)
+        if taken and any(m.key in taken for m in chunk):  # one statement, leases bound
             leased = prepared.get(
                 "messages.taken", lambda: sa.insert(messages), columns=TAKEN_NAMES
             )
-            values = [message_row(m, at, shared, taken[m.key]) for m in chunk if m.key in taken]
+            values = [message_row(m, at, shared, taken.get(m.key), leased=True) for m in chunk]
             yield leased, leased.batch(values, TAKEN_NAMES, memo)
-            chunk = [m for m in chunk if m.key not in taken]
-        yield rows, rows.batch([message_row(m, at, shared) for m in chunk], MESSAGE_NAMES, memo)
+        else:  # no lease columns bound: most chunks of a province-sized open
+            yield rows, rows.batch([message_row(m, at, shared) for m in chunk], MESSAGE_NAMES, memo)
     if plan.tasks and plan.messages:
         inc = plan.messages[0].incident_id
         todo = prepared.get("tasks", lambda: sa.insert(tasks), columns=TASK_NAMES)
