@@ -22,6 +22,7 @@ import structlog
 
 from crisisd.channels.base import Channel, Failed, OutboundMessage, Retry, SendResult, Sent
 from crisisd.delivery import batching
+from crisisd.delivery.announce import OnFinal, announce
 from crisisd.delivery.decide import JITTER, RetryPolicy, decide
 from crisisd.delivery.guard import ChannelGuard, OnDown
 from crisisd.delivery.health import delivery_health
@@ -35,7 +36,6 @@ from crisisd.redaction import redact
 from crisisd.store import (
     MessageRow,
     Outcome,
-    OutcomeFailed,
     OutcomeFailover,
     OutcomeRetry,
     OutcomeSent,
@@ -47,7 +47,6 @@ from crisisd.supervision import Supervisor
 log = structlog.get_logger("crisisd.delivery.dispatcher")
 
 AddressOf = Callable[[MessageRow, str], str | None]
-OnFinal = Callable[[MessageRow, str], Coroutine[Any, Any, None]]
 __all__ = ["AddressOf", "Dispatcher", "OnFinal", "RetryPolicy"]
 
 _DEFAULT_POLICY = RetryPolicy()
@@ -241,7 +240,19 @@ class Dispatcher:
             return None
         ahead, now = self._ahead(urgent=True), self.clock()
         room = frozenset(self._queues).difference(ahead)
-        return Take(self.worker_id, now, now + self.lease, self.batch, room, ahead, self._arrive)
+        return Take(self.worker_id, now, now + self.lease, self.batch, room, ahead, self._handed)
+
+    def _handed(self, got: list[MessageRow]) -> None:
+        if self._stopping:  # it stopped as they were written: back to the queue, for others
+            self._notify(self._release([m.id for m in got]))
+        else:
+            self._arrive(got)
+
+    async def _release(self, ids: list[int]) -> None:
+        try:
+            await self.store.release(self.worker_id, ids)
+        except Exception as exc:  # noqa: BLE001 - their lease brings them back anyway
+            log.warning("dispatch.release_failed", error=redact(str(exc)), held=len(ids))
 
     def _ahead(self, urgent: bool) -> dict[str, int]:
         """Channels with enough queued (see the claim loop), each with the priority of its
@@ -363,26 +374,10 @@ class Dispatcher:
             down = self.guard.down(msg.channel)
             outcome = decide(msg, result, self.policy, now, jitter=jitter, channel_down=down)
         self._outcomes.append(outcome)
-        self._announce(msg, outcome)
-
-    def _announce(self, msg: MessageRow, outcome: Outcome) -> None:
-        """Log what was decided; a final failure (and only that) tells the officer."""
         if isinstance(outcome, OutcomeSent):  # the common case: counted, not logged
             self.sent_count += 1
-            return
-        bound = log.bind(incident_id=msg.incident_id, channel=msg.channel, message_id=msg.id)
-        match outcome:
-            case OutcomeRetry(reason=reason, not_before=at):
-                after = (at - outcome.at).total_seconds()
-                bound.info(
-                    "delivery.retrying", reason=reason, after=round(after, 2), attempt=msg.attempts
-                )
-            case OutcomeFailover(reason=reason, next_channel=next_channel):
-                bound.warning("delivery.failover", reason=reason, next_channel=next_channel)
-            case OutcomeFailed(reason=reason):
-                bound.error("delivery.failed", reason=reason, recipient=msg.recipient)
-                if self.on_final_failure is not None:
-                    self._notify(self.on_final_failure(msg, reason))
+        else:
+            announce(msg, outcome, self.on_final_failure, self._notify)
 
     def _notify(self, notice: Coroutine[Any, Any, None]) -> None:
         """Tell someone in the background; drain waits for what is still being written."""

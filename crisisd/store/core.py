@@ -42,6 +42,7 @@ from crisisd.store.settings import SettingsMixin
 from crisisd.store.stats import OutboxStats
 from crisisd.store.tables import audit, incidents, messages
 from crisisd.store.taking import (
+    AGAIN_AFTER,
     Take,
     chosen,
     give_back_later,
@@ -78,8 +79,10 @@ class Store(SettingsMixin, DueMixin, OutboxMixin):
         await migrate.upgrade(self.engine)
 
     async def aclose(self) -> None:
-        if self._giving_back:
-            await asyncio.wait(self._giving_back, timeout=5)
+        if self._giving_back:  # the second try of a give-back is not waited for
+            await asyncio.wait(self._giving_back, timeout=AGAIN_AFTER + 1)
+            for task in self._giving_back:
+                task.cancel()
         await self._stats.aclose()
         await self._checkpoints.aclose()
         await self._close_hot()
@@ -125,7 +128,9 @@ class Store(SettingsMixin, DueMixin, OutboxMixin):
         planned = _one_per_key(plan)
         lease: Lease | None = None  # of the messages taken as they are written (taking.py)
         taken: dict[str, Lease] = {}
-        if take is not None:
+        # Only a small open takes: it commits within moments of the lease's start, where a
+        # province-sized one could outlast the lease and be claimed again as it is sent.
+        if take is not None and len(plan.messages) <= CHUNK:
             lease = (self._lease_mark(take.until), take.worker)
             taken = {m.key: lease for m in chosen(planned, take)}
         todo = _Open(row, entry, planned, plan, taken, lease if taken else None, idempotency_key)
@@ -196,7 +201,7 @@ class Store(SettingsMixin, DueMixin, OutboxMixin):
 
     def _give_back_later(self, lease: Lease) -> None:
         until, worker = lease
-        give_back_later(self._giving_back, self._give_back(worker, until=until), lease)
+        give_back_later(self._giving_back, lambda: self._give_back(worker, until=until), lease)
 
     @contextlib.contextmanager
     def _back_if_failed(self, lease: Lease | None) -> Iterator[None]:

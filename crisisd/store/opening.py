@@ -259,8 +259,11 @@ async def open_in_one_trip(
         with sqlite_errors(incident[0].sql):
             return await asyncio.shield(queued)
     except asyncio.CancelledError:
-        # let it finish first: what it took is then given back after its commit, not before
-        await asyncio.wait([queued])
+        # let it finish first (however often cancelled meanwhile: it is bounded by SQLite's
+        # busy timeout): what it took is then given back after its commit, not before
+        while not queued.done():
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait([queued])
         if not queued.cancelled():
             queued.exception()  # retrieved: the cancellation is what the caller hears
         raise

@@ -208,9 +208,9 @@ class OutboxMixin(KeptMixin):
             await entry.run(conn, entries)
 
     @store_operation("give claimed messages back")
-    async def release(self, worker: str) -> int:
-        """Give back every claim of ``worker`` (on shutdown), untouched."""
-        return await self._give_back(worker)
+    async def release(self, worker: str, ids: Sequence[int] | None = None) -> int:
+        """Give back every claim of ``worker`` (on shutdown), or those of ``ids``, untouched."""
+        return await self._give_back(worker, ids)
 
     async def _give_back(
         self, worker: str, ids: Sequence[int] | None = None, until: datetime | None = None

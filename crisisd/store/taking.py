@@ -14,8 +14,10 @@ before (the kick still comes).
 Nothing is lost when the daemon dies between the commit and the sends: the messages are
 leased like any claim, given back when the daemon starts again or claimed again once the
 lease runs out. When the open fails after they were taken (cancelled while its commit was
-under way), they are given back at once (:func:`give_back_later`); when that fails too (the
-store is why the open failed), the lease brings them back.
+under way), they are given back at once and once more a moment later
+(:func:`give_back_later`); when that fails too (the store is why the open failed), the
+lease brings them back. Only a small open takes (one chunk: it commits moments after the
+lease starts). A dispatcher that is stopping gives back what it is handed.
 """
 
 from __future__ import annotations
@@ -115,19 +117,29 @@ def _taken_rows() -> sa.Select[Any]:
     )
 
 
+AGAIN_AFTER = 2.0  # seconds before the give-back of a failed open is made once more
+
+
 def give_back_later(
-    pending: set[asyncio.Task[Any]], give_back: Coroutine[Any, Any, Any], lease: Lease
+    pending: set[asyncio.Task[Any]],
+    give_back: Callable[[], Coroutine[Any, Any, Any]],
+    lease: Lease,
 ) -> None:
     """Give back in the background what an open that failed had taken (nothing, when its
-    transaction was rolled back); ``pending`` keeps the task until it is done."""
-    task = asyncio.get_running_loop().create_task(_or_log(give_back, lease))
+    transaction was rolled back); ``pending`` keeps the task until it is done. Made twice:
+    on PostgreSQL a commit cut short may still land after the first (the open's connection
+    was lost as it committed), and only this daemon knows those messages are nobody's."""
+    task = asyncio.get_running_loop().create_task(_twice(give_back, lease))
     pending.add(task)
     task.add_done_callback(pending.discard)
 
 
-async def _or_log(give_back: Coroutine[Any, Any, Any], lease: Lease) -> None:
-    try:
-        await give_back
-    except Exception as exc:  # noqa: BLE001 - the store failing is why the open failed
-        until = lease[0].isoformat()
-        log.warning("store.give_back_failed", error=type(exc).__name__, leased_until=until)
+async def _twice(give_back: Callable[[], Coroutine[Any, Any, Any]], lease: Lease) -> None:
+    for attempt in range(2):
+        if attempt:
+            await asyncio.sleep(AGAIN_AFTER)
+        try:
+            await give_back()
+        except Exception as exc:  # noqa: BLE001 - the store failing is why the open failed
+            until = lease[0].isoformat()
+            log.warning("store.give_back_failed", error=type(exc).__name__, leased_until=until)
