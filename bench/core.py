@@ -41,7 +41,7 @@ from crisisd.incidents import IncidentService
 from crisisd.library.loader import load_library
 from crisisd.store import MessageRow, Store
 from crisisd.store.engine import normalize_url
-from crisisd.store.prepared import share_the_gil
+from crisisd.store.sqlitethread import share_the_gil
 from tests.minitree import make_tree
 
 

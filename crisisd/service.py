@@ -52,7 +52,7 @@ from crisisd.scheduler.rollcall import RollCallJobs
 from crisisd.store import MessageRow, Store
 from crisisd.store.engine import normalize_url
 from crisisd.store.leadership import SCHEDULER, Leadership
-from crisisd.store.prepared import share_the_gil
+from crisisd.store.sqlitethread import share_the_gil
 from crisisd.store.workerlock import WorkerLock, worker_id_for
 from crisisd.supervision import Supervisor
 
@@ -100,7 +100,7 @@ class Daemon:
         return self._library if self.bound is None else self.bound()
 
     async def run(self) -> None:
-        share_the_gil()  # the store's thread works beside the event loop (store/prepared.py)
+        share_the_gil()  # the store's thread works beside the event loop (store/sqlitethread.py)
         async with contextlib.AsyncExitStack() as stack:
             # the collector paused meanwhile: starting makes ~100,000 objects (a province's
             # sandbox) and few cycles, and what it leaves is collected when idle (offloop.py)

@@ -26,8 +26,9 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from crisisd.domain import IncidentFacts, MessageStatus, Plan, PlannedMessage, Rendering, ack_code
 from crisisd.store.outcomes import AUDIT_NAMES
-from crisisd.store.prepared import Memo, Prepared, PreparedCache, Target, sqlite_errors, submit
+from crisisd.store.prepared import Memo, Prepared, PreparedCache, Target, sqlite_errors
 from crisisd.store.records import AuditEntry
+from crisisd.store.sqlitethread import submit
 from crisisd.store.tables import audit, incidents, messages, tasks
 
 CHUNK = 500  # rows made a chunk at a time: memory stays flat for a province-sized plan
