@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 
-from crisisd.channels.base import ChannelLimits, OutboundMessage, SendResult, Sent
 from crisisd.delivery.dispatcher import Dispatcher
 from crisisd.domain import MessageStatus
 from crisisd.incidents import IncidentService
@@ -26,23 +25,8 @@ from crisisd.store.engine import normalize_url
 from crisisd.store.opening import CHUNK
 from crisisd.store.taking import Take
 from tests.minitree import T0, make_tree, report
+from tests.recording import Recorder
 from tests.stafftree import tree_with_staff
-
-
-class Chat:
-    kind = "chat"
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.limits = ChannelLimits(max_length=4096, rate_per_second=1e6, concurrency=4)
-        self.sent: list[OutboundMessage] = []
-
-    async def send(self, msg: OutboundMessage) -> SendResult:
-        self.sent.append(msg)
-        return Sent(f"p{len(self.sent)}")
-
-    async def aclose(self) -> None:
-        return None
 
 
 class Hands:
@@ -101,8 +85,8 @@ async def test_the_dispatcher_sends_what_the_open_handed_it_without_a_claim(
 ) -> None:
     lib = _lib(tmp_path)
     svc = IncidentService(store, lambda: lib, lambda: T0)
-    bale = Chat("bale")
-    channels = {"bale": bale, "sms": Chat("sms"), "email": Chat("email")}
+    bale = Recorder("bale")
+    channels = {"bale": bale, "sms": Recorder("sms"), "email": Recorder("email")}
     d = Dispatcher(
         store, dict(channels), lambda m, c: m.recipient, idle_poll=3600, clock=lambda: T0
     )
@@ -199,8 +183,8 @@ async def test_a_daemon_that_died_after_the_open_sends_what_it_took_when_it_star
     opened = await svc.open(report())
     assert len(taker.got[0]) == 2
     assert await store.claim("w-other", T0, 50, timedelta(minutes=2)) == []  # still leased
-    bale = Chat("bale")
-    channels = {"bale": bale, "sms": Chat("sms"), "email": Chat("email")}
+    bale = Recorder("bale")
+    channels = {"bale": bale, "sms": Recorder("sms"), "email": Recorder("email")}
     d = Dispatcher(store, dict(channels), lambda m, c: m.recipient, worker_id="w-dead")
     await d.start()  # the same worker id gives back its claims at once
     try:
@@ -230,7 +214,7 @@ async def test_a_dispatcher_that_stopped_as_the_open_was_written_gives_back_what
 ) -> None:
     lib = _lib(tmp_path)
     svc = IncidentService(store, lambda: lib, lambda: T0)
-    channels = {"bale": Chat("bale"), "sms": Chat("sms"), "email": Chat("email")}
+    channels = {"bale": Recorder("bale"), "sms": Recorder("sms"), "email": Recorder("email")}
     d = Dispatcher(store, dict(channels), lambda m, c: m.recipient, idle_poll=3600)
     await d.start()
     asked = d.taking()  # asked before it stopped, handed to after

@@ -28,7 +28,7 @@ from crisisd.domain import IncidentFacts, MessageStatus, Plan, PlannedMessage, R
 from crisisd.store.outcomes import AUDIT_NAMES
 from crisisd.store.prepared import Memo, Prepared, PreparedCache, Target, sqlite_errors
 from crisisd.store.records import AuditEntry
-from crisisd.store.sqlitethread import submit
+from crisisd.store.sqlitethread import submit, transaction
 from crisisd.store.tables import audit, incidents, messages, tasks
 
 CHUNK = 500  # rows made a chunk at a time: memory stays flat for a province-sized plan
@@ -234,28 +234,18 @@ async def open_in_one_trip(
     written; the taken messages packed, as ``read_back`` reads them)."""
 
     def run(db: sqlite3.Connection) -> tuple[str | None, str | None]:
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            packed = None
-            if not db.execute(incident[0].sql, incident[1]).fetchall():
-                found = db.execute(find[0].sql, find[1]).fetchall()
-                db.execute("COMMIT")
-                return (str(found[0][0]) if found else ""), None
-            for stmt, batch in writes:
-                if batch:
-                    db.executemany(stmt.sql, batch)
-            if read_back is not None:
-                got = db.execute(read_back[0].sql, read_back[1]).fetchone()
-                packed = None if got is None else got[0]
-            db.execute("COMMIT")
-        except BaseException:
-            if db.in_transaction:  # else the next write rolls it back (kept.py)
-                with contextlib.suppress(sqlite3.Error):
-                    db.execute("ROLLBACK")
-            raise
-        return None, packed
+        if not db.execute(incident[0].sql, incident[1]).fetchall():
+            found = db.execute(find[0].sql, find[1]).fetchall()
+            return (str(found[0][0]) if found else ""), None  # nothing written
+        for stmt, batch in writes:
+            if batch:
+                db.executemany(stmt.sql, batch)
+        if read_back is None:
+            return None, None
+        got = db.execute(read_back[0].sql, read_back[1]).fetchone()
+        return None, None if got is None else got[0]
 
-    queued = submit(raw, run)
+    queued = submit(raw, lambda db: transaction(db, run))
     try:
         with sqlite_errors(incident[0].sql):
             return await asyncio.shield(queued)

@@ -25,7 +25,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from crisisd.store.jsontext import dumps
-from crisisd.store.sqlitethread import submit
+from crisisd.store.sqlitethread import submit, transaction
 
 
 class PgConnection(Protocol):
@@ -202,19 +202,11 @@ class Prepared:
         before, params = first.params(row), self.params(row)
 
         def both(db: sqlite3.Connection) -> str:
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                db.execute(first.sql, before)
-                found = db.execute(self.sql, params).fetchone()
-                db.execute("COMMIT")
-            except BaseException:
-                if db.in_transaction:  # else the next write rolls it back (kept.py)
-                    with contextlib.suppress(sqlite3.Error):
-                        db.execute("ROLLBACK")
-                raise
+            db.execute(first.sql, before)
+            found = db.execute(self.sql, params).fetchone()
             return "[]" if found is None or found[0] is None else str(found[0])
 
-        queued = submit(on, both)
+        queued = submit(on, lambda db: transaction(db, both))
 
         async def read() -> list[list[Any]]:
             with sqlite_errors(first.sql):

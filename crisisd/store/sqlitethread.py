@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import sqlite3
 import sys
@@ -40,3 +41,18 @@ def submit(on: aiosqlite.Connection, work: Callable[[sqlite3.Connection], T]) ->
     future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
     on._tx.put_nowait((future, functools.partial(work, on._conn)))
     return future
+
+
+def transaction(db: sqlite3.Connection, work: Callable[[sqlite3.Connection], T]) -> T:
+    """On aiosqlite's thread: ``work`` between ``BEGIN IMMEDIATE`` and ``COMMIT``, rolled
+    back when it raises (else the next write on the kept connection would: kept.py)."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        done = work(db)
+        db.execute("COMMIT")
+    except BaseException:
+        if db.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                db.execute("ROLLBACK")
+        raise
+    return done
