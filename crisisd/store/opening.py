@@ -190,13 +190,13 @@ def message_writes(
     shared: dict[int, dict[str, Any]] = {}  # renderings shared by many messages: once
     memo: Memo = {}  # times and names recur across a plan's rows: each processed once
     for chunk in chunks(planned, CHUNK):
-        if taken and any(m.key in taken for m in chunk):  # one statement, leases bound
+        if taken:  # a small open's one chunk, with the lease columns bound
             leased = prepared.get(
                 "messages.taken", lambda: sa.insert(messages), columns=TAKEN_NAMES
             )
             values = [message_row(m, at, shared, taken.get(m.key), leased=True) for m in chunk]
             yield leased, leased.batch(values, TAKEN_NAMES, memo)
-        else:  # no lease columns bound: most chunks of a province-sized open
+        else:  # no lease columns: an open that takes nothing (a province-sized one)
             yield rows, rows.batch([message_row(m, at, shared) for m in chunk], MESSAGE_NAMES, memo)
     if plan.tasks and plan.messages:
         inc = plan.messages[0].incident_id

@@ -16,7 +16,7 @@ import sqlite3
 from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
 import aiosqlite
 import asyncpg  # type: ignore[import-untyped]
@@ -215,18 +215,6 @@ class Prepared:
 
         return read()
 
-    async def read_packed(
-        self,
-        on: aiosqlite.Connection,
-        row: Mapping[str, Any],
-        unpack: Callable[[list[list[Any]]], list[list[Any]]],
-    ) -> list[list[Any]]:
-        """SQLite: this packed statement alone (see :meth:`fetch_packed`), in the transaction
-        ``on`` has begun: one row back, so one trip, whatever the number of rows packed."""
-        with sqlite_errors(self.sql):
-            found = list(await on.execute_fetchall(self.sql, self.params(row)))
-        return self.unpacked(found[0][0] if found else None, unpack)
-
     def unpacked(
         self, packed: str | None, unpack: Callable[[list[list[Any]]], list[list[Any]]]
     ) -> list[list[Any]]:
@@ -347,9 +335,6 @@ def pg_errors(sql: str) -> Iterator[None]:
             hide_parameters=True,
             connection_invalidated=not is_pg_error(exc),
         ) from exc
-
-
-T = TypeVar("T")
 
 
 class PreparedCache:

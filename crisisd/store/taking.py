@@ -28,7 +28,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-import aiosqlite
 import sqlalchemy as sa
 import structlog
 
@@ -82,13 +81,10 @@ def chosen(planned: Sequence[PlannedMessage], take: Take) -> list[PlannedMessage
 
 
 async def read_taken(prepared: PreparedCache, conn: Target, lease: Lease) -> list[MessageRow]:
-    """The messages the open just wrote as taken, read back as a claim reads its own."""
-    params = {"until": lease[0], "worker": lease[1]}
-    if isinstance(conn, aiosqlite.Connection):  # one row: every message packed in it
-        packed = prepared.get("claimed", claimed_packed, CLAIMED)
-        return _rows(await packed.read_packed(conn, params, unpack_renderings))
+    """PostgreSQL: the messages the open just wrote as taken, read back as a claim's rows
+    (a small open on SQLite reads them in its one trip: :func:`packed_read`)."""
     plain = prepared.get("taken", _taken_rows, CLAIMED)
-    return _rows(await plain.fetch(conn, params))
+    return _rows(await plain.fetch(conn, {"until": lease[0], "worker": lease[1]}))
 
 
 def packed_read(prepared: PreparedCache, lease: Lease) -> tuple[Prepared, tuple[Any, ...]]:
