@@ -36,6 +36,7 @@ from crisisd.store.opening import (
     open_in_one_trip,
 )
 from crisisd.store.outbox import OutboxMixin
+from crisisd.store.pgopen import one_statement, taken_rows
 from crisisd.store.prepared import PreparedCache
 from crisisd.store.records import AuditEntry, IncidentRow, MessageRow
 from crisisd.store.settings import SettingsMixin
@@ -138,7 +139,7 @@ class Store(SettingsMixin, DueMixin, OutboxMixin):
             try:
                 # one chunk of rows or fewer: small enough to go beside a WAL checkpoint
                 # (engine.py), and on SQLite written in one trip to aiosqlite's thread
-                if self._gate is not None and len(plan.messages) <= CHUNK:
+                if len(plan.messages) <= CHUNK:
                     earlier, handed = await self._open_at_once(todo)
                 else:
                     earlier, handed = await self._open_rows(todo)
@@ -164,7 +165,7 @@ class Store(SettingsMixin, DueMixin, OutboxMixin):
         return facts.id, True
 
     async def _open_rows(self, todo: _Open) -> tuple[str | None, list[MessageRow]]:
-        """An open's statements one by one: on PostgreSQL, and a large open on SQLite."""
+        """A large open's statements one by one, a chunk of rows at a time."""
         prepared, at = self._prepared, todo.row["opened_at"]
         async with self._opening(small=len(todo.plan.messages) <= CHUNK) as conn:
             if not await insert_incident(prepared, conn, todo.row, todo.entry):
@@ -176,7 +177,8 @@ class Store(SettingsMixin, DueMixin, OutboxMixin):
             return None, await read_taken(prepared, conn, todo.lease)
 
     async def _open_at_once(self, todo: _Open) -> tuple[str | None, list[MessageRow]]:
-        """A small open on SQLite: every statement in one trip (opening.py)."""
+        """A small open: on SQLite every statement in one trip (opening.py), on PostgreSQL
+        one statement (pgopen.py)."""
         prepared, at = self._prepared, todo.row["opened_at"]
         incident = incident_insert(prepared, todo.row)
         find = prepared.get("open.key", _by_key_statement, returning=[incidents.c.id])
@@ -184,6 +186,15 @@ class Store(SettingsMixin, DueMixin, OutboxMixin):
             audit_write(prepared, [todo.entry]),
             *message_writes(prepared, todo.planned, todo.plan, at, todo.taken),
         ]
+        if self._gate is None:
+            one, params = one_statement(
+                prepared, (incident, incident.params(todo.row)), writes, todo.lease is not None
+            )
+            async with self._opening(small=True, alone=True) as conn:
+                found = await one.fetch_params(conn, params)
+                if not found:  # the idempotency key was used: nothing written
+                    return _earlier(await find.fetch(conn, {"key": todo.key})), []
+            return None, taken_rows(found)
         back = None if todo.lease is None else packed_read(prepared, todo.lease)
         async with self._opening(small=True, alone=True) as raw:
             if not isinstance(raw, aiosqlite.Connection):  # pragma: no cover - SQLite only

@@ -96,14 +96,15 @@ class KeptMixin(Transactions):
         SQLite on the kept connection, one trip to aiosqlite's thread per statement; on
         PostgreSQL a small one on the open lane when it is free, any other through the
         pool, so that a province-sized open does not hold up another. ``alone``: on SQLite
-        the open brings its own ``BEGIN`` and ``COMMIT`` (opening.py ``open_in_one_trip``)."""
+        the open brings its own ``BEGIN`` and ``COMMIT`` (opening.py ``open_in_one_trip``);
+        on the open lane it is one statement, its own transaction (pgopen.py)."""
         if self._gate is not None:
             async with self._sqlite_writing(
                 self._gate, True, alone, keep=True, beside=small
             ) as raw:
                 yield raw
         elif small and current_fence() is None and not self._lane_busy(OPEN):
-            async with self._pg_writing(OPEN, ping_after=QUIET) as pg:
+            async with self._pg_writing(OPEN, ping_after=QUIET, alone=alone) as pg:
                 yield pg
         else:
             async with self.write(queues=True) as conn:
@@ -148,7 +149,7 @@ class KeptMixin(Transactions):
 
     @contextlib.asynccontextmanager
     async def _pg_writing(
-        self, name: str, ping_after: float | None = None
+        self, name: str, ping_after: float | None = None, alone: bool = False
     ) -> AsyncIterator[PgConnection]:
         lane = self._lanes.setdefault(name, _Lane())
         async with lane.lock:
@@ -172,7 +173,7 @@ class KeptMixin(Transactions):
                 pooled = await lane.conn.get_raw_connection()
             raw: Any = pooled.driver_connection
             try:
-                if name in CLAIMS:
+                if name in CLAIMS or alone:  # one statement: its own transaction
                     yield raw
                 else:
                     with pg_errors("BEGIN; … COMMIT"):  # the transaction's own statements

@@ -70,6 +70,7 @@ class Prepared:
     sql: str
     slots: tuple[Slot, ...]
     results: tuple[Processor, ...]
+    table: str = ""  # of an INSERT: the table it writes (pgopen.py)
 
     @property
     def processed(self) -> list[tuple[int, Callable[[Any], Any]]]:
@@ -108,7 +109,8 @@ class Prepared:
                 col.type.dialect_impl(dialect).result_processor(dialect, None) for col in returning
             )
         )
-        return cls(compiled.string, tuple(slots), results)
+        table = stmt.table.name if isinstance(stmt, sa.Insert) else ""
+        return cls(compiled.string, tuple(slots), results, table)
 
     def params(self, row: Mapping[str, Any]) -> tuple[Any, ...]:
         """The driver's parameters for one statement run with ``row`` (by bind name)."""
@@ -162,13 +164,16 @@ class Prepared:
         Only the columns that have a processor are touched, and equal values in a column
         are processed once: rows of one incident share their renderings and times (the
         lists and dicts read back are shared, never changed)."""
-        params = self.params(row)
+        return await self.fetch_params(on, self.params(row))
+
+    async def fetch_params(self, on: Target, params: Sequence[Any]) -> list[list[Any]]:
+        """:meth:`fetch`, with the driver's parameters made already."""
         found: Iterable[Sequence[Any]]
         if isinstance(on, aiosqlite.Connection):
             with sqlite_errors(self.sql):
                 found = await on.execute_fetchall(self.sql, params)
         elif isinstance(on, AsyncConnection):
-            found = (await on.exec_driver_sql(self.sql, params)).all()
+            found = (await on.exec_driver_sql(self.sql, tuple(params))).all()
         else:
             with pg_errors(self.sql):
                 found = await on.fetch(self.sql, *params)
@@ -351,12 +356,15 @@ class PreparedCache:
         returning: Sequence[sa.ColumnElement[Any]] = (),
         columns: Sequence[str] | None = None,
     ) -> Prepared:
+        return self.made(key, lambda: Prepared.compile(build(), self.dialect, returning, columns))
+
+    def made(self, key: Any, make: Callable[[], Prepared]) -> Prepared:
+        """The statement kept under ``key``, made by ``make`` the first time."""
         found = self._cache.get(key)
         if found is None:
             if len(self._cache) > 256:  # keys are few (workers, busy-channel sets)
                 self._cache.clear()
-            found = Prepared.compile(build(), self.dialect, returning, columns)
-            self._cache[key] = found
+            found = self._cache[key] = make()
         return found
 
 
