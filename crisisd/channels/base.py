@@ -28,6 +28,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
+from crisisd.domain import hot_record
+
 
 @dataclass(frozen=True, slots=True)
 class ChannelLimits:
@@ -52,7 +54,7 @@ class ChannelLimits:
         return per
 
 
-@dataclass(frozen=True, slots=True)
+@hot_record
 class OutboundMessage:
     """One message to one address on one channel, already rendered and fitted."""
 

@@ -12,14 +12,14 @@ import sqlalchemy as sa
 
 from crisisd.domain import MessageStatus
 from crisisd.store.prepared import names
-from crisisd.store.records import MessageRow
+from crisisd.store.records import MESSAGE_FIELDS
 from crisisd.store.tables import UTCDateTime, messages, status_is, status_text
 
 PENDING = MessageStatus.PENDING
 SENDING = MessageStatus.SENDING
 # A claim returns the columns of MessageRow, in its order, and nothing else.
-CLAIMED = [messages.c[name] for name in MessageRow.__slots__]
-RENDERINGS_AT = MessageRow.__slots__.index("renderings")
+CLAIMED = [messages.c[name] for name in MESSAGE_FIELDS]
+RENDERINGS_AT = MESSAGE_FIELDS.index("renderings")
 
 
 def _due_ids(

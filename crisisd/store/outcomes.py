@@ -8,13 +8,12 @@ parameters by ``match`` (a value it does not carry, ``None``, leaves the column 
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, assert_never
 
 import sqlalchemy as sa
 
-from crisisd.domain import MessageStatus
+from crisisd.domain import MessageStatus, hot_record
 from crisisd.store.jsontext import dumps, string
 from crisisd.store.prepared import Encoded
 from crisisd.store.records import (
@@ -37,7 +36,7 @@ ATTEMPT_NAMES = ("message_id", "channel", "at", "outcome", "provider_id", "reaso
 AUDIT_NAMES = ("incident_id", "at", "actor", "action", "channel", "detail")
 
 
-@dataclass(frozen=True, slots=True)
+@hot_record
 class Written:
     """The rows one outcome writes, as tuples of the values named above (a batch of
     outcomes becomes a few ``executemany`` runs; tuples cost far less than dicts)."""

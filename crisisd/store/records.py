@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, TypeAlias
 
-from crisisd.domain import IncidentStatus, MessageStatus, Purpose, Rendering
+from crisisd.domain import IncidentStatus, MessageStatus, Purpose, Rendering, hot_record
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +39,7 @@ class IncidentRow:
         return cls(**{f: getattr(row, f) for f in cls.__slots__})
 
 
-@dataclass(frozen=True, slots=True)
+@hot_record
 class MessageRow:
     id: int
     key: str
@@ -74,7 +74,7 @@ class MessageRow:
 
     @classmethod
     def from_row(cls, row: Any) -> MessageRow:
-        return cls(**{f: getattr(row, f) for f in cls.__slots__})
+        return cls(**{f: getattr(row, f) for f in MESSAGE_FIELDS})
 
     def rendering(self, kind: str) -> Rendering:
         data = self.renderings[kind]
@@ -84,6 +84,9 @@ class MessageRow:
                 _RENDERED.clear()
             made = _RENDERED[id(data)] = (data, Rendering(**data))
         return made[1]
+
+
+MESSAGE_FIELDS = tuple(f.name for f in fields(MessageRow))  # in order: a claim returns these
 
 
 # A claim's messages share their renderings' dicts (store/prepared.py), and each message's
@@ -97,7 +100,7 @@ _RENDERED: dict[int, tuple[dict[str, Any], Rendering]] = {}
 # Store.record handles each by ``match``.
 
 
-@dataclass(frozen=True, slots=True)
+@hot_record
 class OutcomeSent:
     """Handed to the provider on ``channel``; the exact content goes to the audit trail."""
 
