@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from crisisd.domain import IncidentFacts, MessageStatus
-from crisisd.errors import IncidentIdTaken
+from crisisd.errors import IncidentIdTaken, StoreError
 from crisisd.incidents import IncidentService
 from crisisd.library.loader import load_library
 from crisisd.library.model import Library
@@ -141,3 +141,23 @@ async def test_opens_at_once_commit_on_the_lane_and_through_the_pool(
     taken = {m.id for o in opened for m in await pg.messages_of(o.incident_id) if m.attempts}
     assert {m.id for m in hands.got} == taken
     assert len(taken) == 16  # two due at once per incident; the press statement later
+
+
+async def test_a_text_too_long_for_its_column_is_refused_not_cut_short(
+    both: tuple[Store, Store], library: Library
+) -> None:
+    """The arrays are cast without the columns' lengths: a cast to VARCHAR(64) would cut a
+    longer audience name short, where the insert refuses it (and the open writes nothing)."""
+    _, pg = both
+    facts = IncidentFacts("KMT-480", "mini", "fire", "major", "officer.a", T0)
+    plan = plan_open(library, facts)
+    first = dataclasses.replace(plan.messages[0], audience="a" * 65)
+    plan = dataclasses.replace(plan, messages=(first, *plan.messages[1:]))
+    entry = AuditEntry(facts.id, T0, "officer.a", "incident.opened")
+    hands = Hands()
+    with pytest.raises(StoreError, match="too long"):
+        await pg.open_incident(
+            facts, plan, entry, source="cli", idempotency_key=None, take=hands.take
+        )
+    assert await pg.get_incident(facts.id) is None
+    assert hands.got == []

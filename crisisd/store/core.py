@@ -48,7 +48,6 @@ from crisisd.store.taking import (
     chosen,
     give_back_later,
     packed_read,
-    read_taken,
     taken_of,
 )
 
@@ -165,16 +164,15 @@ class Store(SettingsMixin, DueMixin, OutboxMixin):
         return facts.id, True
 
     async def _open_rows(self, todo: _Open) -> tuple[str | None, list[MessageRow]]:
-        """A large open's statements one by one, a chunk of rows at a time."""
+        """A large open's statements one by one, a chunk of rows at a time (it takes none:
+        it could outlast the lease)."""
         prepared, at = self._prepared, todo.row["opened_at"]
-        async with self._opening(small=len(todo.plan.messages) <= CHUNK) as conn:
+        async with self._opening(small=False) as conn:
             if not await insert_incident(prepared, conn, todo.row, todo.entry):
                 find = prepared.get("open.key", _by_key_statement, returning=[incidents.c.id])
                 return _earlier(await find.fetch(conn, {"key": todo.key})), []
-            await insert_messages(prepared, conn, todo.planned, todo.plan, at, todo.taken)
-            if todo.lease is None:
-                return None, []
-            return None, await read_taken(prepared, conn, todo.lease)
+            await insert_messages(prepared, conn, todo.planned, todo.plan, at)
+            return None, []
 
     async def _open_at_once(self, todo: _Open) -> tuple[str | None, list[MessageRow]]:
         """A small open: on SQLite every statement in one trip (opening.py), on PostgreSQL

@@ -1,4 +1,5 @@
-"""Rows read from the store, as frozen dataclasses (no I/O)."""
+"""Rows read from the store, as frozen dataclasses (no I/O; the hot ones frozen to the type
+checker only: domain.hot_record)."""
 
 from __future__ import annotations
 

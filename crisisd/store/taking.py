@@ -7,8 +7,9 @@ probes that was a third of the time from ``open`` to the first send with an empt
 and most of the slowest opens' time behind a backlog. Now the daemon's dispatcher says what
 it would take (:class:`Take`: its worker, its lease, how many, which channels have room); the
 open writes those of its messages already claimed (``sending``, leased to that worker, one
-attempt, as a claim leaves them), reads them back in the same transaction as a claim does,
-and once it is committed hands them to the dispatcher's queues. The rest wait for a claim as
+attempt, as a claim leaves them), reads them back in the same transaction as a claim does
+(on PostgreSQL from their insert's ``RETURNING``: pgopen.py), and once it is committed hands
+them to the dispatcher's queues. The rest wait for a claim as
 before (the kick still comes).
 
 Nothing is lost when the daemon dies between the commit and the sends: the messages are
@@ -28,15 +29,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-import sqlalchemy as sa
 import structlog
 
-from crisisd.domain import MessageStatus, PlannedMessage
+from crisisd.domain import PlannedMessage
 from crisisd.store.claims import CLAIMED, claimed_packed, unpack_renderings
 from crisisd.store.opening import Lease
-from crisisd.store.prepared import Prepared, PreparedCache, Target
+from crisisd.store.prepared import Prepared, PreparedCache
 from crisisd.store.records import MessageRow
-from crisisd.store.tables import UTCDateTime, messages, status_is
 
 log = structlog.get_logger("crisisd.store.taking")
 Hand = Callable[[list[MessageRow]], None]
@@ -80,13 +79,6 @@ def chosen(planned: Sequence[PlannedMessage], take: Take) -> list[PlannedMessage
     return [f[3] for f in fits[: take.limit]]
 
 
-async def read_taken(prepared: PreparedCache, conn: Target, lease: Lease) -> list[MessageRow]:
-    """PostgreSQL: the messages the open just wrote as taken, read back as a claim's rows
-    (a small open on SQLite reads them in its one trip: :func:`packed_read`)."""
-    plain = prepared.get("taken", _taken_rows, CLAIMED)
-    return _rows(await plain.fetch(conn, {"until": lease[0], "worker": lease[1]}))
-
-
 def packed_read(prepared: PreparedCache, lease: Lease) -> tuple[Prepared, tuple[Any, ...]]:
     """SQLite: the statement that reads the taken messages back packed, and its parameters
     (:func:`crisisd.store.opening.open_in_one_trip` runs it in the open's trip)."""
@@ -96,21 +88,14 @@ def packed_read(prepared: PreparedCache, lease: Lease) -> tuple[Prepared, tuple[
 
 def taken_of(packed: Prepared, text: str | None) -> list[MessageRow]:
     """The messages in what :func:`packed_read`'s statement returned."""
-    return _rows(packed.unpacked(text, unpack_renderings))
+    return in_claim_order(packed.unpacked(text, unpack_renderings))
 
 
-def _rows(rows: list[list[Any]]) -> list[MessageRow]:
+def in_claim_order(rows: list[list[Any]]) -> list[MessageRow]:
+    """Rows of taken messages, most urgent first, as a claim hands them over."""
     taken = [MessageRow(*r) for r in rows]
     taken.sort(key=lambda m: (m.priority, m.not_before, m.id))
     return taken
-
-
-def _taken_rows() -> sa.Select[Any]:
-    return sa.select(*CLAIMED).where(
-        status_is(MessageStatus.SENDING),
-        messages.c.lease_until == sa.bindparam("until", type_=UTCDateTime),
-        messages.c.worker == sa.bindparam("worker"),
-    )
 
 
 AGAIN_AFTER = 2.0  # seconds before the give-back of a failed open is made once more
