@@ -211,10 +211,10 @@ async def insert_messages(
     planned: Sequence[PlannedMessage],
     plan: Plan,
     at: datetime,
-    taken: Mapping[str, Lease] | None = None,
 ) -> None:
-    """:func:`message_writes`, each chunk built as the one before is written."""
-    for stmt, batch in message_writes(prepared, planned, plan, at, taken):
+    """:func:`message_writes` with nothing taken (a large open, a plan added later), each
+    chunk built as the one before is written."""
+    for stmt, batch in message_writes(prepared, planned, plan, at):
         await stmt.run(conn, batch)
 
 
